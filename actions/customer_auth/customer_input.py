@@ -1,0 +1,158 @@
+"""`CustomerCreateInput` validation with Commerce's rules and wording.
+
+Two layers, as in Commerce: the GraphQL type check (unknown fields, required fields, scalar types,
+worded as graphql-php words them), then the customer data rules (required values, email, lengths,
+password strength). The GraphQL facade has already done the first layer for GraphQL requests; the web
+sequence, which takes the input as JSON, relies on this one.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import InputError
+
+TYPE_NAME = "CustomerCreateInput"
+# field -> GraphQL type, in the schema's order
+FIELDS: dict[str, str] = {
+    "allow_remote_shopping_assistance": "Boolean",
+    "custom_attributes": "[AttributeValueInput]",
+    "date_of_birth": "String",
+    "dob": "String",
+    "email": "String!",
+    "firstname": "String!",
+    "gender": "Int",
+    "is_subscribed": "Boolean",
+    "lastname": "String!",
+    "middlename": "String",
+    "password": "String",
+    "prefix": "String",
+    "suffix": "String",
+    "taxvat": "String",
+}
+LABELS = {
+    "email": "Email",
+    "firstname": "First Name",
+    "lastname": "Last Name",
+    "middlename": "Middle Name/Initial",
+    "prefix": "Name Prefix",
+    "suffix": "Name Suffix",
+    "taxvat": "Tax/VAT Number",
+}
+MAX_LENGTH = 255
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MIN_CLASSES = 3
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def type_errors(value: Any) -> list[str]:
+    """The GraphQL input-coercion errors for a `CustomerCreateInput` value (graphql-php's wording)."""
+    if not isinstance(value, dict):
+        return [f'Expected type "{TYPE_NAME}" to be an object.']
+    errors = [f'Field "{name}" is not defined by type {TYPE_NAME}.' for name in value if name not in FIELDS]
+    for name, type_name in FIELDS.items():
+        if type_name.endswith("!") and value.get(name) is None:
+            errors.append(f"Field {TYPE_NAME}.{name} of required type {type_name} was not provided")
+    for name, item in value.items():
+        if name in FIELDS and item is not None:
+            error = _scalar_error(FIELDS[name].rstrip("!"), item)
+            if error:
+                errors.append(error)
+    return errors
+
+
+def _scalar_error(type_name: str, value: Any) -> str | None:
+    if type_name == "String" and not isinstance(value, str):
+        return f"String cannot represent a non string value: {_show(value)}"
+    if type_name == "Boolean" and not isinstance(value, bool):
+        return f"Boolean cannot represent a non boolean value: {_show(value)}"
+    if type_name == "Int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"Int cannot represent non-integer value: {_show(value)}"
+    if type_name.startswith("[") and not isinstance(value, list):
+        return f'Expected type "{type_name}" to be a list.'
+    return None
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def validate(value: Any, *, email_error_shows_value: bool = False) -> dict[str, Any]:
+    """The input, checked and cleaned, or InputError with every message that applies."""
+    errors = type_errors(value)
+    if errors:
+        raise InputError(errors)
+    customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
+
+    missing = [LABELS[name] for name in ("firstname", "lastname", "email") if not customer[name]]
+    if missing:
+        raise InputError(f"Required parameters are missing: {', '.join(missing)}")
+
+    messages: list[str] = []
+    for name, label in LABELS.items():
+        text = customer.get(name)
+        if not isinstance(text, str):
+            continue
+        if len(text) > MAX_LENGTH:
+            messages.append(f'"{label}" length must be equal or less than {MAX_LENGTH} characters.')
+        elif _CONTROL.search(text):
+            messages.append(f"{label} is not valid!")
+    if not messages:
+        email = customer["email"]
+        if not is_valid_email(email):
+            shown = email if email_error_shows_value else "Email"
+            messages.append(f'"{shown}" is not a valid email address.')
+    birth = customer.get("date_of_birth") or customer.get("dob")
+    if birth:
+        try:
+            customer["dob"] = date.fromisoformat(birth).isoformat()
+        except ValueError:
+            messages.append('"Date of Birth" does not match the date format "yyyy-MM-dd".')
+    if customer.get("password") is not None:
+        messages.extend(password_errors(customer["password"]))
+    if messages:
+        raise InputError(messages)
+    customer.pop("date_of_birth", None)
+    return customer
+
+
+def is_valid_email(email: str) -> bool:
+    """Commerce's rule (Laminas EmailAddress, no TLD check): a dotted domain, no display name or comment."""
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def password_errors(password: str) -> list[str]:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return [
+            f"The password needs at least {PASSWORD_MIN_LENGTH} characters. Create a new password and try again."
+        ]
+    classes = sum(
+        bool(re.search(pattern, password)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
+    )
+    if classes < PASSWORD_MIN_CLASSES:
+        return [
+            f"Minimum of different classes of characters in password is {PASSWORD_MIN_CLASSES}. "
+            "Classes of characters: Lower Case, Upper Case, Digits, Special Characters."
+        ]
+    return []
+
+
+def customer_of(exchange_input: Any) -> Any:
+    """The `customer` of an `ExchangeExternalCustomerTokenInput` value, checked like its GraphQL type."""
+    input_type = "ExchangeExternalCustomerTokenInput"
+    if not isinstance(exchange_input, dict):
+        raise InputError(f'Expected type "{input_type}" to be an object.')
+    errors = [f'Field "{name}" is not defined by type {input_type}.' for name in exchange_input if name != "customer"]
+    if exchange_input.get("customer") is None:
+        errors.append(f"Field {input_type}.customer of required type {TYPE_NAME}! was not provided")
+    if errors:
+        raise InputError(errors)
+    return exchange_input["customer"]

@@ -1,0 +1,93 @@
+"""Errors a client sees, in Commerce's wording and categories, shaped as OpenWhisk web answers.
+
+The precise reason behind an error goes to the activation log (see `customer_auth.web`), never to
+the client: a caller probing the front door learns nothing from the answer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+INPUT = "graphql-input"
+AUTHENTICATION = "graphql-authentication"
+AUTHORIZATION = "graphql-authorization"
+NO_SUCH_ENTITY = "graphql-no-such-entity"
+ALREADY_EXISTS = "graphql-already-exists"
+INTERNAL = "internal"
+
+# HTTP status of the web sequence's answer for each category. The GraphQL facade answers 200 as
+# Commerce does and reads only the body.
+_STATUS = {
+    INPUT: 400,
+    AUTHENTICATION: 401,
+    AUTHORIZATION: 401,
+    NO_SUCH_ENTITY: 404,
+    ALREADY_EXISTS: 409,
+    INTERNAL: 500,
+}
+
+PERMISSION_DENIED = "You do not have permission to access this resource."
+CUSTOMER_NOT_AUTHORIZED = "The current customer isn't authorized."
+INTERNAL_ERROR = "Internal server error"
+
+
+class CommerceError(Exception):
+    """One or more client-facing errors of one category.
+
+    `reason` is what the activation log records: the detail the client must not see.
+    """
+
+    def __init__(self, messages: str | list[str], category: str, reason: str = "") -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        self.category = category
+        self.reason = reason or "; ".join(self.messages)
+        super().__init__(self.messages[0])
+
+    @property
+    def status_code(self) -> int:
+        return _STATUS.get(self.category, 400)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "errors": [
+                {"message": message, "extensions": {"category": self.category}}
+                for message in self.messages
+            ]
+        }
+
+    def as_web_error(self) -> dict[str, Any]:
+        """An OpenWhisk application error that makes a web sequence answer with this body."""
+        return {
+            "error": {
+                "statusCode": self.status_code,
+                "headers": {"Content-Type": "application/json"},
+                "body": self.body(),
+            }
+        }
+
+
+class InputError(CommerceError):
+    def __init__(self, messages: str | list[str], reason: str = "") -> None:
+        super().__init__(messages, INPUT, reason)
+
+
+class AuthorizationError(CommerceError):
+    """The caller is not an authorized integration; always worded as Commerce's permission error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(PERMISSION_DENIED, AUTHORIZATION, reason)
+
+
+class NoSuchEntityError(CommerceError):
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message, NO_SUCH_ENTITY, reason)
+
+
+class InternalError(CommerceError):
+    """Anything unexpected: the client sees only `Internal server error`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(INTERNAL_ERROR, INTERNAL, reason)
+
+
+class ConfigurationError(InternalError):
+    """A setting (an action input) has a value the action cannot use."""

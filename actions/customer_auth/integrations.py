@@ -1,0 +1,86 @@
+"""Integrations: the trusted callers (Admin > System > Integrations) that may exchange tokens.
+
+An integration holds the four OAuth 1.0a credentials and the ACL resources it was granted.
+"""
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+# The REST twin of the mutation (POST /V1/customers/{id}/token) needs this resource; which one the
+# GraphQL mutation checks is unconfirmed in Commerce, so OAUTH_REQUIRED_RESOURCE can change it.
+EXCHANGE_RESOURCE = "Magento_Customer::retrieve_tokens"
+
+ACTIVE = "active"
+INACTIVE = "inactive"
+
+_ALPHABET = string.digits + string.ascii_lowercase
+CREDENTIAL_LENGTH = 32
+
+
+def new_credential() -> str:
+    """32 characters of [0-9a-z], as Commerce's OAuth helper generates them."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(CREDENTIAL_LENGTH))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class Integration:
+    name: str
+    consumer_key: str = field(default_factory=new_credential)
+    consumer_secret: str = field(default_factory=new_credential)
+    access_token: str = field(default_factory=new_credential)
+    access_token_secret: str = field(default_factory=new_credential)
+    resources: list[str] = field(default_factory=lambda: [EXCHANGE_RESOURCE])
+    status: str = ACTIVE
+    token_revoked: bool = False
+    created_at: str = field(default_factory=now_iso)
+    id: int | None = None
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == ACTIVE and not self.token_revoked
+
+    def allows(self, resource: str) -> bool:
+        return resource in self.resources or "Magento_Backend::all" in self.resources
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Integration:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+    def credentials(self) -> dict[str, Any]:
+        """What `scripts/integration create --json` prints: the one time secrets are shown."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret,
+            "access_token": self.access_token,
+            "access_token_secret": self.access_token_secret,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """A listing without secrets: the consumer key is shown masked."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "token_revoked": self.token_revoked,
+            "resources": list(self.resources),
+            "consumer_key": mask(self.consumer_key),
+            "created_at": self.created_at,
+        }
+
+
+def mask(credential: str) -> str:
+    return credential[:4] + "…" + credential[-2:] if len(credential) > 8 else "…"

@@ -1,0 +1,174 @@
+"""OAuth 1.0a request verification for integrations (RFC 5849), with Commerce's rules.
+
+Validation runs in steps, each failing with its own reason: the header's parameters (3.1),
+the signature method, the timestamp (3.3), the consumer and its token, the signature (3.4), the
+nonce (3.3), and the integration's permission. The reason is logged; the client only ever sees
+Commerce's permission error. The nonce is consumed after the signature verified, so a caller without
+the secrets cannot burn another caller's nonces.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from base64 import b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from urllib.request import parse_http_list, parse_keqv_list
+
+from authlib.common.urls import extract_params, url_decode
+from authlib.oauth1.rfc5849.signature import construct_base_string
+from authlib.oauth1.rfc5849.util import escape, unescape
+
+from .integrations import CREDENTIAL_LENGTH, Integration
+from .store import Store
+
+HMAC_SHA256 = "HMAC-SHA256"
+HMAC_SHA1 = "HMAC-SHA1"
+_DIGESTS = {HMAC_SHA256: hashlib.sha256, HMAC_SHA1: hashlib.sha1}
+
+REQUIRED_PARAMETERS = (
+    "oauth_consumer_key",
+    "oauth_signature",
+    "oauth_signature_method",
+    "oauth_nonce",
+    "oauth_timestamp",
+    "oauth_token",
+)
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class OAuthError(Exception):
+    """Why a request was refused; worded for the activation log, never shown to the client."""
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """The HTTP request as the client signed it: the URL it called, not the one we were reached at."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]  # names lower-cased
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class OAuthPolicy:
+    signature_methods: frozenset[str] = frozenset({HMAC_SHA256})
+    timestamp_window: int = 600  # seconds, both into the past and into the future
+    bearer_enabled: bool = False
+    required_resource: str = ""
+    nonce_retention: int = field(default=0)  # defaults to the window: an older nonce cannot verify
+
+    @property
+    def retention(self) -> int:
+        return self.nonce_retention or self.timestamp_window
+
+
+def authenticate(request: SignedRequest, store: Store, policy: OAuthPolicy, now: int) -> Integration:
+    """The integration that signed `request`, or OAuthError saying why there is none."""
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        integration = _bearer_integration(credentials.strip(), store, policy)
+    elif scheme.lower() == "oauth":
+        integration = _oauth_integration(request, parse_authorization(credentials), store, policy, now)
+    else:
+        raise OAuthError("no OAuth or Bearer Authorization header")
+    _check_permission(integration, policy.required_resource)
+    return integration
+
+
+def parse_authorization(credentials: str) -> dict[str, str]:
+    """The parameters of an `Authorization: OAuth ...` header (RFC 5849 section 3.5.1)."""
+    items = parse_http_list(credentials)
+    names = [item.partition("=")[0].strip() for item in items]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise OAuthError(f"duplicated OAuth parameters: {', '.join(duplicated)}")
+    try:
+        pairs = parse_keqv_list(items)
+    except ValueError:
+        raise OAuthError("malformed OAuth Authorization header") from None
+    return {unescape(k): unescape(v) for k, v in pairs.items()}
+
+
+def _oauth_integration(
+    request: SignedRequest, oauth: dict[str, str], store: Store, policy: OAuthPolicy, now: int
+) -> Integration:
+    for name in REQUIRED_PARAMETERS:
+        if not oauth.get(name):
+            raise OAuthError(f'"{name}" is required. Enter and try again.')
+    if oauth.get("oauth_version", "1.0") != "1.0":
+        raise OAuthError(f"oauth_version must be 1.0, got {oauth['oauth_version']!r}")
+    method = oauth["oauth_signature_method"]
+    if method not in policy.signature_methods:
+        raise OAuthError(f"Signature method {method} is not supported")
+    timestamp = _check_timestamp(oauth["oauth_timestamp"], now, policy.timestamp_window)
+
+    consumer_key = oauth["oauth_consumer_key"]
+    if len(consumer_key) != CREDENTIAL_LENGTH:
+        raise OAuthError("Consumer key is not the correct length")
+    integration = store.integration_by_consumer_key(consumer_key)
+    if integration is None:
+        raise OAuthError("A consumer having the specified key does not exist")
+    _check_usable(integration)
+    if len(oauth["oauth_token"]) != CREDENTIAL_LENGTH:
+        raise OAuthError("The token length is invalid. Check the length and try again.")
+    if not hmac.compare_digest(oauth["oauth_token"], integration.access_token):
+        raise OAuthError(f"the access token does not belong to consumer {integration.id}")
+
+    expected = signature(request, oauth, method, integration.consumer_secret, integration.access_token_secret)
+    if not hmac.compare_digest(expected, oauth["oauth_signature"]):
+        raise OAuthError("The signature is invalid. Verify and try again.")
+    if not store.use_nonce(consumer_key, oauth["oauth_nonce"], timestamp, now - policy.retention):
+        raise OAuthError(f"The nonce is already being used by the consumer with ID {integration.id}")
+    return integration
+
+
+def signature(
+    request: SignedRequest, oauth: Mapping[str, str], method: str, consumer_secret: str, token_secret: str
+) -> str:
+    """The base64 HMAC of the signature base string (RFC 5849 sections 3.4.1 and 3.4.2)."""
+    params: list[tuple[str, str]] = list(url_decode(urlsplit(request.url).query))
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == FORM_CONTENT_TYPE and request.body:
+        params.extend(extract_params(request.body) or [])
+    params.extend(oauth.items())
+    base_string = construct_base_string(request.method, request.url, params)
+    key = f"{escape(consumer_secret)}&{escape(token_secret)}"
+    digest = hmac.new(key.encode(), base_string.encode(), _DIGESTS[method]).digest()
+    return b64encode(digest).decode()
+
+
+def _check_timestamp(value: str, now: int, window: int) -> int:
+    try:
+        timestamp = int(value)
+    except ValueError:
+        raise OAuthError("Incorrect timestamp value in the oauth_timestamp parameter") from None
+    if timestamp <= 0 or timestamp > now + window:
+        raise OAuthError(f"Incorrect timestamp value in the oauth_timestamp parameter ({timestamp - now:+d} s)")
+    if timestamp < now - window:
+        raise OAuthError(f"the oauth_timestamp is {now - timestamp} s old, beyond the {window} s window")
+    return timestamp
+
+
+def _bearer_integration(token: str, store: Store, policy: OAuthPolicy) -> Integration:
+    if not policy.bearer_enabled:
+        raise OAuthError("an integration access token as Bearer is refused: OAUTH_BEARER_ENABLED is off")
+    integration = store.integration_by_access_token(token) if len(token) == CREDENTIAL_LENGTH else None
+    if integration is None or not hmac.compare_digest(token, integration.access_token):
+        raise OAuthError("the Bearer token is no integration's access token")
+    _check_usable(integration)
+    return integration
+
+
+def _check_usable(integration: Integration) -> None:
+    if integration.token_revoked:
+        raise OAuthError(f"Access token has been revoked (integration {integration.id})")
+    if not integration.is_usable:
+        raise OAuthError(f"integration {integration.id} is {integration.status}")
+
+
+def _check_permission(integration: Integration, resource: str) -> None:
+    if resource and not integration.allows(resource):
+        raise OAuthError(f"integration {integration.id} lacks the resource {resource}")

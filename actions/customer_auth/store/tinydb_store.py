@@ -1,0 +1,287 @@
+"""The embedded store: TinyDB files, safe for several processes and for crashes.
+
+- Every write happens inside a transaction holding a cross-process file lock; it re-reads the file,
+  applies its changes in memory and writes the whole file once, to a temporary file that is fsynced
+  and renamed over the old one. A crash leaves either the old file or the new one, never half of one.
+- Reads take no lock: the file is replaced atomically, so a reader sees one whole version. The parsed
+  data is kept and re-read only when the file's identity (inode, mtime, size) changes.
+- Lookups by email, consumer key and access token go through in-memory indexes rebuilt only when the
+  data changes, so an existing customer is found without scanning the table.
+- Nonces live in a second file beside the first (`<name>.nonces.json`): they are written on every
+  request, and rewriting a small file keeps that cheap however many customers there are.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+from ..customers import Customer, email_key
+from ..integrations import Integration
+from .base import StoreError
+
+INTEGRATIONS = "integrations"
+CUSTOMERS = "customers"
+REVOCATIONS = "revocations"
+NONCES = "nonces"
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage writing whole files atomically, re-reading only what changed on disk."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._data: dict[str, Any] | None = None
+        self._signature: tuple[int, int, int] | None = None
+        self._in_transaction = False
+        self._dirty = False
+        self.generation = 0  # bumped whenever the data may have changed
+
+    def read(self) -> dict[str, Any] | None:
+        if not self._in_transaction:
+            self._load(force=False)
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        if not self._in_transaction:
+            raise RuntimeError("TinyDB writes must happen inside a store transaction")
+        self._data = data
+        self._dirty = True
+        self.generation += 1
+
+    def close(self) -> None:
+        pass
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Fresh read, then one atomic write of everything changed; the caller holds the file lock."""
+        self._load(force=True)
+        self._in_transaction, self._dirty = True, False
+        try:
+            yield
+            if self._dirty:
+                self._write_file(self._data or {})
+        except BaseException:
+            self._signature = None  # what is in memory may be half-applied: re-read next time
+            raise
+        finally:
+            self._in_transaction = False
+
+    def _load(self, force: bool) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if not force and signature == self._signature:
+                    return
+                raw = handle.read()
+        except FileNotFoundError:
+            if self._data is not None or self._signature is not None:
+                self.generation += 1
+            self._data, self._signature = None, None
+            return
+        try:
+            self._data = json.loads(raw) if raw.strip() else None
+        except ValueError as exc:
+            raise StoreError(f"the store file {self.path} is not valid JSON: {exc}") from None
+        self._signature = signature
+        self.generation += 1
+
+    def _write_file(self, data: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, separators=(",", ":"), ensure_ascii=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        stat = os.stat(self.path)
+        self._signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class _Database:
+    """One TinyDB file with its lock: `read()` for lookups, `write()` for a transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = TinyDB(str(path), storage=AtomicJSONStorage)
+        self.storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
+        self._file_lock = FileLock(f"{path}.lock", thread_local=False)
+        self._mutex = threading.RLock()
+
+    def table(self, name: str) -> Table:
+        # No query cache: another process may have changed the file since the last query.
+        table = self._db.table(name, cache_size=0)
+        table._next_id = None  # recomputed from the data, never from a stale in-memory counter
+        return table
+
+    @contextmanager
+    def read(self) -> Iterator[_Database]:
+        with self._mutex:
+            yield self
+
+    @contextmanager
+    def write(self) -> Iterator[_Database]:
+        with self._mutex, self._file_lock, self.storage.transaction():
+            yield self
+
+
+class _Indexes:
+    """Secondary indexes over the main file, rebuilt when its data generation changes."""
+
+    def __init__(self) -> None:
+        self.generation = -1
+        self.customer_by_email: dict[tuple[int, str], int] = {}
+        self.integration_by_consumer_key: dict[str, int] = {}
+        self.integration_by_access_token: dict[str, int] = {}
+
+    def refresh(self, db: _Database) -> _Indexes:
+        if self.generation == db.storage.generation:
+            return self
+        data = db.storage.read() or {}
+        self.customer_by_email = {
+            (doc["website_id"], email_key(doc["email"])): int(doc_id)
+            for doc_id, doc in data.get(CUSTOMERS, {}).items()
+        }
+        integrations = data.get(INTEGRATIONS, {})
+        self.integration_by_consumer_key = {d["consumer_key"]: int(i) for i, d in integrations.items()}
+        self.integration_by_access_token = {d["access_token"]: int(i) for i, d in integrations.items()}
+        self.generation = db.storage.generation
+        return self
+
+
+class TinyDBStore:
+    """The `Store` interface over TinyDB files."""
+
+    def __init__(self, path: str) -> None:
+        main = Path(path)
+        self._main = _Database(main)
+        self._nonces = _Database(main.with_name(main.stem + ".nonces" + (main.suffix or ".json")))
+        self._indexes = _Indexes()
+
+    # Integrations ----------------------------------------------------------------------------
+    def add_integration(self, integration: Integration) -> Integration:
+        with self._main.write() as db:
+            table = db.table(INTEGRATIONS)
+            if table.search(Query().name == integration.name):
+                raise ValueError(f"an integration named {integration.name!r} already exists")
+            integration.id = table.insert(_record(integration))
+        return integration
+
+    def save_integration(self, integration: Integration) -> None:
+        with self._main.write() as db:
+            db.table(INTEGRATIONS).upsert(Document(_record(integration), doc_id=integration.id))
+
+    def integration(self, integration_id: int) -> Integration | None:
+        with self._main.read() as db:
+            doc = db.table(INTEGRATIONS).get(doc_id=integration_id)
+            return _integration(doc)
+
+    def integration_by_consumer_key(self, consumer_key: str) -> Integration | None:
+        with self._main.read() as db:
+            doc_id = self._indexes.refresh(db).integration_by_consumer_key.get(consumer_key)
+            return None if doc_id is None else _integration(db.table(INTEGRATIONS).get(doc_id=doc_id))
+
+    def integration_by_access_token(self, access_token: str) -> Integration | None:
+        with self._main.read() as db:
+            doc_id = self._indexes.refresh(db).integration_by_access_token.get(access_token)
+            return None if doc_id is None else _integration(db.table(INTEGRATIONS).get(doc_id=doc_id))
+
+    def integrations(self) -> list[Integration]:
+        with self._main.read() as db:
+            return [i for doc in db.table(INTEGRATIONS).all() if (i := _integration(doc))]
+
+    # Nonces ----------------------------------------------------------------------------------
+    def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
+        key = f"{consumer_key}:{nonce}"
+        with self._nonces.write() as db:
+            table = db.table(NONCES)
+            table.remove(Query().timestamp < expire_before)
+            if table.contains(Query().key == key):
+                return False
+            table.insert({"key": key, "timestamp": timestamp})
+            return True
+
+    # Customers -------------------------------------------------------------------------------
+    def customer(self, customer_id: int) -> Customer | None:
+        with self._main.read() as db:
+            return _customer(db.table(CUSTOMERS).get(doc_id=customer_id))
+
+    def find_customer(self, website_id: int, email: str) -> Customer | None:
+        with self._main.read() as db:
+            return self._find(db, website_id, email)
+
+    def find_or_create_customer(self, candidate: Customer) -> tuple[Customer, bool]:
+        existing = self.find_customer(candidate.website_id, candidate.email)
+        if existing:
+            return existing, False
+        with self._main.write() as db:  # decide again under the lock: another process may have won
+            existing = self._find(db, candidate.website_id, candidate.email)
+            if existing:
+                return existing, False
+            candidate.id = db.table(CUSTOMERS).insert(_record(candidate))
+            return candidate, True
+
+    def save_customer(self, customer: Customer) -> None:
+        with self._main.write() as db:
+            db.table(CUSTOMERS).upsert(Document(_record(customer), doc_id=customer.id))
+
+    def customer_count(self) -> int:
+        with self._main.read() as db:
+            return len(db.table(CUSTOMERS))
+
+    def _find(self, db: _Database, website_id: int, email: str) -> Customer | None:
+        doc_id = self._indexes.refresh(db).customer_by_email.get((website_id, email_key(email)))
+        return None if doc_id is None else _customer(db.table(CUSTOMERS).get(doc_id=doc_id))
+
+    # Revocations -----------------------------------------------------------------------------
+    def revoke_tokens(self, user_type: int, user_id: int, revoke_before: int) -> None:
+        revocation = Query()
+        with self._main.write() as db:
+            db.table(REVOCATIONS).upsert(
+                {"user_type": user_type, "user_id": user_id, "revoke_before": revoke_before},
+                (revocation.user_type == user_type) & (revocation.user_id == user_id),
+            )
+
+    def revoked_before(self, user_type: int, user_id: int) -> int | None:
+        revocation = Query()
+        with self._main.read() as db:
+            doc = db.table(REVOCATIONS).get(
+                (revocation.user_type == user_type) & (revocation.user_id == user_id)
+            )
+            return None if doc is None else int(doc["revoke_before"])  # type: ignore[index]
+
+    def close(self) -> None:
+        pass
+
+
+def _record(entity: Customer | Integration) -> dict[str, Any]:
+    record = entity.to_record()
+    record.pop("id", None)  # the TinyDB document id is the entity id
+    return record
+
+
+def _integration(doc: Any) -> Integration | None:
+    return None if doc is None else Integration.from_record({**doc, "id": doc.doc_id})
+
+
+def _customer(doc: Any) -> Customer | None:
+    return None if doc is None else Customer.from_record({**doc, "id": doc.doc_id})

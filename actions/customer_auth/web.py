@@ -1,0 +1,116 @@
+"""What every action shares at its edge: logging into the activation, errors as web answers,
+and the HTTP request a raw web sequence received.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import CommerceError, InputError, InternalError
+from .oauth1 import SignedRequest
+from .settings import text
+
+log = logging.getLogger("customer_auth")
+Action = Callable[[dict[str, Any]], dict[str, Any]]
+
+_TEXT_TYPES = ("text/", "application/x-www-form-urlencoded")
+
+
+def web_action(main: Action) -> Action:
+    """Wraps an action's `main`: a CommerceError becomes its web answer, anything else
+    `Internal server error`; the detail goes to the activation log, the client sees Commerce's words."""
+
+    @functools.wraps(main)
+    def run(params: dict[str, Any]) -> dict[str, Any]:
+        _configure_logging(text(params, "LOG_LEVEL", "info"))
+        try:
+            return main(params)
+        except CommerceError as error:
+            log.warning("%s: %s", error.category, error.reason)
+            return error.as_web_error()
+        except Exception as error:  # the action must answer; the traceback goes to the log
+            log.exception("unexpected error")
+            return InternalError(f"{type(error).__name__}").as_web_error()
+
+    return run
+
+
+class _ActivationLogHandler(logging.StreamHandler):
+    """Writes to whatever stdout is now: the runtime captures it into the activation's logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger("customer_auth")
+    if not root.handlers:
+        handler = _ActivationLogHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
+
+
+def headers_of(params: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (params.get("__ow_headers") or {}).items()}
+
+
+def raw_body(params: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """`__ow_body` of a raw web action: OpenWhisk base64-encodes JSON and binary bodies, not text."""
+    body = params.get("__ow_body") or ""
+    if not isinstance(body, str):
+        return json.dumps(body)
+    if headers.get("content-type", "").lower().startswith(_TEXT_TYPES):
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return body
+
+
+def signed_request(
+    params: Mapping[str, Any], namespace: str, public_base_url: str, sequence_path: str
+) -> SignedRequest:
+    """The request as the client signed it: the URL it called, rebuilt from what the gateway passed.
+
+    The path is the one the gateway reports in `x-forwarded-uri` (the emulator, our GraphQL facade and
+    Traefik-style proxies set it); without it, the web sequence's own path. The scheme and host come
+    from `PUBLIC_BASE_URL` when the service sits behind a reverse proxy, else from the forwarded headers.
+    """
+    headers = headers_of(params)
+    forwarded_uri = headers.get("x-forwarded-uri", "")
+    if forwarded_uri:
+        path, _, query = forwarded_uri.partition("?")
+    else:
+        path = f"/api/v1/web/{namespace}/{sequence_path}{params.get('__ow_path') or ''}"
+        query = str(params.get("__ow_query") or "")
+    if public_base_url:
+        base = public_base_url.rstrip("/")
+    else:
+        scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+        host = headers.get("x-forwarded-host") or headers.get("host", "")
+        base = f"{scheme}://{host.split(',')[0].strip()}"
+    url = base + path + (f"?{query}" if query else "")
+    method = str(params.get("__ow_method") or "post").upper()
+    return SignedRequest(method=method, url=url, headers=headers, body=raw_body(params, headers))
+
+
+def json_body(request: SignedRequest) -> dict[str, Any]:
+    """The JSON object the client sent (the web sequence takes the mutation's `input`)."""
+    if not request.body.strip():
+        return {}
+    try:
+        value = json.loads(request.body)
+    except ValueError:
+        raise InputError("The request body is not valid JSON.", reason="unparsable JSON body") from None
+    if not isinstance(value, dict):
+        raise InputError("The request body must be a JSON object.")
+    return value

@@ -1,0 +1,21 @@
+"""issue-token: mints the Commerce customer token and shapes the web sequence's answer.
+
+The result is the web answer: the customer in the GraphQL `Customer` shape and its token.
+"""
+import time
+
+from customer_auth import settings, tokens
+from customer_auth.customers import graphql_customer
+from customer_auth.web import log, web_action
+
+
+@web_action
+def main(params: dict) -> dict:
+    customer = params["customer"]
+    token = tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))
+    log.info("customer token issued for customer %s", customer["id"])
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": {"customer": graphql_customer(customer), "token": token},
+    }

@@ -1,0 +1,37 @@
+"""upsert-customer: finds the customer by email in the store's website, or creates it.
+
+Validates the exchange input with Commerce's rules and messages, then find-or-create, atomically:
+concurrent exchanges for one new email make one customer.
+"""
+from datetime import datetime, timezone
+
+from customer_auth import customer_input, customers, settings, stores
+from customer_auth.store import open_store
+from customer_auth.web import log, web_action
+
+
+@web_action
+def main(params: dict) -> dict:
+    view = stores.resolve(
+        stores.parse_stores(settings.text(params, "STORES")),
+        params.get("store_code"),
+        settings.text(params, "DEFAULT_STORE", "default"),
+    )
+    data = customer_input.validate(
+        customer_input.customer_of(params.get("input")),
+        email_error_shows_value=settings.flag(params, "EMAIL_ERROR_SHOWS_VALUE", False),
+    )
+    customer, created = customers.find_or_create(
+        open_store(settings.store_url(params)),
+        data,
+        view,
+        settings.account_policy(params),
+        now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    log.info("customer %s %s in website %s", customer.id, "created" if created else "found", view.website_code)
+    return {
+        "customer": customer.public_record(),
+        "created": created,
+        "store_code": view.code,
+        "integration": params.get("integration"),
+    }

@@ -1,0 +1,36 @@
+"""verify-oauth: authenticates the caller as a Commerce integration (OAuth 1.0a, RFC 5849).
+
+The first component of the raw web sequence: it reads the HTTP request as the client signed it and
+passes on only what the next actions need, so nothing a caller sends can shadow their settings.
+"""
+import os
+import time
+
+from customer_auth import settings
+from customer_auth.errors import AuthorizationError
+from customer_auth.oauth1 import OAuthError, authenticate
+from customer_auth.store import open_store
+from customer_auth.web import json_body, log, signed_request, web_action
+
+WEB_SEQUENCE_PATH = "customer-auth/exchange-external-customer-token"
+
+
+@web_action
+def main(params: dict) -> dict:
+    request = signed_request(
+        params,
+        namespace=os.environ.get("__OW_NAMESPACE", "guest"),
+        public_base_url=settings.text(params, "PUBLIC_BASE_URL"),
+        sequence_path=settings.text(params, "WEB_SEQUENCE_PATH", WEB_SEQUENCE_PATH),
+    )
+    store = open_store(settings.store_url(params))
+    try:
+        integration = authenticate(request, store, settings.oauth_policy(params), now=int(time.time()))
+    except OAuthError as refusal:
+        raise AuthorizationError(f"{refusal} ({request.method} {request.url.split('?')[0]})") from None
+    log.info("integration %s (%s) authenticated", integration.id, integration.name)
+    return {
+        "input": json_body(request),
+        "store_code": request.headers.get("store", ""),
+        "integration": {"id": integration.id, "name": integration.name},
+    }

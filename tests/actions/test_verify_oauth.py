@@ -1,0 +1,235 @@
+"""verify-oauth: every way a caller can fail to be an authorized integration, and the ways it succeeds."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
+
+from customer_auth.integrations import INACTIVE, Integration
+from tests.conftest import SEED_CUSTOMER, settings, signed_web_params
+
+DENIED = {
+    "errors": [
+        {
+            "message": "You do not have permission to access this resource.",
+            "extensions": {"category": "graphql-authorization"},
+        }
+    ]
+}
+
+
+def run(actions, params):
+    return actions["verify-oauth"].main(params)
+
+
+def assert_denied(result, capsys, reason: str) -> None:
+    assert result["error"]["statusCode"] == 401
+    assert result["error"]["body"] == DENIED
+    log = capsys.readouterr().out
+    assert reason in log, log
+
+
+def test_signed_request_passes_on_input_store_and_integration(actions, store_url, integration):
+    params = signed_web_params(integration, extra_headers={"store": "default"})
+    result = run(actions, {**params, **settings(store_url)})
+    assert result == {
+        "input": {"customer": SEED_CUSTOMER},
+        "store_code": "default",
+        "integration": {"id": integration.id, "name": "social-login"},
+    }
+
+
+def test_web_sequence_url_verifies_without_forwarded_uri(actions, store_url, integration, monkeypatch):
+    monkeypatch.setenv("__OW_NAMESPACE", "guest")
+    url = "https://ow.example.com/api/v1/web/guest/customer-auth/exchange-external-customer-token"
+    params = signed_web_params(integration, url=url)
+    del params["__ow_headers"]["x-forwarded-uri"]
+    assert "error" not in run(actions, {**params, **settings(store_url)})
+
+
+def test_query_string_is_part_of_the_signature(actions, store_url, integration, capsys):
+    params = signed_web_params(integration, url="http://127.0.0.1:9080/graphql?a=1&b=two%20words")
+    assert "error" not in run(actions, {**params, **settings(store_url)})
+    tampered = signed_web_params(integration, url="http://127.0.0.1:9080/graphql?a=1")
+    tampered["__ow_headers"]["x-forwarded-uri"] = "/graphql?a=2"
+    assert_denied(run(actions, {**tampered, **settings(store_url)}), capsys, "The signature is invalid")
+
+
+def test_public_base_url_behind_a_reverse_proxy(actions, store_url, integration, capsys):
+    params = signed_web_params(integration, url="https://shop.example.com/graphql")
+    params["__ow_headers"].update({"host": "127.0.0.1:9080", "x-forwarded-proto": "http"})
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "signature is invalid")
+    again = signed_web_params(integration, url="https://shop.example.com/graphql")
+    again["__ow_headers"].update({"host": "127.0.0.1:9080", "x-forwarded-proto": "http"})
+    result = run(actions, {**again, **settings(store_url, PUBLIC_BASE_URL="https://shop.example.com/")})
+    assert "error" not in result
+
+
+def test_form_body_is_signed(actions, store_url, integration, capsys):
+    from oauthlib.oauth1 import Client
+
+    client = Client(integration.consumer_key, client_secret=integration.consumer_secret,
+                    resource_owner_key=integration.access_token,
+                    resource_owner_secret=integration.access_token_secret, signature_method="HMAC-SHA256")
+    _, headers, _ = client.sign("http://h/graphql", http_method="POST", body="x=1&y=2",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    base = {"__ow_method": "post", "__ow_path": "", "__ow_query": ""}
+    hdrs = {"host": "h", "x-forwarded-proto": "http", "x-forwarded-uri": "/graphql",
+            "content-type": "application/x-www-form-urlencoded", "authorization": headers["Authorization"]}
+    result = run(actions, {**base, "__ow_headers": hdrs, "__ow_body": "x=1&y=3", **settings(store_url)})
+    assert_denied(result, capsys, "signature is invalid")
+
+
+def test_method_is_signed(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_method"] = "put"
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "signature is invalid")
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    ["oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_nonce", "oauth_timestamp", "oauth_token"],
+)
+def test_each_required_parameter(actions, store_url, integration, capsys, parameter):
+    params = signed_web_params(integration)
+    header = params["__ow_headers"]["authorization"]
+    parts = [p for p in header[len("OAuth "):].split(", ") if not p.startswith(parameter + "=")]
+    params["__ow_headers"]["authorization"] = "OAuth " + ", ".join(parts)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, f'"{parameter}" is required')
+
+
+def test_oauth_version_must_be_1_0(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = params["__ow_headers"]["authorization"].replace(
+        'oauth_version="1.0"', 'oauth_version="2.0"')
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "oauth_version must be 1.0")
+
+
+def test_hmac_sha1_only_when_enabled(actions, store_url, integration, capsys):
+    params = signed_web_params(integration, signature_method=SIGNATURE_HMAC_SHA1)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "Signature method HMAC-SHA1 is not supported")
+    params = signed_web_params(integration, signature_method=SIGNATURE_HMAC_SHA1)
+    assert "error" not in run(actions, {**params, **settings(store_url, OAUTH_ALLOW_HMAC_SHA1="true")})
+
+
+def test_plaintext_refused_even_with_sha1_enabled(actions, store_url, integration, capsys):
+    params = signed_web_params(integration, signature_method=SIGNATURE_PLAINTEXT)
+    result = run(actions, {**params, **settings(store_url, OAUTH_ALLOW_HMAC_SHA1="true")})
+    assert_denied(result, capsys, "Signature method PLAINTEXT is not supported")
+
+
+def test_rsa_refused(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = params["__ow_headers"]["authorization"].replace(
+        "HMAC-SHA256", "RSA-SHA1")
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "Signature method RSA-SHA1 is not supported")
+
+
+@pytest.mark.parametrize("offset,reason", [(-601, "beyond the 600 s window"), (601, "Incorrect timestamp value")])
+def test_timestamp_window_both_ways(actions, store_url, integration, capsys, offset, reason):
+    params = signed_web_params(integration, timestamp=str(int(time.time()) + offset))
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, reason)
+
+
+def test_timestamp_window_is_configurable(actions, store_url, integration, capsys):
+    params = signed_web_params(integration, timestamp=str(int(time.time()) - 120))
+    assert_denied(run(actions, {**params, **settings(store_url, OAUTH_TIMESTAMP_WINDOW="60")}), capsys, "window")
+
+
+def test_nonce_is_accepted_once(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    assert "error" not in run(actions, {**params, **settings(store_url)})
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys,
+                  f"The nonce is already being used by the consumer with ID {integration.id}")
+
+
+def test_unknown_consumer(actions, store_url, capsys, store):
+    stranger = Integration(name="never-stored")
+    params = signed_web_params(stranger)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "A consumer having the specified key does not exist")
+
+
+def test_wrong_token_for_the_consumer(actions, store_url, store, integration, capsys):
+    other = store.add_integration(Integration(name="other"))
+    mixed = Integration(name="mixed", consumer_key=integration.consumer_key,
+                        consumer_secret=integration.consumer_secret,
+                        access_token=other.access_token, access_token_secret=other.access_token_secret)
+    params = signed_web_params(mixed)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "access token does not belong")
+
+
+def test_bad_signature(actions, store_url, integration, capsys):
+    forged = Integration(**{**integration.to_record(), "consumer_secret": "x" * 32})
+    params = signed_web_params(forged)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "The signature is invalid. Verify and try again.")
+
+
+def test_revoked_integration(actions, store_url, store, integration, capsys):
+    integration.token_revoked = True
+    store.save_integration(integration)
+    params = signed_web_params(integration)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "Access token has been revoked")
+
+
+def test_inactive_integration(actions, store_url, store, integration, capsys):
+    integration.status = INACTIVE
+    store.save_integration(integration)
+    params = signed_web_params(integration)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "is inactive")
+
+
+def test_integration_without_the_permission(actions, store_url, store, capsys):
+    limited = store.add_integration(Integration(name="catalog-only", resources=["Magento_Catalog::products"]))
+    params = signed_web_params(limited)
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "lacks the resource Magento_Customer::retrieve_tokens")
+    again = signed_web_params(limited)
+    result = run(actions, {**again, **settings(store_url, OAUTH_REQUIRED_RESOURCE="Magento_Catalog::products")})
+    assert "error" not in result
+
+
+def test_bearer_mode_is_off_by_default(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = f"Bearer {integration.access_token}"
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "OAUTH_BEARER_ENABLED is off")
+
+
+def test_bearer_mode_when_enabled(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = f"Bearer {integration.access_token}"
+    assert "error" not in run(actions, {**params, **settings(store_url, OAUTH_BEARER_ENABLED="yes")})
+    params["__ow_headers"]["authorization"] = "Bearer " + "z" * 32
+    result = run(actions, {**params, **settings(store_url, OAUTH_BEARER_ENABLED="yes")})
+    assert_denied(result, capsys, "no integration's access token")
+
+
+def test_no_authorization_header(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    del params["__ow_headers"]["authorization"]
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "no OAuth or Bearer")
+
+
+def test_oauth_prefix_is_case_insensitive(actions, store_url, integration):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = "oauth " + params["__ow_headers"]["authorization"][6:]
+    assert "error" not in run(actions, {**params, **settings(store_url)})
+
+
+def test_plain_json_body_is_accepted_too(actions, store_url, integration):
+    """OpenWhisk base64-encodes a raw JSON body; a gateway that does not is understood as well."""
+    params = signed_web_params(integration)
+    import base64
+
+    params["__ow_body"] = base64.b64decode(params["__ow_body"]).decode()
+    assert run(actions, {**params, **settings(store_url)})["input"] == {"customer": SEED_CUSTOMER}
+
+
+def test_no_secret_reaches_the_log(actions, store_url, integration, capsys):
+    for params in (signed_web_params(integration), signed_web_params(integration)):
+        run(actions, {**params, **settings(store_url, OAUTH_BEARER_ENABLED="true")})
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = f"Bearer {integration.access_token}"
+    run(actions, {**params, **settings(store_url)})
+    log = capsys.readouterr().out
+    for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret):
+        assert secret not in log
