@@ -1,0 +1,66 @@
+"""`python -m emulator`: load the manifest, start the controller, serve HTTP.
+
+Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
+EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, OW_NAMESPACE), as functions-framework does,
+so a container or a CI job configures it without flags. Flask's threaded dev server is enough for
+local development; workers are the expensive part and they live in the controller.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from emulator.app import create_app
+from emulator.controller import Controller
+from emulator.environment import load_env
+from emulator.manifest import ManifestError
+from emulator.startup import on_startup
+
+
+def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.Namespace:
+    def env(name: str, default: str) -> str:
+        return environ.get(name) or default
+
+    p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.")
+    p.add_argument("--host", default=env("EMULATOR_HOST", "127.0.0.1"), help="bind address [EMULATOR_HOST]")
+    p.add_argument("--port", type=int, default=int(env("EMULATOR_PORT", "9080")), help="port [EMULATOR_PORT]")
+    p.add_argument("--manifest", default=env("EMULATOR_MANIFEST", "app.config.yaml"),
+                   help="App Builder manifest [EMULATOR_MANIFEST]")
+    p.add_argument("--workers-per-action", type=int, default=int(env("EMULATOR_WORKERS_PER_ACTION", "4")),
+                   help="warm workers at most per action [EMULATOR_WORKERS_PER_ACTION]")
+    p.add_argument("--activations", type=int, default=int(env("EMULATOR_ACTIVATIONS", "1000")),
+                   help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
+    p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
+    manifest = Path(args.manifest).resolve()
+    env = load_env(manifest.parent)
+    base_url = f"http://{args.host}:{args.port}"
+    try:
+        controller = Controller.from_path(
+            manifest, env, namespace=args.namespace, workers_per_action=args.workers_per_action,
+            activation_store_size=args.activations, api_host=base_url,
+        )
+    except ManifestError as err:
+        print(f"emulate: {err}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        app = create_app(controller)
+        for line in on_startup(controller, base_url):
+            print(line, flush=True)
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        controller.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Activation records shaped like OpenWhisk's, a bounded store for them, and secret redaction.
+
+The record fields and the status codes follow OpenWhisk's WhiskActivation / ActivationResponse,
+so `wsk activation get`-style tooling reads them. The store keeps the newest N records in memory
+(no database: the emulator is for development). Records are redacted on the way in, so a secret an
+action printed or returned never reaches the activations API.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+SUCCESS, APPLICATION_ERROR, DEVELOPER_ERROR, INTERNAL_ERROR = 0, 1, 2, 3
+STATUS_NAMES = {
+    SUCCESS: "success",
+    APPLICATION_ERROR: "application error",
+    DEVELOPER_ERROR: "action developer error",
+    INTERNAL_ERROR: "whisk internal error",
+}
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
+
+_AUTH_HEADER = re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
+
+
+def new_activation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Response:
+    status_code: int
+    result: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return STATUS_NAMES[self.status_code]
+
+    @property
+    def success(self) -> bool:
+        return self.status_code == SUCCESS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "statusCode": self.status_code, "success": self.success, "result": self.result}
+
+
+@dataclass
+class Activation:
+    """One activation. Times are epoch milliseconds, as OpenWhisk stores them."""
+
+    activation_id: str
+    namespace: str
+    name: str
+    start: int
+    end: int
+    response: Response
+    logs: list[str] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    version: str = "0.0.1"
+    subject: str = ""
+    cause: str | None = None
+    duration: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration is None:
+            self.duration = max(0, self.end - self.start)
+        if not self.subject:
+            self.subject = self.namespace
+
+    def annotation(self, key: str) -> Any:
+        return next((a["value"] for a in self.annotations if a["key"] == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "activationId": self.activation_id, "namespace": self.namespace, "name": self.name,
+            "version": self.version, "subject": self.subject, "publish": False,
+            "start": self.start, "end": self.end, "duration": self.duration,
+            "logs": list(self.logs), "response": self.response.to_dict(),
+            "annotations": copy.deepcopy(self.annotations),
+        }
+        if self.cause:
+            out["cause"] = self.cause
+        return out
+
+
+class Redactor:
+    """Replaces known secret values and Authorization header values in text and JSON values."""
+
+    def __init__(self, secrets: Callable[[], Iterable[str]] | None = None) -> None:
+        self._secrets = secrets or (lambda: ())
+
+    def redact(self, text: str) -> str:
+        for secret in sorted({s for s in self._secrets() if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
+                             key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+
+    def redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: (REDACTED if str(k).lower() == "authorization" and isinstance(v, str) else self.redact_value(v))
+                    for k, v in value.items()}
+        return value
+
+    def activation(self, act: Activation) -> Activation:
+        """A redacted copy: logs and result."""
+        clean = copy.copy(act)
+        clean.logs = [self.redact(line) for line in act.logs]
+        clean.response = Response(act.response.status_code, self.redact_value(act.response.result))
+        clean.annotations = copy.deepcopy(act.annotations)
+        return clean
+
+
+class ActivationStore:
+    """The newest `size` activations, thread-safe, listed newest first."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._items: deque[Activation] = deque(maxlen=max(1, size))
+        self._lock = threading.Lock()
+
+    def add(self, activation: Activation) -> None:
+        with self._lock:
+            self._items.append(activation)
+
+    def get(self, activation_id: str) -> Activation | None:
+        with self._lock:
+            return next((a for a in reversed(self._items) if a.activation_id == activation_id), None)
+
+    def list(self, limit: int = 30, skip: int = 0, name: str | None = None) -> list[Activation]:
+        """Newest first; `name` is 'action' or 'package/action' as in `wsk activation list NAME`."""
+        with self._lock:
+            items = list(reversed(self._items))
+        if name:
+            wanted = name.strip("/")
+            items = [a for a in items if a.name == wanted or _path_of(a).endswith("/" + wanted)]
+        return items[skip: skip + limit]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _path_of(activation: Activation) -> str:
+    return str(activation.annotation("path") or activation.name)

@@ -1,0 +1,212 @@
+"""The OpenWhisk core: owns the manifest, the worker pools and the activation store.
+
+Named after OpenWhisk's controller, the component that resolves an entity, merges its defaults,
+hands it to an invoker and records the activation. Everything that serves HTTP (the Flask app,
+the GraphQL facade) calls this object; nothing in it knows about HTTP except through
+`emulator.web_actions`, which is itself HTTP-library-free.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from emulator.activations import (
+    APPLICATION_ERROR, DEVELOPER_ERROR, INTERNAL_ERROR, SUCCESS, Activation, ActivationStore, Redactor,
+    Response, new_activation_id,
+)
+from emulator.manifest import Action, Manifest, Sequence, load_env, load_manifest
+from emulator.runtime.containers import Command, format_log
+from emulator.runtime.pool import ActionPool, new_stage_root
+from emulator.sequences import run_sequence
+from emulator.web_actions import WebGateway, WebResponse
+
+TIMEOUT_PREFIX = "The action exceeded its time limits"
+PROVISION_ERROR = "Failed to provision resources to run the action."  # OpenWhisk's wording
+SECRET_NAME_HINTS = ("SECRET", "KEY", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+
+
+class EntityNotFound(LookupError):
+    """No action or sequence by that name (OpenWhisk answers 404)."""
+
+    status = 404
+
+    def __init__(self, fqn: str) -> None:
+        super().__init__(f"The requested resource '{fqn}' does not exist.")
+        self.fqn = fqn
+
+
+class Controller:
+    """Invoke actions and sequences of one manifest, keeping OpenWhisk-shaped activation records."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        namespace: str = "guest",
+        clock: Callable[[], float] = time.time,
+        secrets: Callable[[], Iterable[str]] | None = None,
+        workers_per_action: int = 4,
+        activation_store_size: int = 1000,
+        api_host: str = "",
+        command: Callable[[Action], Command] | None = None,
+        sentinels: bool = True,
+    ) -> None:
+        self.manifest = manifest
+        self.namespace = namespace
+        self.clock = clock
+        self.workers_per_action = workers_per_action
+        self.api_host = api_host
+        self.activations = ActivationStore(activation_store_size)
+        self._redactor = Redactor(secrets or self._input_secrets)
+        self._command = command
+        self._sentinels = sentinels
+        self._stage_root = new_stage_root()
+        self._pools: dict[str, ActionPool] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.web_gateway = WebGateway(self.find, self.invoke, namespace)
+
+    @classmethod
+    def from_path(cls, manifest_path: Path, env: Mapping[str, str] | None = None, **kwargs: Any) -> "Controller":
+        """Load `manifest_path` with `env` (default: os.environ over the `.env` next to it)."""
+        manifest_path = Path(manifest_path)
+        env = load_env(manifest_path.resolve().parent) if env is None else env
+        return cls(load_manifest(manifest_path, env), **kwargs)
+
+    # ------------------------------------------------------------------------------ public API
+
+    def find(self, fqn: str) -> Action | Sequence | None:
+        return self.manifest.find(fqn)
+
+    def invoke(self, fqn: str, params: dict[str, Any] | None = None, *, cause: str | None = None) -> Activation:
+        """Run an action or sequence, blocking; returns its record (result unredacted).
+
+        The stored copy (activations API) is redacted. Raises EntityNotFound for unknown names.
+        """
+        entity = self.find(fqn)
+        if entity is None:
+            raise EntityNotFound(fqn)
+        params = dict(params or {})
+        if isinstance(entity, Sequence):
+            act = run_sequence(entity, params, self._component, namespace=self.namespace, clock=self.clock, cause=cause)
+        else:
+            act = self._run_action(entity, params, cause)
+        self.activations.add(self._redactor.activation(act))
+        return act
+
+    def web(self, path: str, method: str, headers: Mapping[str, str], query_string: str, body: bytes,
+            scheme: str = "http") -> WebResponse:
+        """Serve `/api/v1/web/<path>`; `path` starts with the namespace."""
+        namespace, _, rest = path.lstrip("/").partition("/")
+        return self.web_gateway.handle(namespace, rest, method, headers, query_string, body, scheme=scheme)
+
+    def redact(self, text: str) -> str:
+        return self._redactor.redact(text)
+
+    def reload(self, manifest: Manifest | None = None, env: Mapping[str, str] | None = None) -> None:
+        """Take a new manifest (default: reread the same file) and retire every worker."""
+        if manifest is None:
+            assert self.manifest.path is not None, "reload() needs a manifest loaded from a file"
+            path = self.manifest.path
+            manifest = load_manifest(path, load_env(path.parent) if env is None else env)
+        with self._lock:
+            self.manifest, pools, self._pools = manifest, self._pools, {}
+        for pool in pools.values():
+            pool.shutdown()
+
+    def shutdown(self) -> None:
+        """Kill every worker and remove the staged folders. Safe to call twice."""
+        with self._lock:
+            self._closed = True
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown()
+        shutil.rmtree(self._stage_root, ignore_errors=True)
+
+    def worker_count(self, fqn: str) -> int:
+        pool = self._pools.get(fqn)
+        return pool.workers() if pool else 0
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation:
+        entity = self.find(fqn)
+        assert isinstance(entity, Action), f"sequence component {fqn} is not an action"
+        act = self._run_action(entity, payload, cause)
+        self.activations.add(self._redactor.activation(act))
+        return act
+
+    def _pool(self, action: Action) -> ActionPool:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the emulator is shutting down")
+            pool = self._pools.get(action.fqn)
+            if pool is None or pool.action is not action:
+                if pool is not None:
+                    pool.shutdown()
+                command = self._command(action) if self._command else None
+                pool = ActionPool(action, self.manifest.root, self._stage_root, self.clock,
+                                  max_workers=self.workers_per_action, command=command, sentinels=self._sentinels)
+                self._pools[action.fqn] = pool
+            return pool
+
+    def _run_action(self, action: Action, params: dict[str, Any], cause: str | None) -> Activation:
+        activation_id = new_activation_id()
+        start = self.clock()
+        # Defaults under the payload: the caller's params win (OpenWhisk merges the same way).
+        value = {**action.inputs, **params}
+        message = {
+            "value": value,
+            "action_name": f"/{self.namespace}/{action.fqn}",
+            "action_version": "0.0.1",
+            "activation_id": activation_id,
+            "namespace": self.namespace,
+            "transaction_id": new_activation_id(),
+            "deadline": str(int((time.time() + action.timeout_ms / 1000) * 1000)),
+            "api_host": self.api_host,
+        }
+        annotations: list[dict[str, Any]] = [
+            {"key": "path", "value": f"{self.namespace}/{action.fqn}"},
+            {"key": "kind", "value": action.runtime},
+            {"key": "limits", "value": {"timeout": action.timeout_ms, "memory": action.limits.get("memory", 256),
+                                        "logs": action.limits.get("logs", 10),
+                                        "concurrency": action.limits.get("concurrency", 1)}},
+        ]
+        try:
+            run = self._pool(action).run(message)
+        except Exception as exc:  # the emulator's fault, never the action's: status 3
+            end = self.clock()
+            logs = [format_log(end, "stderr", f"emulator: {type(exc).__name__}: {exc}")]
+            return Activation(activation_id, self.namespace, action.name, int(start * 1000), int(end * 1000),
+                              Response(INTERNAL_ERROR, {"error": PROVISION_ERROR}), logs, annotations, cause=cause)
+        end = self.clock()
+        outcome = run.outcome
+        if outcome.developer_error:
+            status = DEVELOPER_ERROR
+        elif "error" in outcome.result:
+            status = APPLICATION_ERROR
+        else:
+            status = SUCCESS
+        annotations.append({"key": "waitTime", "value": run.wait_ms})
+        if run.init_ms is not None:
+            annotations.append({"key": "initTime", "value": run.init_ms})
+        error = outcome.result.get("error")
+        timed_out = outcome.developer_error and isinstance(error, str) and error.startswith(TIMEOUT_PREFIX)
+        annotations.append({"key": "timeout", "value": timed_out})
+        if cause is not None:
+            annotations.append({"key": "causedBy", "value": "sequence"})
+        return Activation(activation_id, self.namespace, action.name, int(start * 1000), int(end * 1000),
+                          Response(status, outcome.result), outcome.logs, annotations, cause=cause)
+
+    def _input_secrets(self) -> list[str]:
+        """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...)."""
+        out = []
+        for pkg in self.manifest.packages.values():
+            for action in pkg.actions.values():
+                for name, value in action.inputs.items():
+                    if isinstance(value, str) and value and any(h in name.upper() for h in SECRET_NAME_HINTS):
+                        out.append(value)
+        return out

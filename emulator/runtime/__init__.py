@@ -1,0 +1,1 @@
+"""Action runtime: the worker program (`launcher.py`), staging, warm workers and their pools."""

@@ -1,0 +1,222 @@
+"""One warm worker process: OpenWhisk's container, minus Docker.
+
+The worker runs the launcher in the staged action folder with a scrubbed environment (PATH, LANG,
+LC_ALL and HOME only: settings reach actions as params, as in OpenWhisk). The result comes back on
+fd 3; stdout and stderr are read line by line, stamped, and cut at the end-of-activation sentinels.
+Like the invoker, this class turns a timeout, a dead process or a bad result into the developer
+error messages OpenWhisk uses, and a worker that failed is never reused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+HOST_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "HOME")
+MAX_RESULT_BYTES = 1024 * 1024
+
+# Wording from OpenWhisk (core/.../http/ErrorResponse.scala, Messages) and the action proxy.
+ABNORMAL_INIT = "The action did not initialize and exited unexpectedly."
+ABNORMAL_RUN = "The action did not produce a valid response and exited unexpectedly."
+NOT_A_DICT = "The action did not return a dictionary."
+LOG_WARNING_DEVELOPER_ERROR = "The action did not initialize or run as expected. Log data might be missing."
+
+
+_TRAMPOLINE = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "if fd != 3:\n    os.dup2(fd, 3)\n    os.close(fd)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def timed_out(timeout_ms: int, init: bool = False) -> str:
+    suffix = " during initialization." if init else "."
+    return f"The action exceeded its time limits of {timeout_ms} milliseconds{suffix}"
+
+
+def truncated(size: int) -> str:
+    return f"The action produced a response that exceeded the allowed length: {size} > {MAX_RESULT_BYTES} bytes."
+
+
+@dataclass
+class RunOutcome:
+    """What one activation produced: `result` plus whether it was a developer error (status 2)."""
+
+    result: dict[str, Any]
+    developer_error: bool
+    logs: list[str] = field(default_factory=list)
+    worker_ok: bool = True  # False: the worker must be discarded
+
+
+Command = Callable[[Path], list[str]]
+
+
+def default_command(main: str = "main") -> Command:
+    """Our launcher, run with the interpreter the emulator runs on."""
+    return lambda folder: [sys.executable, str(LAUNCHER), main]
+
+
+def format_log(when: float, stream: str, text: str) -> str:
+    """OpenWhisk's log line: time padded to 30 columns, stream, text (LogLine.toFormattedString)."""
+    stamp = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp:<30} {stream}: {text.rstrip()}"
+
+
+class Worker:
+    """A launcher process serving one activation at a time; `run` never raises for action faults."""
+
+    def __init__(self, folder: Path, command: Command, clock: Callable[[], float], sentinels: bool = True) -> None:
+        self.folder = folder
+        self._command = command
+        self._clock = clock
+        self._sentinels = sentinels
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._ended = {"stdout": threading.Event(), "stderr": threading.Event()}
+        self._results: queue.Queue[bytes | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.version: object = None
+        self.runs = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout_ms: int) -> RunOutcome | None:
+        """Start the process and wait for the launcher's ack; an init failure comes back as an outcome."""
+        read_fd, write_fd = os.pipe()
+        env = {k: os.environ[k] for k in HOST_ENV_KEPT if k in os.environ}
+        env.update(PYTHONIOENCODING="UTF-8", PYTHONDONTWRITEBYTECODE="1", __OW_WAIT_FOR_ACK="1")
+        # The protocol fixes the result channel at fd 3: a trampoline moves our pipe there, then
+        # execs the worker (same pid). subprocess cannot map fds, and preexec_fn is unsafe with threads.
+        argv = [sys.executable, "-S", "-c", _TRAMPOLINE, str(write_fd), *self._command(self.folder)]
+        try:
+            self.proc = subprocess.Popen(
+                argv, cwd=self.folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        result_pipe = os.fdopen(read_fd, "rb")
+        self._threads = [
+            threading.Thread(target=self._read_results, args=(result_pipe,), daemon=True),
+            threading.Thread(target=self._read_stream, args=(self.proc.stdout, "stdout"), daemon=True),
+            threading.Thread(target=self._read_stream, args=(self.proc.stderr, "stderr"), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        try:
+            ack = self._results.get(timeout=timeout_ms / 1000)
+        except queue.Empty:
+            return self._fail(timed_out(timeout_ms, init=True))
+        if ack is None:
+            return self._fail(ABNORMAL_INIT)
+        return None
+
+    def kill(self) -> None:
+        """Kill the process (and anything it spawned) and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+            pass
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        for t in self._threads:
+            t.join(timeout=1)
+
+    # ------------------------------------------------------------------------------ activation
+
+    def run(self, message: dict[str, Any], timeout_ms: int) -> RunOutcome:
+        """Send one activation and wait for its result, its logs, or the end of its time."""
+        assert self.proc is not None and self.proc.stdin is not None
+        self.runs += 1
+        for event in self._ended.values():
+            event.clear()
+        try:
+            self.proc.stdin.write(json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return self._fail(ABNORMAL_RUN)
+        try:
+            line = self._results.get(timeout=timeout_ms / 1000)
+        except queue.Empty:
+            return self._fail(timed_out(timeout_ms))
+        if line is None:
+            return self._fail(ABNORMAL_RUN)
+        self._wait_for_log_end()
+        logs = self._take_logs()
+        if len(line) > MAX_RESULT_BYTES:
+            return RunOutcome({"error": truncated(len(line))}, True, logs)
+        try:
+            result = json.loads(line)
+        except ValueError:
+            return RunOutcome({"error": ABNORMAL_RUN}, True, logs, worker_ok=False)
+        if not isinstance(result, dict):  # the real launcher leaves this check to the proxy
+            return RunOutcome({"error": NOT_A_DICT}, True, logs)
+        # Our launcher reports a non-dict itself, with the proxy's words: still a developer error.
+        return RunOutcome(result, result == {"error": NOT_A_DICT}, logs)
+
+    def _fail(self, message: str) -> RunOutcome:
+        self.kill()
+        logs = self._take_logs()
+        logs.append(format_log(self._clock(), "stderr", LOG_WARNING_DEVELOPER_ERROR))
+        return RunOutcome({"error": message}, True, logs, worker_ok=False)
+
+    def _wait_for_log_end(self) -> None:
+        if not self._sentinels:  # the proxy's sentinels never come: give late lines a moment
+            time.sleep(0.05)
+            return
+        deadline = time.monotonic() + 2.0
+        for event in self._ended.values():
+            event.wait(max(0.0, deadline - time.monotonic()))
+
+    def _take_logs(self) -> list[str]:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        return lines
+
+    # ------------------------------------------------------------------------------ readers
+
+    def _read_results(self, pipe: Any) -> None:
+        with pipe:
+            for line in pipe:
+                self._results.put(line)
+        self._results.put(None)
+
+    def _read_stream(self, stream: Any, name: str) -> None:
+        for raw in stream:
+            text = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if text == SENTINEL:
+                self._ended[name].set()
+                continue
+            with self._lock:
+                self._lines.append(format_log(self._clock(), name, text))
+        self._ended[name].set()
+        stream.close()

@@ -1,0 +1,148 @@
+"""Warm workers per action, as OpenWhisk's invoker keeps warm containers.
+
+Each action gets its own pool: an idle worker is reused (module state survives between
+activations, as in a warm container), a new one is started while fewer than `max_workers` exist,
+otherwise the activation waits for one to be released. A worker that failed (timeout, crash) is
+discarded. When the action's staged files change, the pool restages and retires the old workers.
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from emulator.manifest import Action
+from emulator.runtime import staging
+from emulator.runtime.containers import Command, RunOutcome, Worker, default_command
+
+
+@dataclass
+class PoolRun:
+    """A RunOutcome plus the timings the activation record reports (ms)."""
+
+    outcome: RunOutcome
+    wait_ms: int
+    init_ms: int | None
+    pid: int | None
+
+
+class ActionPool:
+    """The workers of one action; `run` is safe to call from many threads."""
+
+    def __init__(self, action: Action, root: Path, stage_dir: Path, clock: Callable[[], float],
+                 max_workers: int = 4, command: Command | None = None, sentinels: bool = True) -> None:
+        self.action = action
+        self._root = root
+        self._stage_dir = stage_dir
+        self._clock = clock
+        self.max_workers = max(1, max_workers)
+        self._command = command or default_command(action.main)
+        self._sentinels = sentinels
+        self._cond = threading.Condition()
+        self._idle: list[Worker] = []
+        self._live: set[Worker] = set()
+        self._count = 0
+        self._version: tuple | None = None
+        self._folder: Path | None = None
+        self._closed = False
+
+    def run(self, message: dict[str, Any]) -> PoolRun:
+        timeout_ms = self.action.timeout_ms
+        waited_from = time.monotonic()
+        worker, init_ms, failed = self._acquire(timeout_ms)
+        wait_ms = int((time.monotonic() - waited_from) * 1000) - (init_ms or 0)
+        if failed is not None:
+            return PoolRun(failed, max(0, wait_ms), init_ms, None)
+        assert worker is not None
+        outcome = worker.run(message, timeout_ms)
+        self._release(worker, outcome.worker_ok)
+        return PoolRun(outcome, max(0, wait_ms), init_ms, worker.pid)
+
+    def workers(self) -> int:
+        with self._cond:
+            return self._count
+
+    def shutdown(self) -> None:
+        """Kill every worker, busy ones included (their activation ends as a developer error)."""
+        with self._cond:
+            self._closed = True
+            live, self._idle = list(self._live), []
+            self._cond.notify_all()
+        for w in live:
+            w.kill()
+        if self._folder is not None:
+            staging.unstage(self._folder)
+
+    # ---------------------------------------------------------------------------------- internals
+
+    def _refresh(self) -> None:
+        """Restage if any source file changed; called under the lock."""
+        layout = staging.zip_layout(self.action, self._root)
+        version = staging.fingerprint(layout)
+        if version == self._version:
+            return
+        stale, self._idle = self._idle, []
+        self._count -= len(stale)
+        for w in stale:
+            self._live.discard(w)
+            w.kill()
+        # Busy workers still use the old folder; it is cleaned up with the pool's stage dir.
+        self._folder = staging.stage(layout, self._stage_dir, self.action.fqn)
+        self._version = version
+
+    def _acquire(self, timeout_ms: int) -> tuple[Worker | None, int | None, RunOutcome | None]:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the runtime is shutting down")
+            self._refresh()
+            while not self._idle and self._count >= self.max_workers:
+                self._cond.wait()
+                if self._closed:
+                    raise RuntimeError("the runtime is shutting down")
+                self._refresh()
+            if self._idle:
+                return self._idle.pop(), None, None
+            self._count += 1
+            folder, version = self._folder, self._version
+        assert folder is not None
+        worker = Worker(folder, self._command, self._clock, self._sentinels)
+        worker.version = version
+        with self._cond:
+            self._live.add(worker)
+        started = time.monotonic()
+        try:
+            failed = worker.start(timeout_ms)
+        except BaseException:
+            worker.kill()
+            self._forget(worker)
+            raise
+        init_ms = int((time.monotonic() - started) * 1000)
+        if failed is not None:
+            self._forget(worker)
+            return None, init_ms, failed
+        return worker, init_ms, None
+
+    def _release(self, worker: Worker, ok: bool) -> None:
+        with self._cond:
+            keep = ok and worker.alive() and not self._closed and worker.version == self._version
+            if keep:
+                self._idle.append(worker)
+            else:
+                self._count -= 1
+                self._live.discard(worker)
+            self._cond.notify()
+        if not keep:
+            worker.kill()
+
+    def _forget(self, worker: Worker) -> None:
+        with self._cond:
+            self._count -= 1
+            self._live.discard(worker)
+            self._cond.notify()
+
+
+def new_stage_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix="ow-emulator-"))
