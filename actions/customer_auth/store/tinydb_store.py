@@ -154,9 +154,9 @@ class _Indexes:
         self.integration_by_access_token: dict[str, int] = {}
 
     def refresh(self, db: _Database) -> _Indexes:
+        data = db.storage.read() or {}  # first: reading is what notices another process's write
         if self.generation == db.storage.generation:
             return self
-        data = db.storage.read() or {}
         self.customer_by_email = {
             (doc["website_id"], email_key(doc["email"])): int(doc_id)
             for doc_id, doc in data.get(CUSTOMERS, {}).items()
