@@ -18,7 +18,11 @@ ensure_venv() {
   fi
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     echo "Installing dependencies${extras:+ ($extras)} into $VENV ..." >&2
-    "$PY" -m pip install --quiet -e "$ROOT${extras:+[$extras]}"
+    if ! "$PY" -m pip install -e "$ROOT${extras:+[$extras]}" >"$VENV/pip.log" 2>&1; then
+      tail -n 30 "$VENV/pip.log" >&2
+      echo "Installing dependencies failed; the whole log is in $VENV/pip.log" >&2
+      exit 1
+    fi
     touch "$stamp"
   fi
 }
