@@ -1,0 +1,78 @@
+"""scripts/exchange: the signing client. Sends the seed's exchangeExternalCustomerToken mutation, signed
+with an integration's OAuth 1.0a credentials (HMAC-SHA256), as an App Builder app calls Commerce."""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import time
+from typing import Any
+
+import requests
+
+from customer_auth.integrations import Integration
+from customer_auth.oauth1 import SignedRequest, authorization_header
+from customer_auth.store import open_store
+from emulator.project import development_env
+
+MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
+  exchangeExternalCustomerToken(input: $input) {
+    customer { email firstname lastname is_subscribed }
+    token
+  }
+}"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/exchange", description=__doc__)
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--firstname", required=True)
+    parser.add_argument("--lastname", required=True)
+    parser.add_argument("--subscribe", action="store_true", help="is_subscribed: true")
+    parser.add_argument("--url", default="http://127.0.0.1:9080/graphql",
+                        help="the GraphQL endpoint, or the web sequence's URL (then the body is the input as JSON)")
+    parser.add_argument("--store", help="Store header (store code)")
+    parser.add_argument("--integration", help="id or name of an integration in the local store (default: the first active)")
+    parser.add_argument("--credentials", help="a JSON file as printed by `scripts/integration create --json`")
+    args = parser.parse_args(argv)
+
+    integration = load_integration(args.credentials, args.integration)
+    customer = {"firstname": args.firstname, "lastname": args.lastname, "email": args.email,
+                "is_subscribed": args.subscribe}
+    graphql = "/api/v1/web/" not in args.url
+    body = {"query": MUTATION, "variables": {"input": {"customer": customer}}} if graphql else {"customer": customer}
+    answer = send(args.url, body, integration, args.store)
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 1 if "errors" in answer else 0
+
+
+def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None) -> dict[str, Any]:
+    payload = json.dumps(body)
+    headers = {"Content-Type": "application/json"}
+    request = SignedRequest(method="POST", url=url, headers={"content-type": "application/json"}, body=payload)
+    headers["Authorization"] = authorization_header(request, integration, int(time.time()), secrets.token_hex(16))
+    if store:
+        headers["Store"] = store
+    response = requests.post(url, data=payload, headers=headers, timeout=70)
+    try:
+        return response.json()
+    except ValueError:
+        return {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:200]}"}]}
+
+
+def load_integration(credentials_file: str | None, key: str | None) -> Integration:
+    if credentials_file:
+        with open(credentials_file, encoding="utf-8") as handle:
+            record = json.load(handle)
+        return Integration.from_record(record)
+    integrations = open_store(development_env()["STORE_URL"]).integrations()
+    for integration in integrations:
+        if (key is None and integration.is_usable) or key in (str(integration.id), integration.name):
+            return integration
+    sys.exit(f"error: no {'integration ' + repr(key) if key else 'active integration'} in the store; "
+             "create one with scripts/integration create --name NAME")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
