@@ -172,3 +172,25 @@ def _check_usable(integration: Integration) -> None:
 def _check_permission(integration: Integration, resource: str) -> None:
     if resource and not integration.allows(resource):
         raise OAuthError(f"integration {integration.id} lacks the resource {resource}")
+
+
+def authorization_header(
+    request: SignedRequest,
+    integration: Integration,
+    timestamp: int,
+    nonce: str,
+    method: str = HMAC_SHA256,
+) -> str:
+    """An `Authorization: OAuth ...` value signing `request` as `integration` (the client's side)."""
+    oauth = {
+        "oauth_consumer_key": integration.consumer_key,
+        "oauth_nonce": nonce,
+        "oauth_signature_method": method,
+        "oauth_timestamp": str(timestamp),
+        "oauth_token": integration.access_token,
+        "oauth_version": "1.0",
+    }
+    oauth["oauth_signature"] = signature(
+        request, oauth, method, integration.consumer_secret, integration.access_token_secret
+    )
+    return "OAuth " + ", ".join(f'{escape(k)}="{escape(v)}"' for k, v in oauth.items())
