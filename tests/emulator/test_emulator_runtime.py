@@ -1,0 +1,194 @@
+"""Workers: the launcher protocol, warm reuse, parallel workers, timeouts, crashes, reload."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, SECRET
+from emulator.activations import APPLICATION_ERROR, DEVELOPER_ERROR, SUCCESS
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z {4}(stdout|stderr): ")
+
+
+def test_params_defaults_and_ow_environment(controller) -> None:
+    act = controller.invoke("demo/echo", {"SHARED": "caller", "x": 1})
+    assert act.response.status_code == SUCCESS
+    result = act.response.result
+    # action inputs over package inputs, caller params over both
+    assert result["params"] == {"PKG_SETTING": "from-package", "SHARED": "caller", "API_SECRET": SECRET, "x": 1}
+    env = result["env"]
+    assert env["__OW_ACTIVATION_ID"] == act.activation_id
+    assert env["__OW_ACTION_NAME"] == "/guest/demo/echo"
+    assert env["__OW_NAMESPACE"] == "guest"
+    assert int(env["__OW_DEADLINE"]) > time.time() * 1000
+    assert re.fullmatch(r"[0-9a-f]{32}", act.activation_id)
+
+
+def test_host_environment_does_not_leak(controller, monkeypatch) -> None:
+    monkeypatch.setenv("HOST_ONLY_SETTING", "leak")
+    env = controller.invoke("demo/echo", {}).response.result["env"]
+    assert "HOST_ONLY_SETTING" not in env
+    allowed = {"PATH", "LANG", "LC_ALL", "HOME", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE"}
+    assert {k for k in env if not k.startswith("__OW_")} <= allowed
+
+
+def test_staged_like_a_zip(controller) -> None:
+    result = controller.invoke("demo/echo", {}).response.result
+    cwd = Path(result["cwd"])
+    assert (cwd / "__main__.py").resolve() == FIXTURES / "echo" / "__main__.py"
+    assert sorted(p.name for p in cwd.iterdir()) == ["__main__.py"]
+    # include: files below the glob's static prefix land under the destination folder
+    assert controller.invoke("demo/uses-lib", {"name": "zip"}).response.result == {"greeting": "hello zip"}
+
+
+def test_warm_worker_is_reused(controller) -> None:
+    first = controller.invoke("demo/echo", {})
+    second = controller.invoke("demo/echo", {})
+    assert first.response.result["pid"] == second.response.result["pid"]
+    assert second.response.result["calls"] == 2  # module state survived, as in a warm container
+    assert first.annotation("initTime") is not None and second.annotation("initTime") is None
+
+
+def test_overlapping_activations_get_their_own_workers(make_controller) -> None:
+    controller = make_controller(workers_per_action=2)
+    results = []
+
+    def call() -> None:
+        results.append(controller.invoke("demo/sleep", {"seconds": 0.4}))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert all(a.response.status_code == SUCCESS for a in results)
+    assert len({a.response.result["pid"] for a in results}) == 2  # at most two workers
+    assert 0.75 < elapsed < 2.5  # two in parallel, the third waited for a free worker
+    assert max(a.annotation("waitTime") for a in results) >= 300
+    assert controller.worker_count("demo/sleep") == 2
+
+
+def test_timeout_kills_and_replaces_the_worker(controller) -> None:
+    warm = controller.invoke("demo/sleep", {"seconds": 0})
+    started = time.monotonic()
+    act = controller.invoke("demo/sleep", {"seconds": 10})
+    assert time.monotonic() - started < 3
+    assert act.response.status_code == DEVELOPER_ERROR
+    assert act.response.status == "action developer error"
+    assert act.response.result == {"error": "The action exceeded its time limits of 1000 milliseconds."}
+    assert act.annotation("timeout") is True
+    assert any("stdout: going to sleep" in line for line in act.logs)
+    pid = warm.response.result["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    again = controller.invoke("demo/sleep", {"seconds": 0})
+    assert again.response.status_code == SUCCESS and again.response.result["pid"] != pid
+
+
+def test_crash_is_a_developer_error_and_the_emulator_lives_on(controller) -> None:
+    act = controller.invoke("demo/exits", {})
+    assert act.response.status_code == DEVELOPER_ERROR
+    assert act.response.result == {"error": "The action did not produce a valid response and exited unexpectedly."}
+    assert any("stdout: about to die" in line for line in act.logs)
+    assert any("stderr: really" in line for line in act.logs)
+    assert controller.invoke("demo/echo", {}).response.status_code == SUCCESS
+    assert controller.invoke("demo/exits", {}).response.status_code == DEVELOPER_ERROR  # replaced, fails again
+
+
+def test_exception_is_an_application_error_with_traceback_in_logs(controller) -> None:
+    act = controller.invoke("demo/raises", {"why": "testing"})
+    assert act.response.status_code == APPLICATION_ERROR
+    assert act.response.to_dict() == {"status": "application error", "statusCode": 1, "success": False,
+                                      "result": {"error": "boom: testing"}}
+    assert any("stderr: Traceback (most recent call last):" in line for line in act.logs)
+    assert any("ValueError: boom: testing" in line for line in act.logs)
+
+
+def test_non_dict_result(controller) -> None:
+    act = controller.invoke("demo/nondict", {})
+    assert act.response.status_code == DEVELOPER_ERROR
+    assert act.response.result == {"error": "The action did not return a dictionary."}
+
+
+def test_import_failure_is_an_init_error(controller) -> None:
+    act = controller.invoke("demo/broken-import", {})
+    assert act.response.status_code == DEVELOPER_ERROR
+    assert act.response.result == {"error": "The action did not initialize and exited unexpectedly."}
+    assert any("RuntimeError: cannot import me" in line for line in act.logs)
+
+
+def test_logs_are_captured_per_activation_in_openwhisk_format(controller) -> None:
+    first = controller.invoke("demo/prints", {})
+    second = controller.invoke("demo/prints", {})
+    for act in (first, second):
+        assert all(LOG_LINE.match(line) for line in act.logs), act.logs
+        assert sum("hello on stdout" in line for line in act.logs) == 1
+        assert any(line.endswith("stderr: hello on stderr") for line in act.logs)
+
+
+def test_reload_when_a_source_file_changes(make_controller, tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "fx")
+    controller = make_controller(tmp_path / "fx" / "app.config.yaml")
+    lib = tmp_path / "fx" / "shared_lib" / "greet" / "__init__.py"
+    first = controller.invoke("demo/uses-lib", {"name": "a"})
+    assert first.response.result == {"greeting": "hello a"}
+    lib.write_text("def greet(name):\n    return f'bonjour {name}'\n")
+    os.utime(lib, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "bonjour a"}
+    assert controller.worker_count("demo/uses-lib") == 1  # the old worker was retired
+
+
+def test_shutdown_kills_workers(make_controller) -> None:
+    controller = make_controller()
+    pid = controller.invoke("demo/echo", {}).response.result["pid"]
+    controller.shutdown()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+REAL_RUNTIME = Path("/work/.mirror/apache+openwhisk-runtime-python/repo")
+
+
+def _real_launcher_source() -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(REAL_RUNTIME), "show", "HEAD:core/python3Action/lib/launcher.py"],
+                              capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def test_workers_can_be_the_real_openwhisk_launcher(make_controller) -> None:
+    """The same protocol: apache/openwhisk-runtime-python's launcher serves our activations."""
+    source = _real_launcher_source()
+    if source is None:
+        pytest.skip("apache/openwhisk-runtime-python is not available locally")
+    import sys
+
+    def command(action):
+        def build(folder: Path) -> list[str]:
+            # What the runtime's `compile` does: the entry becomes main__.py, the launcher exec__.py.
+            if not (folder / "exec__.py").exists():
+                (folder / "main__.py").symlink_to((folder / "__main__.py").resolve())
+                (folder / "exec__.py").write_text(source)
+            return [sys.executable, "exec__.py"]
+        return build
+
+    controller = make_controller(command=command, sentinels=False)
+    act = controller.invoke("demo/echo", {"x": 1})
+    assert act.response.status_code == SUCCESS
+    assert act.response.result["params"]["x"] == 1
+    assert act.response.result["env"]["__OW_ACTIVATION_ID"] == act.activation_id
+    assert controller.invoke("demo/echo", {}).response.result["calls"] == 2
+    assert controller.invoke("demo/raises", {}).response.result == {"error": "boom: no reason"}
+    assert controller.invoke("demo/nondict", {}).response.result == {"error": "The action did not return a dictionary."}
+    printed = controller.invoke("demo/prints", {})
+    assert any("stdout: hello on stdout" in line for line in printed.logs)
