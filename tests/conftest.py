@@ -91,3 +91,19 @@ def signed_web_params(
 
 def settings(store_url: str, **overrides: Any) -> dict[str, Any]:
     return {"STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY, **overrides}
+
+
+def run_sequence(params: dict[str, Any], env: dict[str, str], actions: dict[str, ModuleType]) -> dict[str, Any]:
+    """The web sequence composed by direct calls, with OpenWhisk's rules: each component's manifest
+    inputs merged under the previous result (the payload wins); the first error ends the sequence."""
+    from emulator.manifest import load_manifest
+
+    manifest = load_manifest(ROOT / "app.config.yaml", env)
+    sequence = manifest.find("customer-auth/exchange-external-customer-token")
+    payload = params
+    for fqn in sequence.components:
+        action = manifest.find(fqn)
+        payload = actions[action.name].main({**action.inputs, **payload})
+        if "error" in payload:
+            break
+    return payload
