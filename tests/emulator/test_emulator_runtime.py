@@ -192,3 +192,11 @@ def test_workers_can_be_the_real_openwhisk_launcher(make_controller) -> None:
     assert controller.invoke("demo/nondict", {}).response.result == {"error": "The action did not return a dictionary."}
     printed = controller.invoke("demo/prints", {})
     assert any("stdout: hello on stdout" in line for line in printed.logs)
+
+
+def test_controller_reload_rereads_the_manifest(controller) -> None:
+    before = controller.invoke("demo/echo", {}).response.result
+    controller.reload(env={"FIXTURE_SECRET": "rotated"})
+    after = controller.invoke("demo/echo", {}).response.result
+    assert after["params"]["API_SECRET"] == "rotated"
+    assert after["pid"] != before["pid"]

@@ -1,0 +1,74 @@
+"""`python -m emulator` as a real process: options from the environment, serving, clean exit."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from conftest import MANIFEST
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "EMULATOR_PORT": str(port), "EMULATOR_MANIFEST": str(MANIFEST),
+           "OW_NAMESPACE": "dev", "FIXTURE_SECRET": "from-env"}
+    proc = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not any("activations" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        assert f"http://127.0.0.1:{port}/api/v1/web/dev/demo/pipeline" in "".join(lines)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                answer = requests.get(f"{base}/api/v1/web/dev/demo/echo.json", timeout=5).json()
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert answer["params"]["API_SECRET"] == "from-env"
+        assert answer["env"]["__OW_API_HOST"] == base
+        worker = answer["pid"]
+        assert requests.get(f"{base}/api/v1/namespaces/dev/activations", timeout=5).json()[0]["name"] == "echo"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    deadline = time.monotonic() + 3
+    while not gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(worker), "the emulator left its worker running"
+
+
+def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "app.config.yaml"
+    bad.write_text("application:\n  runtimeManifest:\n    packages:\n      p:\n        actions:\n          a: {}\n")
+    done = subprocess.run([sys.executable, "-m", "emulator", "--manifest", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"emulate: {bad}: application.runtimeManifest.packages.p.actions.a.function: "
+                                   "is required (path to the action's __main__.py)")
