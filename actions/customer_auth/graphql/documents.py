@@ -1,0 +1,146 @@
+"""Documents: parsed, bounded and validated once, then kept in an LRU keyed by the document text.
+
+A repeated query (the common case: a storefront sends the same few documents) costs execution only.
+Bounds, checked before any real work: the document's length (characters), its token count (the
+parser stops past it) and its depth (graphql-php's QueryDepth rule, as Commerce configures it).
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    parse,
+    specified_rules,
+    validate,
+)
+
+from ..errors import INPUT
+from . import messages
+
+# Arguments the 2.4.9 introspection declares nullable although the operation cannot work without
+# them; Commerce's documentation shows them as required, and a missing one gets graphql-php's
+# "required argument" message: (parent type, field) -> (argument, type as shown).
+REQUIRED_ARGUMENTS: Mapping[tuple[str, str], tuple[str, str]] = {
+    ("Mutation", "exchangeExternalCustomerToken"): ("input", "ExchangeExternalCustomerTokenInput!"),
+}
+
+
+def required_argument_message(field: str, argument: str, type_str: str) -> str:
+    return f'Field "{field}" argument "{argument}" of type "{type_str}" is required but not provided.'
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int = 10_000  # characters of the document
+    max_tokens: int = 1_000  # lexical tokens of the document
+    max_depth: int = 20  # graphql-php QueryDepth; Commerce's storefront default is 20
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document ready to execute, or the errors that stop it (in Commerce's error shape)."""
+
+    document: DocumentNode | None
+    errors: tuple[dict[str, Any], ...] = ()
+
+
+class DocumentCache:
+    """parse + limits + validate, memoised per document text (an LRU of `size` documents)."""
+
+    def __init__(self, schema: GraphQLSchema, limits: Limits, size: int = 256) -> None:
+        self.schema = schema
+        self.limits = limits
+        self._rules = [*specified_rules, RequiredArgumentsRule]
+        self.prepare = functools.lru_cache(maxsize=size)(self._prepare)
+
+    def cache_info(self) -> Any:
+        return self.prepare.cache_info()
+
+    def too_long(self, text: str) -> dict[str, Any] | None:
+        """Checked before the cache: an oversized text is never hashed or stored."""
+        if len(text) > self.limits.max_length:
+            return messages.error(
+                f"The query document is too long: the limit is {self.limits.max_length} characters.", INPUT
+            )
+        return None
+
+    def _prepare(self, text: str) -> Prepared:
+        try:
+            document = parse(text, max_tokens=self.limits.max_tokens)
+        except GraphQLError as syntax_error:
+            return Prepared(None, (messages.input_error(syntax_error),))
+        depth_errors = [messages.input_error(e) for e in depth_errors_of(document, self.limits.max_depth)]
+        if depth_errors:
+            return Prepared(None, tuple(depth_errors))
+        errors = validate(self.schema, document, self._rules)
+        if errors:
+            return Prepared(None, tuple(messages.input_error(e) for e in errors))
+        return Prepared(document)
+
+
+class RequiredArgumentsRule(ValidationRule):
+    """A missing (or literal null) argument listed in REQUIRED_ARGUMENTS, worded as graphql-php words it."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        parent = self.context.get_parent_type()
+        required = REQUIRED_ARGUMENTS.get((getattr(parent, "name", ""), node.name.value))
+        if required is None:
+            return
+        argument, type_str = required
+        given = next((a for a in node.arguments or () if a.name.value == argument), None)
+        if given is None or isinstance(given.value, NullValueNode):
+            self.report_error(GraphQLError(required_argument_message(node.name.value, argument, type_str), node))
+
+
+def depth_errors_of(document: DocumentNode, max_depth: int) -> list[GraphQLError]:
+    """graphql-php's QueryDepth: `{ a { b } }` has depth 1 (nested selection sets below the root)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    memo: dict[str, int] = {}
+    errors = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            depth = _depth(definition.selection_set, fragments, memo, set())
+            if depth > max_depth:
+                errors.append(GraphQLError(f"Max query depth should be {max_depth} but got {depth}.", definition))
+    return errors
+
+
+def _depth(
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    memo: dict[str, int],
+    visiting: set[str],
+) -> int:
+    """Depth below `selection_set`; each fragment is measured once (linear however they fan out),
+    and a fragment cycle (rejected later by validation) counts as nothing."""
+    best = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            if selection.selection_set:
+                best = max(best, 1 + _depth(selection.selection_set, fragments, memo, visiting))
+        elif isinstance(selection, InlineFragmentNode):
+            best = max(best, _depth(selection.selection_set, fragments, memo, visiting))
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in memo:
+                if name in visiting or name not in fragments:
+                    continue
+                visiting.add(name)
+                memo[name] = _depth(fragments[name].selection_set, fragments, memo, visiting)
+                visiting.discard(name)
+            best = max(best, memo[name])
+    return best

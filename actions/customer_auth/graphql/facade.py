@@ -1,0 +1,244 @@
+"""The GraphQL facade: GraphQL over HTTP in, activations and the library behind, Commerce's answers out.
+
+Framework-free: `handle(method, path, query_string, headers, body) -> (status, headers, body)` is the
+whole HTTP surface, shared by the emulator's Flask route, a `graphql` web action and the tests.
+
+HTTP rules (GraphQL over HTTP, and Commerce where they differ):
+- POST with `application/json` `{query, variables, operationName}`; GET with the same as query
+  parameters. A mutation over GET is refused with 405 (it must not run on a safe method).
+- A request that is not a GraphQL request (bad JSON, no query) answers 400 with a GraphQL error body.
+- A GraphQL request answers 200, errors or not, as Commerce does.
+- Nothing raises out of `handle`: an unexpected failure answers `Internal server error`, and its
+  detail goes to the log only.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    build_schema,
+    execute,
+    get_operation_ast,
+)
+
+from .. import settings as settings_of
+from ..errors import INPUT, INTERNAL, CommerceError
+from . import messages
+from .documents import DocumentCache, Limits
+from .resolvers import Context, FieldErrors, Invoke, Request, attach
+from .variables import variable_errors
+
+log = logging.getLogger("customer_auth.graphql")
+
+SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
+JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_BODY_BYTES = 1024 * 1024
+GET_MUTATION = "Mutation requests allowed only for POST requests"  # Commerce's HttpVerbValidator
+CONTENT_TYPE = "Request content type must be application/json"  # Commerce's ContentTypeValidator
+NO_QUERY = 'GraphQL Request must include at least one of those two parameters: "query" or "queryId"'
+BAD_JSON = "Could not parse JSON: Syntax error"
+HttpResponse = tuple[int, dict[str, str], bytes]
+
+
+def load_schema() -> GraphQLSchema:
+    return attach(build_schema(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+class BadRequest(Exception):
+    """Not a GraphQL request at all: answered with its HTTP status and a GraphQL error body."""
+
+    def __init__(self, message: str, status: int = 400, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.status, self.headers = message, status, dict(headers or {})
+
+
+class GraphQLFacade:
+    """Serves the storefront schema (schema.graphql) for one set of settings.
+
+    `settings`: the mapping the actions get (STORE_URL, CRYPT_KEY, JWT_ALG, STORES, DEFAULT_STORE, ...),
+    plus the facade's own bounds GRAPHQL_MAX_DEPTH (20), GRAPHQL_MAX_LENGTH (10000 characters) and
+    GRAPHQL_MAX_TOKENS (1000). `invoke(fqn, params)` runs an action or sequence blocking and returns
+    the activation's result. `clock` gives the time in seconds (token expiry, revocation).
+    """
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        invoke: Invoke,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 256,
+        schema: GraphQLSchema | None = None,
+    ) -> None:
+        self.settings = dict(settings)
+        self.invoke = invoke
+        self.clock = clock
+        self.schema = schema or load_schema()
+        self.limits = Limits(
+            max_length=settings_of.integer(self.settings, "GRAPHQL_MAX_LENGTH", Limits.max_length),
+            max_tokens=settings_of.integer(self.settings, "GRAPHQL_MAX_TOKENS", Limits.max_tokens),
+            max_depth=settings_of.integer(self.settings, "GRAPHQL_MAX_DEPTH", Limits.max_depth),
+        )
+        self.documents = DocumentCache(self.schema, self.limits, cache_size)
+
+    def cache_info(self) -> Any:
+        """The document cache's statistics (functools' CacheInfo: hits, misses, maxsize, currsize)."""
+        return self.documents.cache_info()
+
+    # HTTP --------------------------------------------------------------------------------------
+    def handle(
+        self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpResponse:
+        """One HTTP request to the GraphQL endpoint -> (status, headers, JSON body). Never raises."""
+        try:
+            request = Request(
+                method=method.upper(),
+                path=path or "/graphql",
+                query_string=query_string or "",
+                headers={str(k).lower(): str(v) for k, v in (headers or {}).items()},
+            )
+            query, variables, operation_name = self._graphql_params(request, body or b"")
+            status, result = self._run(request, query, variables, operation_name)
+            return status, dict(JSON_HEADERS), _dump(result)
+        except BadRequest as bad:
+            answer = {"errors": [messages.error(bad.message, INPUT)]}
+            return bad.status, {**JSON_HEADERS, **bad.headers}, _dump(answer)
+        except Exception:
+            log.exception("the GraphQL facade failed")
+            return 500, dict(JSON_HEADERS), _dump({"errors": [messages.internal_error()]})
+
+    def _graphql_params(self, request: Request, body: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
+        if request.method == "GET":
+            values = {k: v[0] for k, v in parse_qs(request.query_string, keep_blank_values=True).items()}
+            variables: Any = values.get("variables")
+            if variables:
+                try:
+                    variables = json.loads(variables)
+                except ValueError:
+                    raise BadRequest("Could not parse the variables parameter as JSON.") from None
+            return _checked(values.get("query"), variables or None, values.get("operationName") or None)
+        if request.method != "POST":
+            raise BadRequest(f"HTTP method {request.method} is not supported.", 405, {"Allow": "GET, POST"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise BadRequest(CONTENT_TYPE, 415)
+        if len(body) > MAX_BODY_BYTES:
+            raise BadRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.", 413)
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest(BAD_JSON) from None
+        if not isinstance(payload, dict):
+            raise BadRequest(f"GraphQL Server expects a JSON object, but got {_json_kind(payload)}.")
+        return _checked(payload.get("query"), payload.get("variables"), payload.get("operationName"))
+
+    # GraphQL -----------------------------------------------------------------------------------
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        request: Request | None = None,
+    ) -> dict[str, Any]:
+        """One GraphQL request -> Commerce's response object ({"errors": [...], "data": ...})."""
+        _, result = self._run(request or Request(), query, dict(variables or {}), operation_name)
+        return result
+
+    def _run(
+        self, request: Request, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        too_long = self.documents.too_long(query)
+        if too_long:
+            return 200, {"errors": [too_long]}
+        prepared = self.documents.prepare(query)
+        if prepared.document is None:
+            # Request errors: execution never began, so there is no `data` entry (GraphQL spec 7.1.2).
+            return 200, {"errors": copy.deepcopy(list(prepared.errors))}
+        operation = get_operation_ast(prepared.document, operation_name)
+        if operation is None:
+            message = (
+                f'Unknown operation named "{operation_name}".'
+                if operation_name
+                else "Must provide operation name if query contains multiple operations."
+            )
+            return 200, {"errors": [messages.error(message, INPUT)]}
+        if operation.operation == OperationType.MUTATION and request.method == "GET":
+            raise BadRequest(GET_MUTATION, 405, {"Allow": "POST"})
+        if operation.operation == OperationType.SUBSCRIPTION:
+            return 200, {"errors": [messages.error("Subscriptions are not supported.", INPUT)]}
+        coercion_errors = variable_errors(self.schema, operation, variables or {})
+        if coercion_errors:
+            return 200, {"errors": coercion_errors}
+        context = Context(request=request, settings=self.settings, invoke=self.invoke, clock=self.clock)
+        result = execute(
+            self.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=variables or {},
+            operation_name=operation_name,
+        )
+        assert isinstance(result, ExecutionResult)  # every resolver is synchronous
+        return 200, self._response(result)
+
+    def _response(self, result: ExecutionResult) -> dict[str, Any]:
+        if not result.errors:
+            return {"data": result.data}
+        errors: list[dict[str, Any]] = []
+        for error in result.errors:
+            errors.extend(self._field_errors(error))
+        return {"errors": errors, "data": result.data}
+
+    def _field_errors(self, error: GraphQLError) -> list[dict[str, Any]]:
+        original = error.original_error
+        locations, path = error.locations, error.path
+        if isinstance(original, FieldErrors):
+            log.warning("%s: %s", ".".join(map(str, path or [])), original.reason)
+            return [messages.error(m, c, locations, path) for m, c in original.errors]
+        if isinstance(original, CommerceError) and original.category != INTERNAL:
+            log.warning("%s %s: %s", ".".join(map(str, path or [])), original.category, original.reason)
+            return [messages.error(m, original.category, locations, path) for m in original.messages]
+        if isinstance(original, CommerceError):
+            log.error("%s: %s", ".".join(map(str, path or [])), original.reason)
+        elif original is not None:
+            log.error("%s failed", ".".join(map(str, path or [])),
+                      exc_info=(type(original), original, original.__traceback__))
+        else:
+            log.error("%s: %s", ".".join(map(str, path or [])), error.message)
+        return [messages.internal_error(error)]
+
+
+def _checked(query: Any, variables: Any, operation_name: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if query is None or query == "":
+        raise BadRequest(NO_QUERY)
+    if not isinstance(query, str):
+        raise BadRequest(f'GraphQL Request parameter "query" must be string, but got {_json_kind(query)}.')
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest(
+            f'GraphQL Request parameter "variables" must be object, but got {_json_kind(variables)}.'
+        )
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest(
+            f'GraphQL Request parameter "operationName" must be string, but got {_json_kind(operation_name)}.'
+        )
+    return query, variables, operation_name
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _dump(result: Mapping[str, Any]) -> bytes:
+    return json.dumps(result, ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,83 @@
+"""GraphQL errors in Commerce's shape and graphql-php's wording.
+
+Commerce runs graphql-php; this facade runs graphql-core, which words the same errors differently.
+Clients match Commerce's strings (the seed's error table), so graphql-core's messages are translated:
+
+    graphql-core: Field 'CustomerCreateInput.email' of required type 'String!' was not provided.
+    graphql-php:  Field CustomerCreateInput.email of required type String! was not provided
+
+    graphql-core: Field 'xyz' is not defined by type 'CustomerCreateInput'. Did you mean ...?
+    graphql-php:  Field "xyz" is not defined by type CustomerCreateInput.
+
+Every other message has its quoted names in double quotes, as graphql-php prints them, and no
+"Did you mean" suggestion (suggestions leak the schema to a caller probing it).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from graphql import GraphQLError
+
+from ..errors import INPUT, INTERNAL, INTERNAL_ERROR
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
+_TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"^Field '(\w+)\.(\w+)' of required type '([^']+)' was not provided\.$"),
+        r"Field \1.\2 of required type \3 was not provided",
+    ),
+    (
+        re.compile(r"^Field '(\w+)' is not defined by type '(\w+)'\.$"),
+        r'Field "\1" is not defined by type \2.',
+    ),
+    (
+        re.compile(r"^Field '(\w+)' argument '(\w+)' of type '([^']+)' is required, but it was not provided\.$"),
+        r'Field "\1" argument "\2" of type "\3" is required but not provided.',
+    ),
+]
+_QUOTED = re.compile(r"'([^'\s]+)'")
+
+
+def translate(message: str) -> str:
+    """graphql-core's wording -> graphql-php's."""
+    message = _SUGGESTION.sub("", message)
+    for pattern, replacement in _TRANSLATIONS:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
+    return _QUOTED.sub(r'"\1"', message)
+
+
+def missing_field(type_name: str, field_name: str, type_str: str) -> str:
+    """A required input field left out, as the seed's error table words it."""
+    return f"Field {type_name}.{field_name} of required type {type_str} was not provided"
+
+
+def error(
+    message: str,
+    category: str,
+    locations: Iterable[Any] | None = None,
+    path: Sequence[str | int] | None = None,
+) -> dict[str, Any]:
+    """One error in Commerce's key order: message, locations, path, extensions.category."""
+    out: dict[str, Any] = {"message": message}
+    locations = list(locations or [])
+    if locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in locations]
+    if path:
+        out["path"] = list(path)
+    out["extensions"] = {"category": category}
+    return out
+
+
+def input_error(gql_error: GraphQLError, message: str | None = None) -> dict[str, Any]:
+    """A syntax, validation or coercion error: graphql-input, translated."""
+    return error(translate(message if message is not None else gql_error.message), INPUT, gql_error.locations)
+
+
+def internal_error(gql_error: GraphQLError | None = None) -> dict[str, Any]:
+    """What a client sees of anything unexpected: no detail, no stack trace."""
+    if gql_error is None:
+        return error(INTERNAL_ERROR, INTERNAL)
+    return error(INTERNAL_ERROR, INTERNAL, gql_error.locations, gql_error.path)

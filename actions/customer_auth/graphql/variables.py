@@ -1,0 +1,101 @@
+"""Variable values checked against their definitions, with the same wording as inline literals.
+
+graphql-core reports a bad variable as `Variable '$input' got invalid value {...} at 'input.customer';
+Field 'email' of required type 'String!' was not provided.` That message repeats the submitted value
+(the shopper's email, a password) and differs from what the same mistake gives in an inline literal.
+Here the message is the inline one, so a client matches one string either way:
+`Field CustomerCreateInput.email of required type String! was not provided`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    coerce_input_value,
+    is_input_type,
+    is_non_null_type,
+    type_from_ast,
+)
+from graphql.pyutils import inspect
+
+from ..errors import INPUT
+from . import messages
+
+_MISSING_FIELD = re.compile(r"^Field '(\w+)' of required type '([^']+)' was not provided\.")
+MAX_ERRORS = 50
+
+
+def variable_errors(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, inputs: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Every coercion error of `inputs` for the operation's variables, in Commerce's error shape."""
+    errors: list[dict[str, Any]] = []
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        var_type = type_from_ast(schema, definition.type)
+        if var_type is None or not is_input_type(var_type):
+            continue  # validation has already reported it
+        type_str = inspect(var_type)
+        location = GraphQLError("", definition).locations
+        if name not in inputs:
+            if definition.default_value is None and is_non_null_type(var_type):
+                errors.append(messages.error(
+                    f'Variable "${name}" of required type "{type_str}" was not provided.', INPUT, location
+                ))
+            continue
+        value = inputs[name]
+        if value is None and is_non_null_type(var_type):
+            errors.append(
+                messages.error(f'Variable "${name}" of non-null type "{type_str}" must not be null.',
+                               INPUT, location)
+            )
+            continue
+
+        def on_error(path: Sequence[str | int], _invalid: Any, error: GraphQLError, var_type: Any = var_type,
+                     location: Any = location) -> None:
+            errors.append(messages.error(_message(var_type, path, error.message), INPUT, location))
+
+        try:
+            coerce_input_value(value, var_type, on_error)
+        except RecursionError:
+            errors.append(messages.error(f'Variable "${name}" is nested too deeply.', INPUT, location))
+        if len(errors) >= MAX_ERRORS:
+            break
+    return errors[:MAX_ERRORS]
+
+
+def _message(var_type: Any, path: Sequence[str | int], message: str) -> str:
+    missing = _MISSING_FIELD.match(message)
+    if missing:
+        parent = _type_at(var_type, path)
+        if parent is not None:
+            return messages.missing_field(parent.name, missing.group(1), missing.group(2))
+    return messages.translate(message)
+
+
+def _type_at(type_: Any, path: Sequence[str | int]) -> GraphQLInputObjectType | None:
+    """The input object type found by following `path` (field names, list indexes) into `type_`."""
+    for key in path:
+        type_ = _nullable(type_)
+        if isinstance(key, int):
+            if not isinstance(type_, GraphQLList):
+                return None
+            type_ = type_.of_type
+        elif isinstance(type_, GraphQLInputObjectType) and key in type_.fields:
+            type_ = type_.fields[key].type
+        else:
+            return None
+    type_ = _nullable(type_)
+    return type_ if isinstance(type_, GraphQLInputObjectType) else None
+
+
+def _nullable(type_: Any) -> Any:
+    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
