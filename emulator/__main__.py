@@ -8,7 +8,6 @@ local development; workers are the expensive part and they live in the controlle
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -27,15 +26,18 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
 
     p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.")
     p.add_argument("--host", default=env("EMULATOR_HOST", "127.0.0.1"), help="bind address [EMULATOR_HOST]")
-    p.add_argument("--port", type=int, default=int(env("EMULATOR_PORT", "9080")), help="port [EMULATOR_PORT]")
+    p.add_argument("--port", type=int, default=env("EMULATOR_PORT", "9080"), help="port [EMULATOR_PORT]")
     p.add_argument("--manifest", default=env("EMULATOR_MANIFEST", "app.config.yaml"),
                    help="App Builder manifest [EMULATOR_MANIFEST]")
-    p.add_argument("--workers-per-action", type=int, default=int(env("EMULATOR_WORKERS_PER_ACTION", "4")),
+    p.add_argument("--workers-per-action", type=int, default=env("EMULATOR_WORKERS_PER_ACTION", "4"),
                    help="warm workers at most per action [EMULATOR_WORKERS_PER_ACTION]")
-    p.add_argument("--activations", type=int, default=int(env("EMULATOR_ACTIVATIONS", "1000")),
+    p.add_argument("--activations", type=int, default=env("EMULATOR_ACTIVATIONS", "1000"),
                    help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
     p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
+    if args.workers_per_action < 1 or args.activations < 1:
+        p.error("--workers-per-action and --activations must be at least 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
