@@ -1,0 +1,240 @@
+"""exchangeExternalCustomerToken through the facade and the real web sequence: the seed, its error
+table word for word (inline literals and variables), OAuth refusals, and what the facade sends."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import jwt
+import pytest
+
+from customer_auth.graphql import GraphQLFacade
+from customer_auth.integrations import Integration
+from tests.conftest import SEED_CUSTOMER, oauth_client
+from tests.graphql.conftest import SEED_MUTATION, VARIABLES_MUTATION, post
+
+INPUT = "graphql-input"
+REQUIRED = "Field CustomerCreateInput.{} of required type String! was not provided"
+
+
+def _literal(customer: dict) -> str:
+    fields = " ".join(f"{k}: {json.dumps(v)}" for k, v in customer.items())
+    return (
+        "mutation { exchangeExternalCustomerToken(input: {customer: {" + fields + "}}) "
+        "{ customer { email firstname lastname is_subscribed } token } }"
+    )
+
+
+def test_seed_example_end_to_end(facade, integration):
+    answer = post(facade, SEED_MUTATION, integration=integration)
+    assert answer.status == 200 and answer.headers["Content-Type"] == "application/json"
+    body = answer.json
+    assert list(body) == ["data"]
+    output = body["data"]["exchangeExternalCustomerToken"]
+    assert list(output) == ["customer", "token"]
+    assert output["customer"] == {
+        "email": "roni_cost@example.com", "firstname": "Roni", "lastname": "Cost", "is_subscribed": False,
+    }
+    token = output["token"]
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert list(header.items()) == [("kid", "1"), ("alg", "HS256")]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["utypid"] == 3 and claims["exp"] - claims["iat"] == 3600
+
+
+def test_same_email_returns_the_same_customer(facade, integration, store):
+    first = post(facade, SEED_MUTATION, integration=integration).json["data"]["exchangeExternalCustomerToken"]
+    again = post(facade, _literal({**SEED_CUSTOMER, "email": "RONI_COST@example.com"}), integration=integration)
+    second = again.json["data"]["exchangeExternalCustomerToken"]
+    uid = lambda t: jwt.decode(t, options={"verify_signature": False})["uid"]  # noqa: E731
+    assert uid(first["token"]) == uid(second["token"])
+    assert store.customer_count() == 1
+
+
+def test_variables_work(facade, integration):
+    answer = post(facade, VARIABLES_MUTATION, {"input": {"customer": SEED_CUSTOMER}}, integration=integration,
+                  operation_name="Exchange")
+    assert answer.json["data"]["exchangeExternalCustomerToken"]["customer"]["email"] == "roni_cost@example.com"
+
+
+def test_the_sequence_gets_raw_web_params(facade, integration, invoker):
+    post(facade, VARIABLES_MUTATION, {"input": {"customer": {**SEED_CUSTOMER, "gender": 2}}},
+         integration=integration, headers={"Store": "fr"}, url="http://localhost/graphql?a=1")
+    params = invoker.calls[-1]
+    assert set(params) == {"__ow_method", "__ow_headers", "__ow_path", "__ow_query", "__ow_body"}
+    assert params["__ow_method"] == "post" and params["__ow_path"] == "" and params["__ow_query"] == "a=1"
+    headers = params["__ow_headers"]
+    assert headers["x-forwarded-uri"] == "/graphql?a=1" and headers["store"] == "fr"
+    assert headers["content-type"] == "application/json" and headers["host"] == "localhost"
+    assert all(name == name.lower() for name in headers)
+    assert json.loads(base64.b64decode(params["__ow_body"])) == {"customer": {**SEED_CUSTOMER, "gender": 2}}
+
+
+# The seed's error table, row by row: inline literals and variables ------------------------------------
+def _variables(customer: dict):
+    return VARIABLES_MUTATION, {"input": {"customer": customer}}
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+def test_invalid_email(facade, integration, style):
+    customer = {**SEED_CUSTOMER, "email": "plainaddress"}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.status == 200
+    assert answer.json == {
+        "errors": [{
+            "message": '"Email" is not a valid email address.',
+            "locations": answer.json["errors"][0]["locations"],
+            "path": ["exchangeExternalCustomerToken"],
+            "extensions": {"category": INPUT},
+        }],
+        "data": {"exchangeExternalCustomerToken": None},
+    }
+    assert list(answer.json) == ["errors", "data"]
+    assert list(answer.json["errors"][0]) == ["message", "locations", "path", "extensions"]
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+@pytest.mark.parametrize("missing", ["email", "lastname", "firstname"])
+def test_required_field_omitted(facade, integration, style, missing, invoker):
+    customer = {k: v for k, v in SEED_CUSTOMER.items() if k != missing}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.status == 200
+    assert answer.messages() == [REQUIRED.format(missing)]
+    assert answer.categories() == [INPUT]
+    assert "data" not in answer.json  # a request error: execution never began
+    assert list(answer.json["errors"][0]) == ["message", "locations", "extensions"]
+    assert invoker.calls == []
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+def test_undefined_field(facade, integration, style):
+    customer = {**SEED_CUSTOMER, "xyz": "1"}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.messages() == ['Field "xyz" is not defined by type CustomerCreateInput.']
+    assert answer.categories() == [INPUT]
+
+
+def test_no_did_you_mean_suggestion(facade, integration):
+    answer = post(facade, _literal({**SEED_CUSTOMER, "emial": "x"}), integration=integration)
+    assert answer.messages() == ['Field "emial" is not defined by type CustomerCreateInput.']
+
+
+def test_unsigned_request_has_no_permission(facade):
+    answer = post(facade, SEED_MUTATION)
+    assert answer.status == 200
+    assert answer.json == {
+        "errors": [{
+            "message": "You do not have permission to access this resource.",
+            "locations": [{"line": 3, "column": 5}],
+            "path": ["exchangeExternalCustomerToken"],
+            "extensions": {"category": "graphql-authorization"},
+        }],
+        "data": {"exchangeExternalCustomerToken": None},
+    }
+
+
+def test_wrong_secret_has_no_permission(facade, integration):
+    forged = Integration(name="x", consumer_key=integration.consumer_key, access_token=integration.access_token)
+    answer = post(facade, SEED_MUTATION, client=oauth_client(forged))
+    assert answer.messages() == ["You do not have permission to access this resource."]
+
+
+def test_replayed_signed_request_is_refused(facade, integration):
+    client = oauth_client(integration, nonce="fixed-nonce-0001", timestamp=None)
+    assert "data" in post(facade, SEED_MUTATION, client=client).json
+    assert post(facade, SEED_MUTATION, client=client).messages() == [
+        "You do not have permission to access this resource."]
+
+
+def test_signed_for_another_url_is_refused(facade, integration):
+    client = oauth_client(integration)
+    answer = post(facade, SEED_MUTATION, client=client, url="http://localhost/graphql",
+                  headers={"Host": "attacker.example"})
+    assert answer.categories() == ["graphql-authorization"]
+
+
+def test_missing_input_is_a_clear_input_error(facade, integration):
+    message = ('Field "exchangeExternalCustomerToken" argument "input" of type '
+               '"ExchangeExternalCustomerTokenInput!" is required but not provided.')
+    answer = post(facade, "mutation { exchangeExternalCustomerToken { token } }", integration=integration)
+    assert answer.messages() == [message] and answer.categories() == [INPUT]
+    answer = post(facade, "mutation { exchangeExternalCustomerToken(input: null) { token } }",
+                  integration=integration)
+    assert answer.messages() == [message]
+    nullable = "mutation($i: ExchangeExternalCustomerTokenInput) { exchangeExternalCustomerToken(input: $i) { token } }"
+    answer = post(facade, nullable, {"i": None}, integration=integration)
+    assert answer.messages() == [message] and answer.json["data"] == {"exchangeExternalCustomerToken": None}
+
+
+def test_variable_not_provided(facade, integration):
+    answer = post(facade, VARIABLES_MUTATION, {}, integration=integration)
+    assert answer.messages() == [
+        'Variable "$input" of required type "ExchangeExternalCustomerTokenInput!" was not provided.']
+    assert answer.categories() == [INPUT] and "data" not in answer.json
+
+
+def test_data_rules_come_from_the_sequence(facade, integration):
+    answer = post(facade, _literal({**SEED_CUSTOMER, "firstname": " ", "lastname": ""}), integration=integration)
+    assert answer.messages() == ["Required parameters are missing: First Name, Last Name"]
+    assert answer.json["errors"][0]["path"] == ["exchangeExternalCustomerToken"]
+
+
+def test_unknown_store_header(facade, integration):
+    answer = post(facade, SEED_MUTATION, integration=integration, headers={"Store": "nope"})
+    assert answer.messages() == ["Requested store is not found"]
+    assert answer.categories() == ["graphql-no-such-entity"]
+
+
+def test_store_header_picks_the_website(facade, integration, store):
+    post(facade, SEED_MUTATION, integration=integration, headers={"Store": "us"})
+    post(facade, SEED_MUTATION, integration=integration, headers={"Store": "fr"})
+    post(facade, SEED_MUTATION, integration=integration)  # default store: website base, like fr
+    assert store.customer_count() == 2
+
+
+# Whatever else the platform answers ----------------------------------------------------------------
+@pytest.mark.parametrize("result", [
+    {"error": "The action exceeded its time limits of 10000 milliseconds."},
+    None,
+    "text",
+    {"statusCode": 200, "body": {"token": "x"}},
+    {"error": {"statusCode": 502, "body": "Bad gateway"}},
+    {"error": {"statusCode": 400, "body": {"errors": [{"message": "m"}]}}},
+])
+def test_unexpected_results_are_internal_errors(app_settings, result, caplog):
+    facade = GraphQLFacade(app_settings, lambda fqn, params: result)
+    with caplog.at_level(logging.ERROR, logger="customer_auth.graphql"):
+        answer = post(facade, SEED_MUTATION)
+    assert answer.status == 200
+    assert answer.json == {
+        "errors": [{
+            "message": "Internal server error",
+            "locations": [{"line": 3, "column": 5}],
+            "path": ["exchangeExternalCustomerToken"],
+            "extensions": {"category": "internal"},
+        }],
+        "data": {"exchangeExternalCustomerToken": None},
+    }
+    assert "exchangeExternalCustomerToken" in caplog.text
+
+
+def test_invoke_raising_is_an_internal_error(app_settings, caplog):
+    def invoke(fqn, params):
+        raise TimeoutError("secret detail")
+
+    answer = post(GraphQLFacade(app_settings, invoke), SEED_MUTATION)
+    assert answer.messages() == ["Internal server error"] and b"secret detail" not in answer.raw
+    assert "secret detail" in caplog.text
+
+
+def test_json_string_body_and_several_errors_pass_through(app_settings):
+    body = json.dumps({"errors": [{"message": "a", "extensions": {"category": INPUT}},
+                                  {"message": "b", "extensions": {"category": INPUT}}]})
+    facade = GraphQLFacade(app_settings, lambda fqn, params: {"error": {"statusCode": 400, "body": body}})
+    answer = post(facade, SEED_MUTATION)
+    assert answer.messages() == ["a", "b"]
+    assert [e["path"] for e in answer.json["errors"]] == [["exchangeExternalCustomerToken"]] * 2
