@@ -87,8 +87,8 @@ class WebGateway:
                     return WebResponse(200, cors)
             if len(body) > MAX_BODY_BYTES:
                 raise WebError(413, entity_too_big(len(body)))
-            _gateway_headers(hdrs, scheme, f"/api/v1/web/{namespace}/{path}", query_string)
-            params = _params(entity, method, hdrs, rest, query_string, body)
+            params = web_params(entity, method, hdrs, query_string, body, rest=rest, scheme=scheme,
+                                called_path=f"/api/v1/web/{namespace}/{path}")
             activation = self._invoke(entity.fqn, params)
             response = _respond(activation, extension, transid)
         except WebError as err:
@@ -128,6 +128,18 @@ def _cors(headers: Mapping[str, str]) -> list[tuple[str, str]]:
         ("Access-Control-Allow-Methods", CORS_ALLOW_METHODS),
         ("Access-Control-Allow-Headers", headers.get("access-control-request-headers", CORS_ALLOW_HEADERS)),
     ]
+
+
+def web_params(entity: Action | Sequence, method: str, headers: Mapping[str, str], query_string: str, body: bytes,
+               *, rest: str = "", scheme: str = "http", called_path: str) -> dict[str, Any]:
+    """The params OpenWhisk's gateway and controller would give `entity` for this request.
+
+    Public so another front door (the GraphQL facade) can hand a request to a web sequence exactly
+    as `/api/v1/web/...` would; `called_path` becomes x-forwarded-uri. Raises WebError (400).
+    """
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    _gateway_headers(hdrs, scheme, called_path, query_string)
+    return _params(entity, method, hdrs, rest, query_string, body)
 
 
 def _gateway_headers(headers: dict[str, str], scheme: str, path: str, query_string: str) -> None:
