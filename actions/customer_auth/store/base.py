@@ -5,10 +5,17 @@ atomic in every backend: two processes asking at once get one winner.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, Protocol
 
 from ..customers import Customer
 from ..integrations import Integration
+
+
+class Revocation(NamedTuple):
+    user_type: int
+    user_id: int
+    revoke_before: int
 
 
 class Store(Protocol):
@@ -35,8 +42,18 @@ class Store(Protocol):
     def revoke_tokens(self, user_type: int, user_id: int, revoke_before: int) -> None: ...
     def revoked_before(self, user_type: int, user_id: int) -> int | None: ...
 
+    # Bulk paths for seeding and `scripts/store copy`: each import is one transaction (one file write
+    # on TinyDB) and keeps the ids it is given (a record without an id gets a new one). An id, name or
+    # (website, email) already taken raises ValueError and imports nothing. Exports iterate by id.
+    def import_integrations(self, integrations: Iterable[Integration]) -> int: ...
+    def import_customers(self, customers: Iterable[Customer]) -> int: ...
+    def import_revocations(self, revocations: Iterable[Revocation]) -> int: ...
+    def customers(self) -> Iterator[Customer]: ...
+    def revocations(self) -> Iterator[Revocation]: ...
+
     def close(self) -> None: ...
 
 
 class StoreError(Exception):
-    """The store could not be reached or read; the client sees `Internal server error`."""
+    """The store could not be reached or read (its message says why, and never holds a password);
+    the client sees `Internal server error`, the activation log the reason."""

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tinydb.table import Document, Table
 
 from ..customers import Customer, email_key
 from ..integrations import Integration
-from .base import StoreError
+from .base import Revocation, StoreError
 
 INTEGRATIONS = "integrations"
 CUSTOMERS = "customers"
@@ -269,8 +269,71 @@ class TinyDBStore:
             )
             return None if doc is None else int(doc["revoke_before"])  # type: ignore[index]
 
+    # Bulk import and export ----------------------------------------------------------------
+    def import_integrations(self, integrations: Iterable[Integration]) -> int:
+        items = list(integrations)
+        with self._main.write() as db:
+            table = db.table(INTEGRATIONS)
+            names = {doc["name"] for doc in table.all()}
+            for integration in items:
+                if integration.name in names:
+                    raise ValueError(f"an integration named {integration.name!r} already exists")
+                names.add(integration.name)
+            _insert_keeping_ids(table, items)
+        return len(items)
+
+    def import_customers(self, customers: Iterable[Customer]) -> int:
+        items = list(customers)
+        with self._main.write() as db:
+            table = db.table(CUSTOMERS)
+            keys = {(doc["website_id"], email_key(doc["email"])) for doc in table.all()}
+            for item in items:
+                key = (item.website_id, item.email_key)
+                if key in keys:
+                    raise ValueError(f"a customer with email {item.email!r} already exists in website {item.website_id}")
+                keys.add(key)
+            _insert_keeping_ids(table, items)
+        return len(items)
+
+    def import_revocations(self, revocations: Iterable[Revocation]) -> int:
+        items = [Revocation(*item) for item in revocations]
+        with self._main.write() as db:
+            table = db.table(REVOCATIONS)
+            keys = {(doc["user_type"], doc["user_id"]) for doc in table.all()}
+            for item in items:
+                if (item.user_type, item.user_id) in keys:
+                    raise ValueError(f"a revocation for user {item.user_type}/{item.user_id} already exists")
+                keys.add((item.user_type, item.user_id))
+            table.insert_multiple([item._asdict() for item in items])
+        return len(items)
+
+    def customers(self) -> Iterator[Customer]:
+        with self._main.read() as db:
+            docs = sorted(db.table(CUSTOMERS).all(), key=lambda doc: doc.doc_id)
+        return (c for doc in docs if (c := _customer(doc)))
+
+    def revocations(self) -> Iterator[Revocation]:
+        with self._main.read() as db:
+            docs = db.table(REVOCATIONS).all()
+        rows = sorted(Revocation(int(d["user_type"]), int(d["user_id"]), int(d["revoke_before"])) for d in docs)
+        return iter(rows)
+
     def close(self) -> None:
         pass
+
+
+def _insert_keeping_ids(table: Table, items: list[Any]) -> None:
+    """One table update for all items: given ids are kept (ValueError if taken), the others follow
+    the highest id. Sets each item's id."""
+    taken = {doc.doc_id for doc in table.all()}
+    given = [item.id for item in items if item.id is not None]
+    if len(given) != len(set(given)) or taken.intersection(given):
+        raise ValueError("an imported id is already taken")
+    next_id = max(taken | set(given), default=0) + 1
+    for item in items:
+        if item.id is None:
+            item.id, next_id = next_id, next_id + 1
+    table.insert_multiple([Document(_record(item), doc_id=item.id) for item in items])
 
 
 def _record(entity: Customer | Integration) -> dict[str, Any]:

@@ -1,0 +1,440 @@
+"""The PostgreSQL store, for deployments that outgrow one machine.
+
+- One `psycopg_pool.ConnectionPool` per store, opened on first use (creating the store costs nothing)
+  and kept for the life of the warm action container, so activations after the first reuse its
+  connections. Every connection is checked before it is handed out (`ConnectionPool.check_connection`),
+  so one the server dropped (a restart, a failover, an idle timeout) is replaced, not used.
+- No request hangs: connecting is bounded by `connect_timeout`, waiting for a pooled connection by
+  `pool_timeout`, and every statement by `statement_timeout`. A database that is down or slow raises
+  `StoreError` with the reason (never the password); a down server is reported as soon as a connection
+  attempt made during the request has failed, not after the whole wait.
+- The rules the TinyDB store keeps under its file lock are kept here by the database: find-or-create
+  and nonce use are single `INSERT ... ON CONFLICT` statements, integration names are `UNIQUE`.
+- The schema is created and upgraded by `migrations.py` on first use (`auto_migrate=0` turns that off,
+  for a role without DDL rights; then run `scripts/store migrate`).
+- Every value is bound as a parameter; column names come from code, composed with `psycopg.sql`.
+
+URL: `postgresql://user:password@host:port/dbname?param=value...`. Any libpq parameter may be given
+(`sslmode`, `options`, `application_name`...); these are the store's own, removed before connecting:
+  statement_timeout  default 5000 (ms, or PostgreSQL units such as `5s`)
+  pool_timeout       default 5    (seconds to wait for a pooled connection)
+  pool_max_size      default 4    (connections per container; OpenWhisk runs one activation at a time)
+  auto_migrate       default 1
+and these libpq defaults are added when absent: connect_timeout=5, keepalives_idle=10,
+keepalives_interval=5, keepalives_count=3.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Json
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..customers import Customer, email_key
+from ..integrations import Integration
+from . import migrations
+from .base import Revocation, StoreError
+
+log = logging.getLogger("customer_auth.store")
+
+STORE_PARAMS = {"statement_timeout": "5000", "pool_timeout": "5", "pool_max_size": "4", "auto_migrate": "1"}
+LIBPQ_DEFAULTS = {"connect_timeout": "5", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
+NONCE_PURGE_INTERVAL = 60.0  # seconds between purges of expired nonces, per container
+BATCH = 1000  # rows per executemany in imports, and per fetch in exports
+
+CUSTOMER_COLUMNS = [f.name for f in fields(Customer) if f.name != "id"]
+INTEGRATION_COLUMNS = [f.name for f in fields(Integration) if f.name != "id"]
+
+_abandoned_pools: list[ConnectionPool] = []  # pools inherited through fork: never closed in the child
+
+
+class PostgresStore:
+    """The `Store` interface over PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        own = {**STORE_PARAMS, **{k: v for k, v in query if k in STORE_PARAMS}}
+        libpq = [(k, v) for k, v in query if k not in STORE_PARAMS]
+        libpq += [(k, v) for k, v in LIBPQ_DEFAULTS.items() if k not in dict(libpq)]
+        self._conninfo = urlunsplit(parts._replace(query=urlencode(libpq)))
+        self.location = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+        try:
+            self._pool_timeout = float(own["pool_timeout"])
+            self._pool_max_size = int(own["pool_max_size"])
+        except ValueError as error:
+            raise StoreError(f"bad PostgreSQL store URL parameter: {error}") from None
+        self._statement_timeout = own["statement_timeout"]
+        self._auto_migrate = own["auto_migrate"] not in ("0", "false", "no", "off")
+        self._pool: ConnectionPool | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._migrated = False
+        self._connect_error: tuple[float, Exception] | None = None
+        self._next_purge = 0.0
+
+    # Connections -----------------------------------------------------------------------------
+    def _ready_pool(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is not None and self._pid != os.getpid():
+                # Forked: the parent's connections are not ours to use, nor to close (closing
+                # would end the parent's sessions). Keep the object alive and start afresh.
+                _abandoned_pools.append(self._pool)
+                self._pool, self._migrated = None, False
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self._conninfo,
+                    min_size=1,
+                    max_size=max(1, self._pool_max_size),
+                    kwargs={"autocommit": True},
+                    connection_class=self._connection_class(),
+                    configure=self._configure,
+                    check=ConnectionPool.check_connection,
+                    timeout=self._pool_timeout,
+                    reconnect_timeout=max(self._pool_timeout, 1.0),
+                    num_workers=2,
+                    name=f"store {self.location}",
+                    open=False,
+                )
+                self._pool.open(wait=False)
+                self._pid = os.getpid()
+            return self._pool
+
+    def _connection_class(self) -> type[psycopg.Connection[Any]]:
+        """A Connection class that remembers why connecting failed, to tell the caller."""
+        store = self
+
+        class Connection(psycopg.Connection):  # type: ignore[type-arg]
+            @classmethod
+            def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:  # type: ignore[override]
+                try:
+                    return super().connect(conninfo, **kwargs)
+                except psycopg.Error as error:
+                    store._connect_error = (time.monotonic(), error)
+                    raise
+
+        return Connection
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", [self._statement_timeout])
+
+    def _getconn(self) -> tuple[ConnectionPool, psycopg.Connection[Any]]:
+        """A checked connection; StoreError when none comes within pool_timeout, or at once when a
+        connection attempt made since this request began has failed and the pool has nothing to give."""
+        start = time.monotonic()
+        pool = self._ready_pool()
+        deadline = start + self._pool_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return pool, pool.getconn(timeout=max(min(0.25, remaining), 0.01))
+            except PoolTimeout:
+                failed = self._connect_error
+                recent = failed is not None and failed[0] >= start
+                if recent or time.monotonic() >= deadline:
+                    reason = f": {_one_line(failed[1])}" if failed else ""
+                    raise StoreError(
+                        f"PostgreSQL at {self.location} gave no connection within "
+                        f"{time.monotonic() - start:.1f}s{reason}"
+                    ) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection; database failures become StoreError (ValueError
+        for a uniqueness conflict), and the migrations run first on first use."""
+        pool, conn = self._getconn()
+        try:
+            try:
+                if not self._migrated:
+                    self._migrate(conn)
+                with conn.transaction():
+                    yield conn
+            except psycopg.errors.UniqueViolation as error:
+                raise ValueError(f"already exists: {_one_line(error)}") from None
+            except psycopg.errors.QueryCanceled as error:
+                raise StoreError(
+                    f"PostgreSQL at {self.location}: statement timed out "
+                    f"(statement_timeout={self._statement_timeout}): {_one_line(error)}"
+                ) from None
+            except psycopg.Error as error:
+                raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
+        finally:
+            pool.putconn(conn)
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        if self._auto_migrate:
+            applied = migrations.apply(conn)
+            if applied:
+                log.info("store schema migrated to version %s", applied[-1])
+        else:
+            version = migrations.current_version(conn)
+            if version is None or version < migrations.LATEST:
+                raise StoreError(
+                    f"PostgreSQL at {self.location}: schema version {version}, this code needs "
+                    f"{migrations.LATEST}; run scripts/store migrate (auto_migrate is off)"
+                )
+        self._migrated = True
+
+    def migrate(self) -> list[int]:
+        """Apply missing migrations now; returns the versions applied."""
+        pool, conn = self._getconn()
+        try:
+            applied = migrations.apply(conn)
+            self._migrated = True
+            return applied
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
+        finally:
+            pool.putconn(conn)
+
+    def schema_version(self) -> int | None:
+        pool, conn = self._getconn()
+        try:
+            return migrations.current_version(conn)
+        finally:
+            pool.putconn(conn)
+
+    def close(self) -> None:
+        """Close the pool; the store opens a new one if used again."""
+        with self._lock:
+            pool, self._pool, self._migrated = self._pool, None, False
+        if pool is not None and self._pid == os.getpid():
+            pool.close()
+
+    def _rows(self, query: Any, params: Any = ()) -> list[dict[str, Any]]:
+        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    def _execute(self, query: Any, params: Any = ()) -> None:
+        with self._transaction() as conn:
+            conn.execute(query, params)
+
+    # Integrations ----------------------------------------------------------------------------
+    def add_integration(self, integration: Integration) -> Integration:
+        values = _integration_values(integration)
+        query = sql.SQL("INSERT INTO integrations ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING RETURNING id").format(
+            _names(INTEGRATION_COLUMNS), _placeholders(INTEGRATION_COLUMNS)
+        )
+        rows = self._rows(query, values)
+        if not rows:
+            raise ValueError(f"an integration named {integration.name!r} already exists")
+        integration.id = rows[0]["id"]
+        return integration
+
+    def save_integration(self, integration: Integration) -> None:
+        if integration.id is None:
+            self.add_integration(integration)
+            return
+        self._execute(_upsert_by_id("integrations", INTEGRATION_COLUMNS), {**_integration_values(integration), "id": integration.id})
+
+    def integration(self, integration_id: int) -> Integration | None:
+        return _first(self._rows("SELECT * FROM integrations WHERE id = %s", [integration_id]), _integration)
+
+    def integration_by_consumer_key(self, consumer_key: str) -> Integration | None:
+        return _first(self._rows("SELECT * FROM integrations WHERE consumer_key = %s", [consumer_key]), _integration)
+
+    def integration_by_access_token(self, access_token: str) -> Integration | None:
+        return _first(self._rows("SELECT * FROM integrations WHERE access_token = %s", [access_token]), _integration)
+
+    def integrations(self) -> list[Integration]:
+        return [_integration(row) for row in self._rows("SELECT * FROM integrations ORDER BY id")]
+
+    # Nonces ----------------------------------------------------------------------------------
+    def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
+        # One statement decides: a new (consumer_key, nonce) is inserted; a known one counts as
+        # unused only when it has expired (the purge may not have run yet), and is then refreshed.
+        # A concurrent twin waits on the row lock and then finds the row fresh: one winner.
+        with self._transaction() as conn:
+            used = conn.execute(
+                """INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%s, %s, %s)
+                   ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
+                   WHERE nonces."timestamp" < %s""",
+                [consumer_key, nonce, timestamp, expire_before],
+            ).rowcount == 1
+            now = time.monotonic()
+            if now >= self._next_purge:  # purging is housekeeping: an index range scan, now and then
+                self._next_purge = now + NONCE_PURGE_INTERVAL
+                conn.execute('DELETE FROM nonces WHERE "timestamp" < %s', [expire_before])
+            return used
+
+    # Customers -------------------------------------------------------------------------------
+    def customer(self, customer_id: int) -> Customer | None:
+        return _first(self._rows("SELECT * FROM customers WHERE id = %s", [customer_id]), _customer)
+
+    def find_customer(self, website_id: int, email: str) -> Customer | None:
+        return _first(
+            self._rows("SELECT * FROM customers WHERE website_id = %s AND email_key = %s",
+                       [website_id, email_key(email)]),
+            _customer,
+        )
+
+    def find_or_create_customer(self, candidate: Customer) -> tuple[Customer, bool]:
+        find = "SELECT * FROM customers WHERE website_id = %s AND email_key = %s"
+        key = [candidate.website_id, candidate.email_key]
+        insert = sql.SQL(
+            "INSERT INTO customers (id, email_key, {}) VALUES (COALESCE(%(id)s, {}), %(email_key)s, {}) "
+            "ON CONFLICT (website_id, email_key) DO NOTHING RETURNING id"
+        ).format(_names(CUSTOMER_COLUMNS), _NEXT_CUSTOMER_ID, _placeholders(CUSTOMER_COLUMNS))
+        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # Look first: most calls find an existing customer, and an INSERT that does nothing
+            # would still spend an id. Then insert; if another process won meanwhile, read its row.
+            if row := cur.execute(find, key).fetchone():
+                return _customer(row), False
+            if row := cur.execute(insert, _customer_values(candidate)).fetchone():
+                candidate.id = row["id"]
+                return candidate, True
+            row = cur.execute(find, key).fetchone()
+            assert row is not None, "the conflicting customer is committed, so it is visible"
+            return _customer(row), False
+
+    def save_customer(self, customer: Customer) -> None:
+        if customer.id is None:
+            self.import_customers([customer])
+            return
+        self._execute(_upsert_by_id("customers", ["email_key", *CUSTOMER_COLUMNS]), _customer_values(customer))
+
+    def customer_count(self) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM customers")[0]["n"])
+
+    # Revocations -----------------------------------------------------------------------------
+    def revoke_tokens(self, user_type: int, user_id: int, revoke_before: int) -> None:
+        self._execute(
+            """INSERT INTO revocations (user_type, user_id, revoke_before) VALUES (%s, %s, %s)
+               ON CONFLICT (user_type, user_id) DO UPDATE SET revoke_before = EXCLUDED.revoke_before""",
+            [user_type, user_id, revoke_before],
+        )
+
+    def revoked_before(self, user_type: int, user_id: int) -> int | None:
+        rows = self._rows("SELECT revoke_before FROM revocations WHERE user_type = %s AND user_id = %s",
+                          [user_type, user_id])
+        return int(rows[0]["revoke_before"]) if rows else None
+
+    # Bulk import and export ----------------------------------------------------------------
+    def import_integrations(self, integrations: Iterable[Integration]) -> int:
+        query = sql.SQL("INSERT INTO integrations (id, {}) VALUES (COALESCE(%(id)s, {}), {}) RETURNING id").format(
+            _names(INTEGRATION_COLUMNS), _next_id("integrations"), _placeholders(INTEGRATION_COLUMNS)
+        )
+        return self._import("integrations", query, integrations,
+                            lambda i: {**_integration_values(i), "id": i.id})
+
+    def import_customers(self, customers: Iterable[Customer]) -> int:
+        query = sql.SQL(
+            "INSERT INTO customers (id, email_key, {}) VALUES (COALESCE(%(id)s, {}), %(email_key)s, {}) RETURNING id"
+        ).format(_names(CUSTOMER_COLUMNS), _NEXT_CUSTOMER_ID, _placeholders(CUSTOMER_COLUMNS))
+        return self._import("customers", query, customers, _customer_values)
+
+    def import_revocations(self, revocations: Iterable[Revocation]) -> int:
+        query = sql.SQL("INSERT INTO revocations (user_type, user_id, revoke_before) "
+                        "VALUES (%(user_type)s, %(user_id)s, %(revoke_before)s)")
+        return self._import("revocations", query, revocations, lambda r: Revocation(*r)._asdict())
+
+    def _import(self, table: str, query: sql.Composable, items: Iterable[Any], values: Any) -> int:
+        """Batches of `executemany` (pipelined) in one transaction holding the table against other
+        writers; then the identity sequence moves past the highest id, so new rows never collide."""
+        count = 0
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(table)))
+            returning = table != "revocations"
+            for batch in _batches(items, BATCH):
+                cur.executemany(query, [values(item) for item in batch], returning=returning)
+                if returning:
+                    for item in batch:
+                        item.id = cur.fetchone()[0]
+                        cur.nextset()
+                count += len(batch)
+            if returning:
+                cur.execute(_ADVANCE_SEQUENCE.format(table=sql.Literal(table), ident=sql.Identifier(table)))
+        return count
+
+    def customers(self) -> Iterator[Customer]:
+        """Streams by id through a server-side cursor (holds one connection while iterating)."""
+        with self._transaction() as conn, conn.cursor(name="export_customers", row_factory=dict_row) as cur:
+            cur.itersize = BATCH
+            cur.execute("SELECT * FROM customers ORDER BY id")
+            for row in cur:
+                yield _customer(row)
+
+    def revocations(self) -> Iterator[Revocation]:
+        rows = self._rows("SELECT user_type, user_id, revoke_before FROM revocations ORDER BY user_type, user_id")
+        return iter([Revocation(int(r["user_type"]), int(r["user_id"]), int(r["revoke_before"])) for r in rows])
+
+
+_NEXT_CUSTOMER_ID = sql.SQL("nextval(pg_get_serial_sequence('customers', 'id'))")
+
+
+def _next_id(table: str) -> sql.Composable:
+    return sql.SQL("nextval(pg_get_serial_sequence({}, 'id'))").format(sql.Literal(table))
+
+
+# Moves the sequence to max(id) when it is behind (never back: ids are not reused).
+_ADVANCE_SEQUENCE = sql.SQL(
+    "SELECT setval(pg_get_serial_sequence({table}, 'id'), m) FROM (SELECT max(id) AS m FROM {ident}) s "
+    "WHERE m > COALESCE(pg_sequence_last_value(pg_get_serial_sequence({table}, 'id')::regclass), 0)"
+)
+
+
+def _names(columns: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def _placeholders(columns: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Placeholder, columns))
+
+
+def _upsert_by_id(table: str, columns: list[str]) -> sql.Composable:
+    return sql.SQL("INSERT INTO {} (id, {}) VALUES (%(id)s, {}) ON CONFLICT (id) DO UPDATE SET ({}) = ROW({})").format(
+        sql.Identifier(table), _names(columns), _placeholders(columns), _names(columns),
+        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in columns),
+    )
+
+
+def _customer_values(customer: Customer) -> dict[str, Any]:
+    record = customer.to_record()
+    record["custom_attributes"] = Json(record["custom_attributes"] or [])
+    record["email_key"] = customer.email_key
+    return record
+
+
+def _integration_values(integration: Integration) -> dict[str, Any]:
+    record = integration.to_record()
+    record["resources"] = list(record["resources"])
+    return record
+
+
+def _customer(row: dict[str, Any]) -> Customer:
+    return Customer.from_record(row)
+
+
+def _integration(row: dict[str, Any]) -> Integration:
+    return Integration.from_record(row)
+
+
+def _first(rows: list[dict[str, Any]], convert: Any) -> Any:
+    return convert(rows[0]) if rows else None
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
