@@ -238,3 +238,13 @@ def test_json_string_body_and_several_errors_pass_through(app_settings):
     answer = post(facade, SEED_MUTATION)
     assert answer.messages() == ["a", "b"]
     assert [e["path"] for e in answer.json["errors"]] == [["exchangeExternalCustomerToken"]] * 2
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+def test_scalar_type_errors_read_the_same(facade, integration, style):
+    customer = {**SEED_CUSTOMER, "firstname": 5}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.messages() == ["String cannot represent a non string value: 5"]
+    assert answer.categories() == [INPUT] and "data" not in answer.json
+    assert b"roni_cost" not in answer.raw  # the submitted value is not echoed back
