@@ -7,6 +7,7 @@ import jwt
 import pytest
 
 from customer_auth import tokens
+from customer_auth.customers import encode_uid
 from customer_auth.graphql import GraphQLFacade
 from tests.conftest import CRYPT_KEY
 from tests.graphql.conftest import SEED_MUTATION, post
@@ -44,15 +45,9 @@ def test_customer_query_with_the_token(facade, integration):
     uid = jwt.decode(token, options={"verify_signature": False})["uid"]
     assert customer["email"] == "roni_cost@example.com"
     assert customer["firstname"] == "Roni" and customer["lastname"] == "Cost" and customer["is_subscribed"] is False
-    assert customer["id"] == tokens_uid(uid)
+    assert customer["id"] == encode_uid(uid)
     assert customer["confirmation_status"] == "ACCOUNT_CONFIRMATION_NOT_REQUIRED"
     assert customer["group"] == {"uid": "MQ=="} and customer["addresses"] == [] and customer["custom_attributes"] == []
-
-
-def tokens_uid(uid: int) -> str:
-    import base64
-
-    return base64.b64encode(str(uid).encode()).decode()
 
 
 def test_bearer_prefix_is_case_insensitive(facade, integration):
