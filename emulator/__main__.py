@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Sequence
 
 from emulator.app import create_app
+from emulator.bundle import bundle_store, graphql_facade, integration_secrets
 from emulator.controller import Controller
 from emulator.environment import load_env
-from emulator.manifest import ManifestError
+from emulator.graphql_routes import register as register_graphql
+from emulator.manifest import ManifestError, load_manifest
+from emulator.project import development_env
 from emulator.startup import on_startup
 
 
@@ -42,21 +45,24 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
-    manifest = Path(args.manifest).resolve()
-    env = load_env(manifest.parent)
+    manifest_path = Path(args.manifest).resolve()
     base_url = f"http://{args.host}:{args.port}"
     try:
-        controller = Controller.from_path(
-            manifest, env, namespace=args.namespace, workers_per_action=args.workers_per_action,
-            activation_store_size=args.activations, api_host=base_url,
-        )
+        manifest = load_manifest(manifest_path, development_env(manifest_path.parent))
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
+    store = bundle_store(manifest)
+    controller = Controller(
+        manifest, namespace=args.namespace, workers_per_action=args.workers_per_action,
+        activation_store_size=args.activations, api_host=base_url, secrets=integration_secrets(store),
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         app = create_app(controller)
-        for line in on_startup(controller, base_url):
+        facade = graphql_facade(controller)
+        register_graphql(app, lambda: facade)
+        for line in on_startup(controller, base_url, store):
             print(line, flush=True)
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:

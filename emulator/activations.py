@@ -25,6 +25,9 @@ STATUS_NAMES = {
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 
+# A compact JWS (a customer token): its header and claims stay readable, its signature is removed,
+# so a record shows whose token it was without holding a usable one.
+_JWS = re.compile(r"\b(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
 _AUTH_HEADER = re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
 
 
@@ -98,6 +101,7 @@ class Redactor:
         for secret in sorted({s for s in self._secrets() if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
                              key=len, reverse=True):
             text = text.replace(secret, REDACTED)
+        text = _JWS.sub(lambda m: f"{m.group(1)}.{REDACTED}", text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
 
     def redact_value(self, value: Any) -> Any:

@@ -60,7 +60,8 @@ class Controller:
         self.workers_per_action = workers_per_action
         self.api_host = api_host
         self.activations = ActivationStore(activation_store_size)
-        self._redactor = Redactor(secrets or self._input_secrets)
+        extra_secrets = secrets or (lambda: ())
+        self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets()])
         self._command = command
         self._sentinels = sentinels
         self._stage_root = new_stage_root()

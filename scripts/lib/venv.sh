@@ -26,3 +26,6 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# The emulator, the library and the scripts import from the checkout (the library as the actions do).
+export PYTHONPATH="$ROOT:$ROOT/actions${PYTHONPATH:+:$PYTHONPATH}"

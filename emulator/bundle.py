@@ -1,0 +1,54 @@
+"""What the emulator knows of the customer-auth bundle: its GraphQL front door, its secrets and the
+development integration a first start creates. The OpenWhisk core stays generic; this is the glue.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from customer_auth.graphql import GraphQLFacade
+from customer_auth.integrations import Integration
+from customer_auth.store import Store, open_store
+from emulator.controller import Controller
+from emulator.manifest import Manifest
+
+PACKAGE = "customer-auth"
+DEVELOPMENT_INTEGRATION = "development"
+
+
+def bundle_settings(manifest: Manifest) -> dict[str, Any]:
+    """The settings the actions get (package and action inputs), which the GraphQL facade shares."""
+    package = manifest.packages[PACKAGE]
+    settings = dict(package.inputs)
+    for action in package.actions.values():
+        settings.update(action.inputs)
+    return settings
+
+
+def graphql_facade(controller: Controller) -> GraphQLFacade:
+    """The facade invoking the bundle's sequence through the controller: every step an activation."""
+    return GraphQLFacade(
+        bundle_settings(controller.manifest),
+        lambda fqn, params: controller.invoke(fqn, params).response.result,
+    )
+
+
+def bundle_store(manifest: Manifest) -> Store:
+    return open_store(bundle_settings(manifest)["STORE_URL"])
+
+
+def integration_secrets(store: Store) -> Callable[[], Iterable[str]]:
+    """Every integration's secrets, for the activation records' redaction."""
+
+    def secrets() -> Iterable[str]:
+        for integration in store.integrations():
+            yield from (integration.consumer_secret, integration.access_token, integration.access_token_secret)
+
+    return secrets
+
+
+def first_start(store: Store) -> Integration | None:
+    """A development integration when the store has none, so a new user can exchange at once."""
+    if store.integrations():
+        return None
+    return store.add_integration(Integration(name=DEVELOPMENT_INTEGRATION))
