@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from emulator.app import create_app
-from emulator.bundle import bundle_store, graphql_facade, integration_secrets
+from customer_auth.store import open_store
+from emulator.bundle import bundle_settings, graphql_facade, integration_secrets
 from emulator.controller import Controller
 from emulator.environment import load_env
 from emulator.graphql_routes import register as register_graphql
@@ -52,16 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
-    store = bundle_store(manifest)
+    settings = bundle_settings(manifest)
+    store = open_store(settings["STORE_URL"]) if settings else None
     controller = Controller(
         manifest, namespace=args.namespace, workers_per_action=args.workers_per_action,
-        activation_store_size=args.activations, api_host=base_url, secrets=integration_secrets(store),
+        activation_store_size=args.activations, api_host=base_url,
+        secrets=integration_secrets(store) if store else None,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         app = create_app(controller)
-        facade = graphql_facade(controller)
-        register_graphql(app, lambda: facade)
+        if settings:
+            facade = graphql_facade(controller, settings)
+            register_graphql(app, lambda: facade)
         for line in on_startup(controller, base_url, store):
             print(line, flush=True)
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)

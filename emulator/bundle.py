@@ -8,7 +8,7 @@ from typing import Any
 
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
-from customer_auth.store import Store, open_store
+from customer_auth.store import Store
 from emulator.controller import Controller
 from emulator.manifest import Manifest
 
@@ -16,25 +16,21 @@ PACKAGE = "customer-auth"
 DEVELOPMENT_INTEGRATION = "development"
 
 
-def bundle_settings(manifest: Manifest) -> dict[str, Any]:
-    """The settings the actions get (package and action inputs), which the GraphQL facade shares."""
-    package = manifest.packages[PACKAGE]
+def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
+    """The settings the actions get (package and action inputs), which the GraphQL facade shares;
+    None when the manifest has no customer-auth package (the emulator then runs it as plain OpenWhisk)."""
+    package = manifest.packages.get(PACKAGE)
+    if package is None:
+        return None
     settings = dict(package.inputs)
     for action in package.actions.values():
         settings.update(action.inputs)
     return settings
 
 
-def graphql_facade(controller: Controller) -> GraphQLFacade:
+def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:
     """The facade invoking the bundle's sequence through the controller: every step an activation."""
-    return GraphQLFacade(
-        bundle_settings(controller.manifest),
-        lambda fqn, params: controller.invoke(fqn, params).response.result,
-    )
-
-
-def bundle_store(manifest: Manifest) -> Store:
-    return open_store(bundle_settings(manifest)["STORE_URL"])
+    return GraphQLFacade(settings, lambda fqn, params: controller.invoke(fqn, params).response.result)
 
 
 def integration_secrets(store: Store) -> Callable[[], Iterable[str]]:

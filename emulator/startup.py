@@ -11,17 +11,17 @@ from emulator.controller import Controller
 from emulator.manifest import Sequence
 
 
-def on_startup(controller: Controller, base_url: str, store: Store) -> list[str]:
+def on_startup(controller: Controller, base_url: str, store: Store | None) -> list[str]:
     """The web URLs, the GraphQL and activations URLs, and on a first start the development
-    integration's credentials with a ready-to-run exchange."""
-    lines = [f"{'graphql':<13} {base_url}/graphql"]
+    integration's credentials with a ready-to-run exchange (`store` is None without the bundle)."""
+    lines = [f"{'graphql':<13} {base_url}/graphql"] if store else []
     for pkg in controller.manifest.packages.values():
         for entity in [*pkg.actions.values(), *pkg.sequences.values()]:
             if entity.web:
                 kind = "web sequence" if isinstance(entity, Sequence) else "web action"
                 lines.append(f"{kind:<13} {base_url}/api/v1/web/{controller.namespace}/{entity.fqn}")
     lines.append(f"{'activations':<13} {base_url}/api/v1/namespaces/{controller.namespace}/activations")
-    created = first_start(store)
+    created = first_start(store) if store else None
     if created:
         lines += _first_start_lines(created, base_url)
     return lines

@@ -34,7 +34,7 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "EMULATOR_PORT": str(port), "EMULATOR_MANIFEST": str(MANIFEST),
            "OW_NAMESPACE": "dev", "FIXTURE_SECRET": "from-env"}
-    proc = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+    proc = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
