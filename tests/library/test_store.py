@@ -1,4 +1,6 @@
-"""The storage interface, exercised for real: across threads, across processes, and across crashes."""
+"""The storage interface, exercised for real: across threads, across processes, and across crashes.
+
+Tests taking `store_url` or `store` run once per backend (TinyDB, PostgreSQL: see conftest.py)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +16,7 @@ import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
-from customer_auth.store import StoreError, open_store
+from customer_auth.store import Revocation, StoreError, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +63,81 @@ def test_nonces_once_per_consumer_and_purged(store):
     assert not store.use_nonce("k1", "n", 1000, 0)
     assert store.use_nonce("k2", "n", 1000, 0)
     assert store.use_nonce("k1", "n", 5000, 2000)  # purged once older than the retention
+
+
+def full_customer(email: str, **overrides) -> Customer:
+    """A customer with every field set to something other than its default."""
+    values = dict(email=email, firstname="Ünïcode", lastname="O'Brien", website_id=2, store_id=3, group_id=4,
+                  middlename="M", prefix="Dr", suffix="Jr", dob="1990-01-31", gender=2, taxvat="GB123",
+                  is_subscribed=True, allow_remote_shopping_assistance=True, confirmation_status="ACCOUNT_CONFIRMATION_REQUIRED",
+                  custom_attributes=[{"attribute_code": "loyalty", "value": "gold"}, {"value": "1", "attribute_code": "b"}],
+                  password_hash="pbkdf2_sha256$1$00$ff", created_at="2024-05-01 12:00:00", updated_at="2024-05-02 13:00:00")
+    return Customer(**{**values, **overrides})
+
+
+def test_customer_record_round_trips_every_field(store):
+    stored, created = store.find_or_create_customer(full_customer("all@example.com"))
+    assert created
+    assert store.customer(stored.id) == stored
+    assert store.customer(stored.id).to_record() == stored.to_record()
+    assert list(store.customer(stored.id).custom_attributes[1]) == ["value", "attribute_code"]  # key order kept
+    stored.lastname, stored.custom_attributes, stored.dob = "Changed", [], None
+    store.save_customer(stored)
+    assert store.find_customer(2, "ALL@example.com") == stored
+
+
+@pytest.mark.parametrize("email", [
+    "robert'); DROP TABLE customers;--@example.com",
+    "\"x\" OR 1=1 --@example.com",
+    "a%_\\b@example.com",
+    "$1$@example.com",
+])
+def test_injection_looking_values_are_stored_verbatim(store, email):
+    stored, created = store.find_or_create_customer(customer(email))
+    assert created and store.customer(stored.id).email == email
+    assert store.find_customer(1, email.upper()).id == stored.id
+    assert store.find_customer(1, "a__b@example.com") is None  # LIKE wildcards are not wildcards
+    name = "x'; DELETE FROM integrations; --"
+    integration = store.add_integration(Integration(name=name, resources=["a'b", "{c,d}"]))
+    assert store.integration(integration.id).name == name
+    assert store.integration(integration.id).resources == ["a'b", "{c,d}"]
+    assert store.customer_count() == 1
+
+
+def test_bulk_import_keeps_ids_and_new_ids_follow(store):
+    integrations = [Integration(name="seven", id=7), Integration(name="three", id=3)]
+    assert store.import_integrations(integrations) == 2
+    assert [i.id for i in store.integrations()] == [3, 7]
+    assert store.add_integration(Integration(name="next")).id == 8
+    assert store.import_customers([customer("ten@example.com") , customer("nine@example.com")]) == 2
+    customers = [full_customer("a@example.com", id=10), customer("b@example.com")]
+    customers[1].id = 4
+    assert store.import_customers(customers) == 2
+    assert store.customer(10) == customers[0]
+    assert store.find_or_create_customer(customer("new@example.com"))[0].id == 11
+    assert [c.id for c in store.customers()] == [1, 2, 4, 10, 11]
+    assert store.import_revocations([Revocation(3, 10, 100), (1, 7, 50)]) == 2
+    assert list(store.revocations()) == [Revocation(1, 7, 50), Revocation(3, 10, 100)]
+    assert store.revoked_before(3, 10) == 100
+
+
+@pytest.mark.parametrize("conflict", ["id", "email", "name", "revocation"])
+def test_bulk_import_conflict_imports_nothing(store, conflict):
+    store.import_integrations([Integration(name="taken", id=1)])
+    store.import_customers([customer("taken@example.com", website_id=1)])
+    store.revoke_tokens(3, 1, 10)
+    with pytest.raises(ValueError):
+        if conflict == "id":
+            store.import_customers([customer("fresh@example.com"), Customer(**{**customer("x@example.com").to_record(), "id": 1})])
+        elif conflict == "email":
+            store.import_customers([customer("fresh@example.com"), customer("TAKEN@example.com")])
+        elif conflict == "name":
+            store.import_integrations([Integration(name="fresh"), Integration(name="taken")])
+        else:
+            store.import_revocations([Revocation(3, 2, 1), Revocation(3, 1, 1)])
+    assert store.customer_count() == 1 and store.find_customer(1, "fresh@example.com") is None
+    assert [i.name for i in store.integrations()] == ["taken"]
+    assert list(store.revocations()) == [Revocation(3, 1, 10)]
 
 
 def test_lookup_sees_writes_of_another_process(store_url, store):

@@ -207,7 +207,8 @@ class TinyDBStore:
 
     def integrations(self) -> list[Integration]:
         with self._main.read() as db:
-            return [i for doc in db.table(INTEGRATIONS).all() if (i := _integration(doc))]
+            docs = sorted(db.table(INTEGRATIONS).all(), key=lambda doc: doc.doc_id)
+            return [i for doc in docs if (i := _integration(doc))]
 
     # Nonces ----------------------------------------------------------------------------------
     def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
