@@ -13,12 +13,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from emulator.app import create_app
-from customer_auth.store import open_store
-from emulator.bundle import bundle_settings, graphql_facade, integration_secrets
-from emulator.controller import Controller
+from emulator.bundle import emulator_app
 from emulator.environment import load_env
-from emulator.graphql_routes import register as register_graphql
 from emulator.manifest import ManifestError, load_manifest
 from emulator.project import development_env
 from emulator.startup import on_startup
@@ -53,19 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
-    settings = bundle_settings(manifest)
-    store = open_store(settings["STORE_URL"]) if settings else None
-    controller = Controller(
+    app, controller, store = emulator_app(
         manifest, namespace=args.namespace, workers_per_action=args.workers_per_action,
         activation_store_size=args.activations, api_host=base_url,
-        secrets=integration_secrets(store) if store else None,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        app = create_app(controller)
-        if settings:
-            facade = graphql_facade(controller, settings)
-            register_graphql(app, lambda: facade)
         for line in on_startup(controller, base_url, store):
             print(line, flush=True)
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from flask import Flask
+
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
-from customer_auth.store import Store
+from customer_auth.store import Store, open_store
+from emulator.app import create_app
 from emulator.controller import Controller
+from emulator.graphql_routes import register as register_graphql
 from emulator.manifest import Manifest
 
 PACKAGE = "customer-auth"
@@ -48,3 +52,16 @@ def first_start(store: Store) -> Integration | None:
     if store.integrations():
         return None
     return store.add_integration(Integration(name=DEVELOPMENT_INTEGRATION))
+
+
+def emulator_app(manifest: Manifest, **controller_options: Any) -> tuple[Flask, Controller, Store | None]:
+    """The emulator as `./scripts/emulate` serves it: the OpenWhisk core, its HTTP routes, and, when the
+    manifest holds the bundle, the GraphQL endpoint over the bundle's store."""
+    settings = bundle_settings(manifest)
+    store = open_store(settings["STORE_URL"]) if settings else None
+    controller = Controller(manifest, secrets=integration_secrets(store) if store else None, **controller_options)
+    app = create_app(controller)
+    if settings:
+        facade = graphql_facade(controller, settings)
+        register_graphql(app, lambda: facade)
+    return app, controller, store

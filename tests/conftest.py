@@ -4,9 +4,12 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
+import time
 import sys
 from pathlib import Path
 from types import ModuleType
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -107,3 +110,40 @@ def run_sequence(params: dict[str, Any], env: dict[str, str], actions: dict[str,
         if "error" in payload:
             break
     return payload
+
+
+def child_pids() -> set[int]:
+    """Direct children of this process (zombies included: an unreaped worker is a leak too)."""
+    me, out = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == me:
+            out.add(int(entry))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_workers() -> Iterator[None]:
+    """Fails a test that leaves a worker process alive (flask's leak-checking fixture, for processes)."""
+    before = child_pids()
+    yield
+    deadline = time.monotonic() + 3
+    leaked = child_pids() - before
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.05)
+        leaked = child_pids() - before
+    if leaked:
+        for pid in leaked:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        pytest.fail(f"test left worker processes alive: {sorted(leaked)}")

@@ -1,0 +1,144 @@
+"""The exchange end to end through the emulator: GraphQL and the web sequence, real workers, activations."""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from customer_auth.integrations import Integration
+from customer_auth.tokens import unverified_customer_id
+from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client
+
+SEED_MUTATION = """mutation {
+    exchangeExternalCustomerToken(
+        input: {customer: {firstname: "Roni" lastname: "Cost" email: "roni_cost@example.com" is_subscribed: false}}
+    ) { customer { email firstname lastname is_subscribed } token }
+}"""
+SEQUENCE_PATH = "/api/v1/web/guest/customer-auth/exchange-external-customer-token"
+
+
+def signed(integration: Integration, url: str, body: dict) -> tuple[str, dict[str, str]]:
+    payload = json.dumps(body)
+    _, headers, _ = oauth_client(integration).sign(url, http_method="POST", body=payload,
+                                                   headers={"Content-Type": "application/json"})
+    return payload, headers
+
+
+def post(client, integration, path, body, base="http://localhost"):
+    payload, headers = signed(integration, base + path, body)
+    return client.post(path, data=payload, headers=headers)
+
+
+@pytest.fixture
+def integration(emulator) -> Integration:
+    return emulator[2].add_integration(Integration(name="storefront"))
+
+
+def test_seed_example_then_customer_query(emulator, integration):
+    app, controller, store = emulator
+    client = app.test_client()
+    answer = post(client, integration, "/graphql", {"query": SEED_MUTATION}).get_json()
+    exchange = answer["data"]["exchangeExternalCustomerToken"]
+    assert exchange["customer"] == SEED_CUSTOMER
+    token = exchange["token"]
+    assert token.startswith("eyJraWQiOiIxIiwiYWxnIjoiSFMyNTYifQ.")
+
+    me = client.post("/graphql", json={"query": "{ customer { email firstname } }"},
+                     headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me == {"data": {"customer": {"email": "roni_cost@example.com", "firstname": "Roni"}}}
+
+    again = post(client, integration, "/graphql", {"query": SEED_MUTATION}).get_json()
+    assert again["data"]["exchangeExternalCustomerToken"]["customer"] == SEED_CUSTOMER
+    assert store.customer_count() == 1
+
+
+def test_one_exchange_leaves_four_activations(emulator, integration):
+    app, controller, _ = emulator
+    client = app.test_client()
+    post(client, integration, "/graphql", {"query": SEED_MUTATION})
+    records = client.get("/api/v1/namespaces/guest/activations?limit=4").get_json()
+    assert [r["name"] for r in records] == ["exchange-external-customer-token", "issue-token", "upsert-customer",
+                                            "verify-oauth"]
+    sequence, *components = records
+    assert sequence["logs"] == [c["activationId"] for c in reversed(components)]
+    for record in records:
+        assert record["response"]["statusCode"] == 0 and record["duration"] >= 0
+        full = client.get(f"/api/v1/namespaces/guest/activations/{record['activationId']}").get_json()
+        assert full["activationId"] == record["activationId"]
+    assert any("authenticated" in line for line in components[2]["logs"])
+    assert any("created" in line for line in components[1]["logs"])
+
+
+def test_web_sequence_url_with_the_input_as_json(emulator, integration):
+    app, _, _ = emulator
+    response = post(app.test_client(), integration, SEQUENCE_PATH, {"customer": SEED_CUSTOMER})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["customer"]["email"] == "roni_cost@example.com" and body["token"].count(".") == 2
+
+
+@pytest.mark.parametrize("path", ["/graphql", SEQUENCE_PATH])
+def test_replayed_request_is_refused(emulator, integration, path):
+    app, _, _ = emulator
+    client = app.test_client()
+    body = {"query": SEED_MUTATION} if path == "/graphql" else {"customer": SEED_CUSTOMER}
+    payload, headers = signed(integration, "http://localhost" + path, body)
+    first = client.post(path, data=payload, headers=headers)
+    replay = client.post(path, data=payload, headers=headers)
+    assert first.status_code == 200
+    errors = replay.get_json()["errors"]
+    assert errors[0]["message"] == "You do not have permission to access this resource."
+    assert errors[0]["extensions"] == {"category": "graphql-authorization"}
+
+
+def test_seed_error_rows_through_the_emulator(emulator, integration):
+    app, _, _ = emulator
+    client = app.test_client()
+    invalid = SEED_MUTATION.replace("roni_cost@example.com", "not-an-email")
+    assert post(client, integration, "/graphql", {"query": invalid}).get_json()["errors"][0]["message"] == (
+        '"Email" is not a valid email address.')
+    missing = SEED_MUTATION.replace('email: "roni_cost@example.com" ', "")
+    answer = post(client, integration, "/graphql", {"query": missing}).get_json()
+    assert answer["errors"][0]["message"] == "Field CustomerCreateInput.email of required type String! was not provided"
+    unsigned = client.post("/graphql", json={"query": SEED_MUTATION}).get_json()
+    assert unsigned["errors"][0]["message"] == "You do not have permission to access this resource."
+    assert unsigned["errors"][0]["path"] == ["exchangeExternalCustomerToken"]
+
+
+def test_no_secret_in_activation_records(emulator, integration):
+    app, _, _ = emulator
+    client = app.test_client()
+    token = post(client, integration, "/graphql", {"query": SEED_MUTATION}).get_json()[
+        "data"]["exchangeExternalCustomerToken"]["token"]
+    post(client, integration, "/graphql", {"query": SEED_MUTATION.replace("Roni", "")})
+    records = json.dumps(client.get("/api/v1/namespaces/guest/activations?limit=200").get_json())
+    for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret,
+                   token, token.split(".")[2], CRYPT_KEY):
+        assert secret not in records
+
+
+def test_real_server_with_concurrent_exchanges(emulator, integration):
+    """A real HTTP server and overlapping requests: parallel warm workers, one customer per email."""
+    app, controller, store = emulator
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        def exchange(_: int) -> dict:
+            payload, headers = signed(integration, base + "/graphql", {"query": SEED_MUTATION})
+            return requests.post(base + "/graphql", data=payload, headers=headers, timeout=30).json()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(exchange, range(16)))
+    finally:
+        server.shutdown()
+        thread.join()
+    tokens = [a["data"]["exchangeExternalCustomerToken"]["token"] for a in answers]
+    assert {unverified_customer_id(token) for token in tokens} == {1}
+    assert store.customer_count() == 1
+    assert controller.worker_count("customer-auth/upsert-customer") == 2
