@@ -21,7 +21,7 @@ from emulator.manifest import Action, Manifest, Sequence, load_env, load_manifes
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import ActionPool, new_stage_root
 from emulator.sequences import run_sequence
-from emulator.web_actions import WebGateway, WebResponse, web_params
+from emulator.web_actions import WebGateway, WebResponse
 
 TIMEOUT_PREFIX = "The action exceeded its time limits"
 PROVISION_ERROR = "Failed to provision resources to run the action."  # OpenWhisk's wording
@@ -103,15 +103,6 @@ class Controller:
         """Serve `/api/v1/web/<path>`; `path` starts with the namespace."""
         namespace, _, rest = path.lstrip("/").partition("/")
         return self.web_gateway.handle(namespace, rest, method, headers, query_string, body, scheme=scheme)
-
-    def web_params(self, fqn: str, method: str, headers: Mapping[str, str], query_string: str, body: bytes, *,
-                   called_path: str, scheme: str = "http") -> dict[str, Any]:
-        """Params for `fqn` as its web URL would build them (raw or not), with x-forwarded-uri =
-        `called_path`; pass them to `invoke`. Raises EntityNotFound, or WebError (400)."""
-        entity = self.find(fqn)
-        if entity is None:
-            raise EntityNotFound(fqn)
-        return web_params(entity, method, headers, query_string, body, scheme=scheme, called_path=called_path)
 
     def redact(self, text: str) -> str:
         return self._redactor.redact(text)

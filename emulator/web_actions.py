@@ -132,11 +132,8 @@ def _cors(headers: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def web_params(entity: Action | Sequence, method: str, headers: Mapping[str, str], query_string: str, body: bytes,
                *, rest: str = "", scheme: str = "http", called_path: str) -> dict[str, Any]:
-    """The params OpenWhisk's gateway and controller would give `entity` for this request.
-
-    Public so another front door (the GraphQL facade) can hand a request to a web sequence exactly
-    as `/api/v1/web/...` would; `called_path` becomes x-forwarded-uri. Raises WebError (400).
-    """
+    """The params OpenWhisk's gateway and controller would give `entity` for this request;
+    `called_path` becomes x-forwarded-uri. Raises WebError (400)."""
     hdrs = {k.lower(): v for k, v in headers.items()}
     _gateway_headers(hdrs, scheme, called_path, query_string)
     return _params(entity, method, hdrs, rest, query_string, body)

@@ -6,7 +6,6 @@ import importlib.util
 import json
 import os
 import time
-import sys
 from pathlib import Path
 from types import ModuleType
 from collections.abc import Iterator

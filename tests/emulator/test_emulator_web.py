@@ -168,14 +168,3 @@ def test_web_sequence(client, controller) -> None:
     assert seq.name == "pipeline" and len(seq.logs) == 3
     failed = client.post("/api/v1/web/guest/demo/pipeline", json={"fail_at": "a"})
     assert failed.status_code == 400 and failed.get_json()["error"] == NOT_VALID_HTTP
-
-
-def test_web_params_for_another_front_door(controller) -> None:
-    """What the GraphQL facade uses: the raw sequence's params for a request it received itself."""
-    params = controller.web_params("demo/raw", "POST", {"Content-Type": "application/json", "Host": "h:1"},
-                                   "a=1", b'{"query": "{ x }"}', called_path="/graphql")
-    assert params["__ow_method"] == "post" and params["__ow_query"] == "a=1" and params["__ow_path"] == ""
-    assert params["__ow_headers"]["x-forwarded-uri"] == "/graphql?a=1"
-    assert base64.b64decode(params["__ow_body"]) == b'{"query": "{ x }"}'
-    act = controller.invoke("demo/raw", params)
-    assert act.response.result["params"]["__ow_headers"]["host"] == "h:1"
