@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from customer_auth.customers import Customer
 from tests.conftest import SEED_CUSTOMER, settings
 
 

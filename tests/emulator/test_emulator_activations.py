@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SECRET
+from tests.emulator.conftest import SECRET
 from emulator.activations import Activation, ActivationStore, Redactor, Response
 from emulator.controller import EntityNotFound
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import MANIFEST
+from tests.emulator.conftest import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 

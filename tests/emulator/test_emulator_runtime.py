@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, SECRET
+from tests.emulator.conftest import FIXTURES, SECRET
 from emulator.activations import APPLICATION_ERROR, DEVELOPER_ERROR, SUCCESS
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z {4}(stdout|stderr): ")

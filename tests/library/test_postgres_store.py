@@ -48,6 +48,8 @@ def test_concurrent_migrations_apply_once(postgres_url, processes=6):
         barrier = manager.Barrier(processes)
         with ctx.Pool(processes) as pool:
             results = pool.starmap(_migrate, [(postgres_url, barrier)] * processes)
+            pool.close()
+            pool.join()  # reaped, not just terminated
     assert sorted(results) == [[]] * (processes - 1) + [[v for v, _, _ in migrations.MIGRATIONS]]
 
 

@@ -169,6 +169,8 @@ def test_one_customer_under_concurrent_processes(store_url, store, processes):
         barrier = manager.Barrier(processes)
         with ctx.Pool(processes) as pool:
             ids = pool.starmap(_create, [(store_url, "race@example.com", barrier)] * processes)
+            pool.close()
+            pool.join()  # reaped, not just terminated
     assert len(set(ids)) == 1
     assert store.customer_count() == 1
 
@@ -179,6 +181,8 @@ def test_one_nonce_use_under_concurrent_processes(store_url, processes=8):
         barrier = manager.Barrier(processes)
         with ctx.Pool(processes) as pool:
             results = pool.starmap(_use_nonce, [(store_url, barrier)] * processes)
+            pool.close()
+            pool.join()  # reaped, not just terminated
     assert sorted(results) == [False] * (processes - 1) + [True]
 
 
