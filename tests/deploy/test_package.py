@@ -1,0 +1,82 @@
+"""scripts/package: every zip runs under a plain python3 with nothing but what the zip holds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from customer_auth.integrations import Integration
+from customer_auth.store import open_store
+from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, signed_web_params
+
+# What OpenWhisk's Python runtime does with a zip, reduced to its core: activate the virtualenv, put
+# the action's folder first, import __main__.py, call main with the params.
+RUNNER = """
+import json, os, sys
+folder = sys.argv[1]
+activate = os.path.join(folder, "virtualenv", "bin", "activate_this.py")
+exec(open(activate).read(), {"__file__": activate})
+sys.path.insert(0, folder)
+import runpy
+action = runpy.run_path(os.path.join(folder, "__main__.py"))
+print(json.dumps(action["main"](json.loads(sys.stdin.read()))))
+"""
+
+
+def plain_python() -> str:
+    """The interpreter the venv was made from: no .venv packages on its path."""
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+def run_zip(zip_path: Path, folder: Path, params: dict) -> dict:
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    done = subprocess.run([plain_python(), "-I", "-S", "-c", RUNNER, str(folder)], input=json.dumps(params),
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_zip_layout_and_size(zips):
+    assert set(zips) == {"verify-oauth", "upsert-customer", "issue-token"}
+    for path in zips.values():
+        names = zipfile.ZipFile(path).namelist()
+        assert "__main__.py" in names and "customer_auth/oauth1.py" in names
+        assert "virtualenv/bin/activate_this.py" in names
+        assert any(n.startswith("virtualenv/lib/python3.11/site-packages/jwt/") for n in names)
+        assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
+        assert path.stat().st_size < 22 * 1024 * 1024
+
+
+def test_plain_python_cannot_see_the_project_venv(tmp_path):
+    done = subprocess.run([plain_python(), "-I", "-S", "-c", "import jwt"], capture_output=True, text=True)
+    assert done.returncode != 0 and "No module named 'jwt'" in done.stderr
+
+
+def test_the_seed_example_through_the_three_zips(zips, tmp_path):
+    url = f"tinydb://{tmp_path}/store.json"
+    integration = open_store(url).add_integration(Integration(name="zip-test"))
+    settings = {"STORE_URL": url, "CRYPT_KEY": CRYPT_KEY}
+    payload = signed_web_params(integration)
+    for name in ("verify-oauth", "upsert-customer", "issue-token"):
+        payload = run_zip(zips[name], tmp_path / name, {**settings, **payload})
+        assert "error" not in payload, payload
+    assert payload["statusCode"] == 200
+    assert {k: payload["body"]["customer"][k] for k in SEED_CUSTOMER} == SEED_CUSTOMER
+
+
+def test_unresolvable_dependency_fails_clearly(tmp_path, capsys):
+    import package
+
+    action_dir = tmp_path / "actions" / "odd"
+    action_dir.mkdir(parents=True)
+    (action_dir / "__main__.py").write_text("import no_such_distribution_here\n\ndef main(p):\n    return p\n")
+    (tmp_path / "app.config.yaml").write_text(
+        "application:\n  runtimeManifest:\n    packages:\n      p:\n        actions:\n"
+        "          odd:\n            function: actions/odd/__main__.py\n            runtime: python:3.11\n")
+    assert package.main(["--manifest", str(tmp_path / "app.config.yaml"), "--out", str(tmp_path / "dist")]) == 1
+    assert "cannot resolve module 'no_such_distribution_here'" in capsys.readouterr().err
