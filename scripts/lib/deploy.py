@@ -1,0 +1,201 @@
+"""scripts/deploy: deploy the manifest's package, actions (from dist/, see scripts/package) and sequences
+to an OpenWhisk API host through its REST API, as `wsk` does; idempotent (every PUT overwrites).
+
+`--manifest` instead writes the equivalent wskdeploy manifest (dist/manifest.yaml) for teams that
+deploy with wskdeploy; its inputs keep their `$VAR` references, so no secret is written to it.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import yaml
+
+from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
+from emulator.project import ROOT, development_env
+
+REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
+
+
+class DeployError(Exception):
+    """The deployment cannot go on; the message says what to do."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--apihost", help="OpenWhisk API host, e.g. https://openwhisk.example.com")
+    parser.add_argument("--auth", help="API key, uuid:key (as in ~/.wskprops)")
+    parser.add_argument("--namespace", default="_", help="default: the key's own namespace")
+    parser.add_argument("--app-config", default=str(ROOT / "app.config.yaml"))
+    parser.add_argument("--dist", default=str(ROOT / "dist"), help="where scripts/package put the zips")
+    parser.add_argument("--manifest", action="store_true", help="write dist/manifest.yaml for wskdeploy instead")
+    parser.add_argument("--insecure", action="store_true", help="do not verify the API host's TLS certificate")
+    args = parser.parse_args(argv)
+    try:
+        if args.manifest:
+            path = write_wskdeploy_manifest(Path(args.app_config), Path(args.dist))
+            print(f"wrote {path}; deploy with: wskdeploy -m {path}")
+            return 0
+        if not args.apihost or not args.auth:
+            parser.error("--apihost and --auth are required (or --manifest)")
+        manifest = load_manifest(Path(args.app_config), development_env())
+        check_settings(manifest, args.apihost)
+        client = OpenWhisk(args.apihost, args.auth, verify=not args.insecure)
+        namespace = client.namespace() if args.namespace == "_" else args.namespace
+        for line in deploy(manifest, client, namespace, Path(args.dist)):
+            print(line, flush=True)
+    except (DeployError, ManifestError) as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class OpenWhisk:
+    """The part of OpenWhisk's REST API a deployment needs."""
+
+    def __init__(self, apihost: str, auth: str, verify: bool = True) -> None:
+        self.base = apihost.rstrip("/") + "/api/v1"
+        user, _, password = auth.partition(":")
+        self.session = requests.Session()
+        self.session.auth = (user, password)
+        self.session.verify = verify
+
+    def namespace(self) -> str:
+        namespaces = self._call("GET", "/namespaces")
+        if not namespaces:
+            raise DeployError("the API key has no namespace")
+        return namespaces[0] if isinstance(namespaces[0], str) else namespaces[0]["name"]
+
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PUT", f"{path}?overwrite=true", json=body)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.session.request(method, self.base + path, timeout=60, **kwargs)
+        except requests.RequestException as error:
+            raise DeployError(f"cannot reach {self.base}: {error}") from None
+        if response.status_code == 401:
+            raise DeployError("the API host refused the key (401): check --auth")
+        if response.status_code >= 400:
+            raise DeployError(f"{method} {path}: HTTP {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+
+def check_settings(manifest: Manifest, apihost: str) -> None:
+    inputs = {k: v for p in manifest.packages.values() for a in p.actions.values() for k, v in a.inputs.items()}
+    missing = [name for name in REQUIRED_SETTINGS if name in inputs and not inputs[name]]
+    if missing:
+        raise DeployError(f"set {', '.join(missing)} in the environment or .env before deploying")
+    if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not _is_loopback(apihost):
+        print("deploy: warning: STORE_URL is a TinyDB file, which every container would have on its own; "
+              "use STORE_URL=postgresql://... for a real deployment", file=sys.stderr)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def deploy(manifest: Manifest, client: OpenWhisk, namespace: str, dist: Path) -> list[str]:
+    """PUT every package, action and sequence; return the lines to print (the web URLs)."""
+    lines = []
+    for package in manifest.packages.values():
+        client.put(f"/namespaces/{namespace}/packages/{package.name}",
+                   {"namespace": namespace, "name": package.name, "publish": False})
+        for action in package.actions.values():
+            client.put(f"/namespaces/{namespace}/actions/{action.fqn}", action_body(action, namespace, dist))
+            lines.append(_line(client, namespace, action, "action"))
+        for sequence in package.sequences.values():
+            client.put(f"/namespaces/{namespace}/actions/{sequence.fqn}", sequence_body(sequence, namespace))
+            lines.append(_line(client, namespace, sequence, "sequence"))
+    return lines
+
+
+def _line(client: OpenWhisk, namespace: str, entity: Action | Sequence, kind: str) -> str:
+    where = client.base.removesuffix("/api/v1") + f"/api/v1/web/{namespace}/{entity.fqn}" if entity.web else "(not web)"
+    return f"deployed {kind:<9} {entity.fqn:<45} {where}"
+
+
+def action_body(action: Action, namespace: str, dist: Path) -> dict[str, Any]:
+    zip_path = dist / f"{action.name}.zip"
+    if not zip_path.exists():
+        raise DeployError(f"{zip_path} is missing: run scripts/package first")
+    return {
+        "namespace": f"{namespace}/{action.package}",
+        "name": action.name,
+        "exec": {"kind": action.runtime, "code": base64.b64encode(zip_path.read_bytes()).decode(),
+                 "binary": True, "main": action.main},
+        "parameters": [{"key": k, "value": v} for k, v in action.inputs.items()],
+        "annotations": annotations(action),
+        "limits": {"timeout": action.timeout_ms, "memory": action.limits.get("memory", 256),
+                   "concurrency": action.limits.get("concurrency", 1)},
+    }
+
+
+def sequence_body(sequence: Sequence, namespace: str) -> dict[str, Any]:
+    return {
+        "namespace": f"{namespace}/{sequence.package}",
+        "name": sequence.name,
+        "exec": {"kind": "sequence", "components": [f"/{namespace}/{c}" for c in sequence.components]},
+        "annotations": annotations(sequence),
+    }
+
+
+def annotations(entity: Action | Sequence) -> list[dict[str, Any]]:
+    values = {**entity.annotations, "web-export": entity.web, "raw-http": entity.raw}
+    if entity.web:
+        values.setdefault("final", True)
+    return [{"key": k, "value": v} for k, v in values.items()]
+
+
+class _Unresolved(dict):
+    """Interpolates `$VAR` to itself, so the wskdeploy manifest keeps references, not values."""
+
+    def get(self, key: str, default: Any = None) -> str:
+        return f"${key}"
+
+
+def write_wskdeploy_manifest(app_config: Path, dist: Path) -> Path:
+    manifest = load_manifest(app_config, _Unresolved())
+    packages: dict[str, Any] = {}
+    for package in manifest.packages.values():
+        packages[package.name] = {
+            "actions": {
+                action.name: {
+                    "function": f"{action.name}.zip",  # beside the manifest, as wskdeploy resolves it
+                    "runtime": action.runtime,
+                    "main": action.main,
+                    "inputs": dict(action.inputs),
+                    "annotations": {a["key"]: a["value"] for a in annotations(action)},
+                    "limits": {"timeout": action.timeout_ms, "memorySize": action.limits.get("memory", 256),
+                               "concurrentActivations": action.limits.get("concurrency", 1)},
+                }
+                for action in package.actions.values()
+            },
+            "sequences": {
+                sequence.name: {
+                    "actions": ", ".join(c.split("/", 1)[1] for c in sequence.components),
+                    "annotations": {a["key"]: a["value"] for a in annotations(sequence)},
+                }
+                for sequence in package.sequences.values()
+            },
+        }
+    dist.mkdir(parents=True, exist_ok=True)
+    path = dist / "manifest.yaml"
+    path.write_text("# wskdeploy manifest written by scripts/deploy --manifest; $VARs come from the environment\n"
+                    + yaml.safe_dump({"packages": packages}, sort_keys=False))
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
