@@ -18,6 +18,7 @@ from emulator.activations import (
     Response, new_activation_id,
 )
 from emulator.manifest import Action, Manifest, Sequence, load_env, load_manifest
+from emulator.registry import EntityRegistry
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import ActionPool, new_stage_root
 from emulator.sequences import run_sequence
@@ -25,6 +26,7 @@ from emulator.web_actions import WebGateway, WebResponse
 
 TIMEOUT_PREFIX = "The action exceeded its time limits"
 PROVISION_ERROR = "Failed to provision resources to run the action."  # OpenWhisk's wording
+SEQUENCE_COMPONENT_NOT_FOUND = "Sequence component does not exist."
 SECRET_NAME_HINTS = ("SECRET", "KEY", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
 
 
@@ -53,6 +55,7 @@ class Controller:
         api_host: str = "",
         command: Callable[[Action], Command] | None = None,
         sentinels: bool = True,
+        state_file: Path | None = None,
     ) -> None:
         self.manifest = manifest
         self.namespace = namespace
@@ -68,6 +71,9 @@ class Controller:
         self._pools: dict[str, ActionPool] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Entities deployed through the REST API; `state_file` keeps them across restarts.
+        self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
+                                       state_file=state_file, clock=clock)
         self.web_gateway = WebGateway(self.find, self.invoke, namespace)
 
     @classmethod
@@ -80,23 +86,39 @@ class Controller:
     # ------------------------------------------------------------------------------ public API
 
     def find(self, fqn: str) -> Action | Sequence | None:
-        return self.manifest.find(fqn)
+        """A deployed entity, else the manifest's (a deployment shadows the manifest, as a real deploy
+        overwrites an entity of the same name)."""
+        return self.registry.find(fqn) or self.manifest.find(fqn)
 
-    def invoke(self, fqn: str, params: dict[str, Any] | None = None, *, cause: str | None = None) -> Activation:
+    def invoke(self, fqn: str, params: dict[str, Any] | None = None, *, cause: str | None = None,
+               activation_id: str | None = None) -> Activation:
         """Run an action or sequence, blocking; returns its record (result unredacted).
 
         The stored copy (activations API) is redacted. Raises EntityNotFound for unknown names.
+        `activation_id` lets a caller (a non-blocking invoke) know the id before the run.
         """
         entity = self.find(fqn)
         if entity is None:
             raise EntityNotFound(fqn)
         params = dict(params or {})
         if isinstance(entity, Sequence):
-            act = run_sequence(entity, params, self._component, namespace=self.namespace, clock=self.clock, cause=cause)
+            act = run_sequence(entity, {**entity.inputs, **params}, self._component, namespace=self.namespace,
+                               clock=self.clock, cause=cause, activation_id=activation_id)
         else:
-            act = self._run_action(entity, params, cause)
+            act = self._run_action(entity, params, cause, activation_id)
         self.activations.add(self._redactor.activation(act))
         return act
+
+    def retire(self, entity: Action | Sequence | None) -> None:
+        """A deployment replaced or removed `entity`: its warm workers go (busy ones once done)."""
+        if entity is None:
+            return
+        with self._lock:
+            pool = self._pools.get(entity.fqn)
+            if pool is None or pool.action is not entity:
+                return
+            del self._pools[entity.fqn]
+        pool.retire()
 
     def web(self, path: str, method: str, headers: Mapping[str, str], query_string: str, body: bytes,
             scheme: str = "http") -> WebResponse:
@@ -135,8 +157,15 @@ class Controller:
 
     def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation:
         entity = self.find(fqn)
-        assert isinstance(entity, Action), f"sequence component {fqn} is not an action"
-        act = self._run_action(entity, payload, cause)
+        if entity is None:  # deleted since the sequence was deployed (SequenceActions: an application error)
+            now = int(self.clock() * 1000)
+            act = Activation(new_activation_id(), self.namespace, fqn.rpartition("/")[2], now, now,
+                             Response(APPLICATION_ERROR, {"error": SEQUENCE_COMPONENT_NOT_FOUND}), cause=cause)
+        elif isinstance(entity, Sequence):  # a sequence may hold sequences
+            act = run_sequence(entity, {**entity.inputs, **payload}, self._component, namespace=self.namespace,
+                               clock=self.clock, cause=cause)
+        else:
+            act = self._run_action(entity, payload, cause)
         self.activations.add(self._redactor.activation(act))
         return act
 
@@ -154,8 +183,9 @@ class Controller:
                 self._pools[action.fqn] = pool
             return pool
 
-    def _run_action(self, action: Action, params: dict[str, Any], cause: str | None) -> Activation:
-        activation_id = new_activation_id()
+    def _run_action(self, action: Action, params: dict[str, Any], cause: str | None,
+                    activation_id: str | None = None) -> Activation:
+        activation_id = activation_id or new_activation_id()
         start = self.clock()
         # Defaults under the payload: the caller's params win (OpenWhisk merges the same way).
         value = {**action.inputs, **params}
@@ -205,9 +235,9 @@ class Controller:
     def _input_secrets(self) -> list[str]:
         """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...)."""
         out = []
-        for pkg in self.manifest.packages.values():
-            for action in pkg.actions.values():
-                for name, value in action.inputs.items():
-                    if isinstance(value, str) and value and any(h in name.upper() for h in SECRET_NAME_HINTS):
-                        out.append(value)
+        actions = [a for pkg in self.manifest.packages.values() for a in pkg.actions.values()]
+        for action in [*actions, *self.registry.runtime_actions()]:
+            for name, value in action.inputs.items():
+                if isinstance(value, str) and value and any(h in name.upper() for h in SECRET_NAME_HINTS):
+                    out.append(value)
         return out

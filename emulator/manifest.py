@@ -80,6 +80,10 @@ class Action:
     limits: dict[str, int] = field(default_factory=dict)
     includes: list[Include] = field(default_factory=list)
     main: str = "main"
+    # A deployed action (REST API): its zip already unpacked in `staged`, used as is and never
+    # restaged; `isolated` runs it on the bare interpreter (no emulator packages), as the runtime does.
+    staged: Path | None = None
+    isolated: bool = False
 
     @property
     def fqn(self) -> str:
@@ -98,6 +102,7 @@ class Sequence:
     web: bool = False
     raw: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)  # a deployed sequence's parameters (manifest: none)
 
     @property
     def fqn(self) -> str:

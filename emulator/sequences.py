@@ -17,9 +17,10 @@ InvokeComponent = Callable[[str, dict[str, Any], str], Activation]
 
 
 def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent, *, namespace: str,
-                 clock: Callable[[], float], cause: str | None = None) -> Activation:
+                 clock: Callable[[], float], cause: str | None = None,
+                 activation_id: str | None = None) -> Activation:
     """Run the components in order; `invoke(fqn, payload, cause_id)` runs one component."""
-    seq_id = new_activation_id()
+    seq_id = activation_id or new_activation_id()
     start = int(clock() * 1000)
     payload = dict(params)
     components: list[Activation] = []

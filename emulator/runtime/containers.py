@@ -62,9 +62,15 @@ class RunOutcome:
 Command = Callable[[Path], list[str]]
 
 
-def default_command(main: str = "main") -> Command:
-    """Our launcher, run with the interpreter the emulator runs on."""
-    return lambda folder: [sys.executable, str(LAUNCHER), main]
+def default_command(main: str = "main", isolated: bool = False) -> Command:
+    """Our launcher, run with the interpreter the emulator runs on.
+
+    `isolated` (deployed actions): `-I -S`, so neither the environment, the user's site nor the
+    emulator's venv site-packages reach sys.path: the action sees its folder, its zip's virtualenv
+    (once activate_this.py ran) and the standard library, as in the runtime's container.
+    """
+    flags = ["-I", "-S"] if isolated else []
+    return lambda folder: [sys.executable, *flags, str(LAUNCHER), main]
 
 
 def format_log(when: float, stream: str, text: str) -> str:

@@ -47,7 +47,10 @@ def _end_activation(out) -> None:
 
 
 def serve(main_name: str = "main") -> None:
-    sys.path[0] = os.getcwd()
+    if sys.flags.isolated:  # -I leaves the script's folder out of sys.path: add the action's
+        sys.path.insert(0, os.getcwd())
+    else:
+        sys.path[0] = os.getcwd()
     _activate_virtualenv()
     main = _load_main(main_name)
     out = os.fdopen(3, "wb")

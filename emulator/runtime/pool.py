@@ -39,7 +39,7 @@ class ActionPool:
         self._stage_dir = stage_dir
         self._clock = clock
         self.max_workers = max(1, max_workers)
-        self._command = command or default_command(action.main)
+        self._command = command or default_command(action.main, isolated=action.isolated)
         self._sentinels = sentinels
         self._cond = threading.Condition()
         self._idle: list[Worker] = []
@@ -73,13 +73,35 @@ class ActionPool:
             self._cond.notify_all()
         for w in live:
             w.kill()
-        if self._folder is not None:
+        if self._folder is not None and self.action.staged is None:
             staging.unstage(self._folder)
+
+    def retire(self) -> None:
+        """Stop taking activations: idle workers die now, busy ones when their activation ends
+        (a redeployed action's in-flight activations finish on the old code, as in OpenWhisk)."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            for w in idle:
+                self._live.discard(w)
+            self._cond.notify_all()
+        for w in idle:
+            w.kill()
+        if self._folder is not None and self.action.staged is None and not self._live:
+            staging.unstage(self._folder)
+
+    def busy(self) -> int:
+        with self._cond:
+            return len(self._live)
 
     # ---------------------------------------------------------------------------------- internals
 
     def _refresh(self) -> None:
         """Restage if any source file changed; called under the lock."""
+        if self.action.staged is not None:  # deployed: its unpacked zip never changes
+            self._folder, self._version = self.action.staged, "deployed"
+            return
         layout = staging.zip_layout(self.action, self._root)
         version = staging.fingerprint(layout)
         if version == self._version:
