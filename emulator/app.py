@@ -1,4 +1,5 @@
-"""The HTTP face of the emulator: OpenWhisk's web action route and its activations REST API.
+"""The HTTP face of the emulator: OpenWhisk's web action route, its activations REST API, and (in
+`emulator.rest_api`) the packages and actions API, all under `/api/v1/namespaces` behind basic auth.
 
 Thin by design: every route turns the Flask request into plain values and calls the Controller;
 all OpenWhisk rules live in the core. Other blueprints (the GraphQL facade) register on the app
@@ -10,10 +11,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from emulator.activations import Activation, new_activation_id
 from emulator.controller import Controller
+from emulator.rest_api import GUEST_KEY, authenticate, rest
 from emulator.web_actions import MAX_BODY_BYTES, RESOURCE_DOES_NOT_EXIST, WebResponse, entity_too_big, error_response
 
 MAX_LIST_LIMIT = 200
@@ -23,13 +25,20 @@ HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 openwhisk = Blueprint("openwhisk", __name__)
 
 
-def create_app(controller: Controller) -> Flask:
-    """A Flask app serving `controller`; register more blueprints on it as needed."""
+def create_app(controller: Controller, auth: str = GUEST_KEY) -> Flask:
+    """A Flask app serving `controller`; register more blueprints on it as needed.
+
+    `auth` is the `uuid:key` the namespaces API (actions, packages, activations) requires as basic auth.
+    """
     app = Flask("emulator")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["OW_AUTH"] = auth
     app.extensions["openwhisk"] = controller
+    app.before_request(authenticate)
     app.register_blueprint(openwhisk)
+    app.register_blueprint(rest)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http_error)
     return app
 
 
@@ -50,7 +59,17 @@ def _error(status: int, message: str) -> Response:
 
 
 def _too_large(_: Exception) -> Response:
-    return _error(413, entity_too_big(request.content_length or MAX_BODY_BYTES + 1))
+    limit = request.max_content_length or MAX_BODY_BYTES
+    return _to_flask(error_response(413, entity_too_big(request.content_length or limit + 1, limit),
+                                    new_activation_id()))
+
+
+def _http_error(err: HTTPException) -> Response | HTTPException:
+    """Unknown routes and methods under /api/ answer in OpenWhisk's {"error", "code"} shape."""
+    if not request.path.startswith("/api/"):
+        return err
+    message = RESOURCE_DOES_NOT_EXIST if err.code == 404 else (err.description or err.name)
+    return _error(err.code or 500, message)
 
 
 def _json(data: Any, status: int = 200) -> Response:

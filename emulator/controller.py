@@ -109,6 +109,24 @@ class Controller:
         self.activations.add(self._redactor.activation(act))
         return act
 
+    # Deployments (the REST API's PUT / DELETE): the registry decides, the controller retires workers.
+
+    def put_action(self, package: str, name: str, body: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
+        doc, replaced = self.registry.put_action(package, name, body, overwrite)
+        self.retire(replaced)
+        return doc
+
+    def delete_action(self, package: str, name: str) -> dict[str, Any]:
+        doc, removed = self.registry.delete_action(package, name)
+        self.retire(removed)
+        return doc
+
+    def delete_package(self, name: str, force: bool = False) -> dict[str, Any]:
+        doc, removed = self.registry.delete_package(name, force)
+        for entity in removed:
+            self.retire(entity)
+        return doc
+
     def retire(self, entity: Action | Sequence | None) -> None:
         """A deployment replaced or removed `entity`: its warm workers go (busy ones once done)."""
         if entity is None:

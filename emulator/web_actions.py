@@ -40,8 +40,8 @@ def invalid_media(media_type: str) -> str:
     return f"Response is not valid '{media_type}'."
 
 
-def entity_too_big(size: int) -> str:
-    return f"Request larger than allowed: {size} > {MAX_BODY_BYTES} bytes."
+def entity_too_big(size: int, limit: int = MAX_BODY_BYTES) -> str:
+    return f"Request larger than allowed: {size} > {limit} bytes."
 
 
 @dataclass

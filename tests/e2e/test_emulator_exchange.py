@@ -12,6 +12,9 @@ from werkzeug.serving import make_server
 from customer_auth.integrations import Integration
 from customer_auth.tokens import unverified_customer_id
 from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client
+from tests.emulator.conftest import AUTH_HEADER
+
+OW_AUTH = {"Authorization": AUTH_HEADER}  # the namespaces API takes the guest key, as wsk sends it
 
 SEED_MUTATION = """mutation {
     exchangeExternalCustomerToken(
@@ -60,14 +63,14 @@ def test_one_exchange_leaves_four_activations(emulator, integration):
     app, controller, _ = emulator
     client = app.test_client()
     post(client, integration, "/graphql", {"query": SEED_MUTATION})
-    records = client.get("/api/v1/namespaces/guest/activations?limit=4").get_json()
+    records = client.get("/api/v1/namespaces/guest/activations?limit=4", headers=OW_AUTH).get_json()
     assert [r["name"] for r in records] == ["exchange-external-customer-token", "issue-token", "upsert-customer",
                                             "verify-oauth"]
     sequence, *components = records
     assert sequence["logs"] == [c["activationId"] for c in reversed(components)]
     for record in records:
         assert record["response"]["statusCode"] == 0 and record["duration"] >= 0
-        full = client.get(f"/api/v1/namespaces/guest/activations/{record['activationId']}").get_json()
+        full = client.get(f"/api/v1/namespaces/guest/activations/{record['activationId']}", headers=OW_AUTH).get_json()
         assert full["activationId"] == record["activationId"]
     assert any("authenticated" in line for line in components[2]["logs"])
     assert any("created" in line for line in components[1]["logs"])
@@ -115,7 +118,7 @@ def test_no_secret_in_activation_records(emulator, integration):
     token = post(client, integration, "/graphql", {"query": SEED_MUTATION}).get_json()[
         "data"]["exchangeExternalCustomerToken"]["token"]
     post(client, integration, "/graphql", {"query": SEED_MUTATION.replace("Roni", "")})
-    records = json.dumps(client.get("/api/v1/namespaces/guest/activations?limit=200").get_json())
+    records = json.dumps(client.get("/api/v1/namespaces/guest/activations?limit=200", headers=OW_AUTH).get_json())
     for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret,
                    token, token.split(".")[2], CRYPT_KEY):
         assert secret not in records

@@ -1,16 +1,26 @@
 """Fixtures for the emulator tests: real worker processes, and a check that none outlives its test."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
 from emulator.app import create_app
 from emulator.controller import Controller
+from emulator.rest_api import GUEST_KEY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST = FIXTURES / "app.config.yaml"
 SECRET = "fixture-s3cret-value"
+AUTH = GUEST_KEY.split(":", 1)  # (user, password) for requests
+AUTH_HEADER = "Basic " + base64.b64encode(GUEST_KEY.encode()).decode()
+
+
+def authorized(client):
+    """A test client that sends the guest key on every request, as wsk does."""
+    client.environ_base["HTTP_AUTHORIZATION"] = AUTH_HEADER
+    return client
 
 
 @pytest.fixture
@@ -35,4 +45,4 @@ def controller(make_controller) -> Controller:
 
 @pytest.fixture
 def client(controller):
-    return create_app(controller).test_client()
+    return authorized(create_app(controller).test_client())

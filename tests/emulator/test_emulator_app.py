@@ -8,6 +8,7 @@ import requests
 from werkzeug.serving import make_server
 
 from emulator.app import create_app
+from tests.emulator.conftest import AUTH, authorized
 
 API = "/api/v1/namespaces/guest/activations"
 
@@ -44,7 +45,7 @@ def test_default_list_limit_is_30(make_controller) -> None:
     controller = make_controller()
     for i in range(32):
         controller.invoke("demo/echo", {})
-    client = create_app(controller).test_client()
+    client = authorized(create_app(controller).test_client())
     assert len(client.get(API).get_json()) == 30
     assert len(client.get(f"{API}?limit=200").get_json()) == 32
 
@@ -87,5 +88,5 @@ def test_real_server_concurrent_web_calls(server, controller) -> None:
                         headers={"Content-Type": "application/json"}, timeout=10).json()["params"]
     assert raw["__ow_headers"]["x-forwarded-uri"] == "/api/v1/web/guest/demo/raw.json?a=1"
     assert raw["__ow_headers"]["host"] == server.removeprefix("http://")
-    listed = requests.get(f"{server}{API}?limit=4", timeout=10).json()
+    listed = requests.get(f"{server}{API}?limit=4", auth=tuple(AUTH), timeout=10).json()
     assert len(listed) == 4 and listed[0]["name"] == "raw"

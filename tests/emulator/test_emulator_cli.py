@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.emulator.conftest import MANIFEST
+from tests.emulator.conftest import AUTH, MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
         assert answer["params"]["API_SECRET"] == "from-env"
         assert answer["env"]["__OW_API_HOST"] == base
         worker = answer["pid"]
-        assert requests.get(f"{base}/api/v1/namespaces/dev/activations", timeout=5).json()[0]["name"] == "echo"
+        assert requests.get(f"{base}/api/v1/namespaces/dev/activations", auth=tuple(AUTH), timeout=5).json()[0]["name"] == "echo"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

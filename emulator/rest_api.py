@@ -1,0 +1,241 @@
+"""OpenWhisk's REST API for namespaces, packages and actions (what `wsk` and the `openwhisk` npm client call).
+
+Routes, parameters, status codes and messages follow the controller (core/controller/.../Actions.scala,
+Packages.scala, Namespaces.scala, ApiUtils.scala and apiv1swagger.json). Every route under
+`/api/v1/namespaces` takes HTTP basic authentication with the emulator's key (`authenticate`, which
+`create_app` installs for the activations routes too). The rules live in the registry and the
+controller; the routes only translate HTTP.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from emulator.activations import INTERNAL_ERROR, SUCCESS, new_activation_id
+from emulator.controller import Controller, EntityNotFound
+from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
+from emulator.web_actions import PARAMETERS_NOT_ALLOWED, error_response
+
+# The well-known key of OpenWhisk's `guest` namespace (ansible/files/auth.guest), which wsk's
+# local setups use; any other key is given with --auth / OW_AUTH.
+GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+# pekko-http's default rejection messages, which OpenWhisk wraps as {"error", "code"} (BasicHttpService).
+AUTH_MISSING = "The resource requires authentication, which was not supplied with the request"
+AUTH_INVALID = "The supplied authentication is invalid"
+AUTH_CHALLENGE = 'Basic realm="OpenWhisk secure realm"'
+MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation
+MAX_LIST_LIMIT = 200
+MAX_PUT_BYTES = MAX_CODE_BYTES * 4 // 3 + 1024 * 1024  # a 48 MB zip in base64, plus the document
+
+rest = Blueprint("openwhisk_rest", __name__)
+
+
+def _controller() -> Controller:
+    return current_app.extensions["openwhisk"]
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status=status, mimetype="application/json", headers=headers)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    resp = error_response(status, message, new_activation_id())
+    return Response(resp.body, status=status, mimetype="application/json", headers=headers)
+
+
+# ------------------------------------------------------------------------------ authentication
+
+def key_matches(header: str | None, key: str) -> bool | None:
+    """None: no basic credentials; else whether `user:password` equals `key` (constant time)."""
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        given = base64.b64decode(header[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(given, key.encode("utf-8"))
+
+
+def authenticate() -> Response | None:
+    """before_request hook: the namespaces API needs the key; web actions and GraphQL do not."""
+    if not request.path.startswith("/api/v1/namespaces"):
+        return None
+    ok = key_matches(request.headers.get("Authorization"), current_app.config["OW_AUTH"])
+    if ok:
+        return None
+    return _error(401, AUTH_MISSING if ok is None else AUTH_INVALID, {"WWW-Authenticate": AUTH_CHALLENGE})
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _namespace(ns: str) -> None:
+    if ns not in ("_", _controller().namespace):
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)  # other namespaces: not this key's to see
+
+
+def _int_arg(name: str, default: int, collection: str) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"The value '{raw}' is not an integer for {collection}.") from None
+
+
+def _page(collection: str) -> tuple[int, int]:
+    limit, skip = _int_arg("limit", 30, collection), _int_arg("skip", 0, collection)
+    if not 0 <= limit <= MAX_LIST_LIMIT:
+        raise ApiError(400, f"The value '{limit}' is not in the range of 0 to {MAX_LIST_LIMIT} for {collection}.")
+    if skip < 0:
+        raise ApiError(400, f"The value '{skip}' is not greater than or equal to 0 for {collection}.")
+    return limit, skip
+
+
+def _bool_arg(name: str) -> bool:
+    return request.args.get(name, "false").strip().lower() in ("true", "yes", "on", "1")
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_data(cache=False)
+    if not data.strip():
+        return {}
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise ApiError(400, f"The request content was malformed:\n{exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request content was malformed:\nexpected a JSON object.")
+    return body
+
+
+@rest.errorhandler(ApiError)
+def _api_error(err: ApiError) -> Response:
+    return _error(err.status, err.message)
+
+
+# ------------------------------------------------------------------------------ namespaces and packages
+
+@rest.get("/api/v1/namespaces")
+def list_namespaces() -> Response:
+    return _json([_controller().namespace])
+
+
+@rest.get("/api/v1/namespaces/<ns>/packages")
+def list_packages(ns: str) -> Response:
+    _namespace(ns)
+    limit, skip = _page("packages")
+    return _json(_controller().registry.list_packages(limit, skip))
+
+
+@rest.get("/api/v1/namespaces/<ns>/packages/<pkg>")
+def get_package(ns: str, pkg: str) -> Response:
+    _namespace(ns)
+    return _json(_controller().registry.get_package(pkg))
+
+
+@rest.put("/api/v1/namespaces/<ns>/packages/<pkg>")
+def put_package(ns: str, pkg: str) -> Response:
+    _namespace(ns)
+    return _json(_controller().registry.put_package(pkg, _body(), _bool_arg("overwrite")))
+
+
+@rest.delete("/api/v1/namespaces/<ns>/packages/<pkg>")
+def delete_package(ns: str, pkg: str) -> Response:
+    _namespace(ns)
+    return _json(_controller().delete_package(pkg, _bool_arg("force")))
+
+
+# ------------------------------------------------------------------------------ actions
+
+@rest.get("/api/v1/namespaces/<ns>/actions")
+def list_actions(ns: str) -> Response:
+    _namespace(ns)
+    limit, skip = _page("actions")
+    return _json(_controller().registry.list_actions(limit, skip))
+
+
+@rest.get("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
+def get_action(ns: str, pkg: str, name: str) -> Response:
+    _namespace(ns)
+    code = request.args.get("code", "true").strip().lower() != "false"
+    return _json(_controller().registry.get_action(pkg, name, code=code))
+
+
+@rest.put("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
+def put_action(ns: str, pkg: str, name: str) -> Response:
+    _namespace(ns)
+    try:  # a zip in base64 is far above the 1 MB web body limit (Flask >= 3.1 lets one request raise it)
+        request.max_content_length = MAX_PUT_BYTES
+    except AttributeError:  # pragma: no cover - older Flask keeps the app-wide limit
+        pass
+    return _json(_controller().put_action(pkg, name, _body(), _bool_arg("overwrite")))
+
+
+@rest.delete("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
+def delete_action(ns: str, pkg: str, name: str) -> Response:
+    _namespace(ns)
+    return _json(_controller().delete_action(pkg, name))
+
+
+@rest.route("/api/v1/namespaces/<ns>/actions/<name>", methods=["GET", "PUT", "POST", "DELETE"])
+def default_package_action(ns: str, name: str) -> Response:
+    """Actions outside a package are not supported by the emulator: say so rather than a bare 404."""
+    _namespace(ns)
+    return _error(404 if request.method != "PUT" else 400,
+                  "This emulator keeps actions in packages: use /actions/<package>/<name>."
+                  if request.method == "PUT" else RESOURCE_DOES_NOT_EXIST)
+
+
+@rest.post("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
+def invoke_action(ns: str, pkg: str, name: str) -> Response:
+    """Invoke: blocking (`?blocking=true`, optionally `&result=true`) or not (202 {activationId})."""
+    _namespace(ns)
+    controller = _controller()
+    fqn = f"{pkg}/{name}"
+    blocking, result_only = _bool_arg("blocking"), _bool_arg("result")
+    wait_ms = _int_arg("timeout", MAX_WAIT_MS, "actions")
+    payload = _body()
+    entity = controller.find(fqn)
+    if entity is None:
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
+    if _final(entity.annotations.get("final")) and set(payload) & {k for k, v in entity.inputs.items() if v is not None}:
+        raise ApiError(400, PARAMETERS_NOT_ALLOWED)  # final parameters may not be overridden
+    activation_id = new_activation_id()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["activation"] = controller.invoke(fqn, payload, activation_id=activation_id)
+        except EntityNotFound:
+            outcome["missing"] = True
+        except Exception as exc:  # the emulator's fault: OpenWhisk answers 500
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"activation-{activation_id}", daemon=True).start()
+    headers = {"x-openwhisk-activation-id": activation_id}
+    # Non-blocking, or blocking past the wait: 202 with the id, the record appears when it ends.
+    if not blocking or not done.wait(max(0, wait_ms) / 1000):
+        return _json({"activationId": activation_id}, 202, headers)
+    if outcome.get("missing"):
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
+    if "error" in outcome:
+        return _error(500, "Internal Server Error")
+    act = outcome["activation"]
+    body = act.response.result if result_only else act.to_dict()
+    code = act.response.status_code
+    status = 200 if code == SUCCESS else 500 if code == INTERNAL_ERROR else 502  # Actions.doInvoke
+    return _json(body, status, headers)
+
+
+def _final(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
