@@ -128,6 +128,16 @@ def child_pids() -> set[int]:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def resource_tracker() -> None:
+    """Starts multiprocessing's resource tracker before any test does: it lives as long as this
+    process, so the leak check below would otherwise blame (and kill) it in the first
+    test that spawns processes, and then in the next one."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_workers() -> Iterator[None]:
     """Fails a test that leaves a worker process alive (flask's leak-checking fixture, for processes)."""

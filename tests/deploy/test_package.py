@@ -42,7 +42,10 @@ def run_zip(zip_path: Path, folder: Path, params: dict) -> dict:
 
 
 def test_zip_layout_and_size(zips):
-    assert set(zips) == {"verify-oauth", "upsert-customer", "issue-token"}
+    assert set(zips) == {"verify-oauth", "upsert-customer", "issue-token", "graphql"}
+    graphql = zipfile.ZipFile(zips["graphql"]).namelist()
+    assert "customer_auth/graphql/schema.graphql" in graphql
+    assert any(n.startswith("virtualenv/lib/python3.11/site-packages/graphql/") for n in graphql)
     for path in zips.values():
         names = zipfile.ZipFile(path).namelist()
         assert "__main__.py" in names and "customer_auth/oauth1.py" in names

@@ -39,16 +39,6 @@ def with_search_path(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def resource_tracker() -> None:
-    """Starts multiprocessing's resource tracker before any test does: it lives as long as this
-    process, so the leak check in tests/conftest.py would otherwise blame (and kill) it in the first
-    test that spawns processes, and then in the next one."""
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()
-
-
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[Any]:
     """An autocommit connection to the test database, for making and dropping schemas."""
