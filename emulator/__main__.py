@@ -1,7 +1,8 @@
 """`python -m emulator`: load the manifest, start the controller, serve HTTP.
 
 Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
-EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, OW_NAMESPACE), as functions-framework does,
+EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
+functions-framework does,
 so a container or a CI job configures it without flags. Flask's threaded dev server is enough for
 local development; workers are the expensive part and they live in the controller.
 """
@@ -17,6 +18,7 @@ from emulator.bundle import emulator_app
 from emulator.environment import load_env
 from emulator.manifest import ManifestError, load_manifest
 from emulator.project import development_env
+from emulator.rest_api import GUEST_KEY
 from emulator.startup import on_startup
 
 
@@ -34,9 +36,16 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     p.add_argument("--activations", type=int, default=env("EMULATOR_ACTIVATIONS", "1000"),
                    help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
     p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
+    p.add_argument("--auth", default=env("OW_AUTH", GUEST_KEY),
+                   help="the uuid:key the REST API requires as basic auth (default: OpenWhisk's guest key) [OW_AUTH]")
+    p.add_argument("--state", default=env("EMULATOR_STATE", ".data/openwhisk-entities.json"),
+                   help="JSON file keeping entities deployed through the REST API across restarts, relative to "
+                        "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
     args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
     if args.workers_per_action < 1 or args.activations < 1:
         p.error("--workers-per-action and --activations must be at least 1")
+    if ":" not in args.auth:
+        p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
     return args
 
 
@@ -49,18 +58,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
+    state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
     app, controller, store = emulator_app(
-        manifest, namespace=args.namespace, workers_per_action=args.workers_per_action,
-        activation_store_size=args.activations, api_host=base_url,
+        manifest, auth=args.auth, namespace=args.namespace, workers_per_action=args.workers_per_action,
+        activation_store_size=args.activations, api_host=base_url, state_file=state,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        for line in on_startup(controller, base_url, store):
+        for line in [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]:
             print(line, flush=True)
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:
         controller.shutdown()
     return 0
+
+
+def api_lines(base_url: str, auth: str, state: Path | None) -> list[str]:
+    """Where `wsk` / the openwhisk npm client point (apihost, auth); a custom key is only hinted at."""
+    shown = auth if auth == GUEST_KEY else f"{auth.split(':', 1)[0]}:****  (from --auth / OW_AUTH)"
+    kept = f"kept in {state}" if state else "in memory only"
+    return [f"{'api host':<13} {base_url}   (wsk property set --apihost {base_url})",
+            f"{'auth':<13} {shown}", f"{'deployments':<13} {kept}"]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from emulator.app import create_app
 from emulator.controller import Controller
 from emulator.graphql_routes import register as register_graphql
 from emulator.manifest import Manifest
+from emulator.rest_api import GUEST_KEY
 
 PACKAGE = "customer-auth"
 DEVELOPMENT_INTEGRATION = "development"
@@ -54,13 +55,14 @@ def first_start(store: Store) -> Integration | None:
     return store.add_integration(Integration(name=DEVELOPMENT_INTEGRATION))
 
 
-def emulator_app(manifest: Manifest, **controller_options: Any) -> tuple[Flask, Controller, Store | None]:
-    """The emulator as `./scripts/emulate` serves it: the OpenWhisk core, its HTTP routes, and, when the
-    manifest holds the bundle, the GraphQL endpoint over the bundle's store."""
+def emulator_app(manifest: Manifest, auth: str = GUEST_KEY,
+                 **controller_options: Any) -> tuple[Flask, Controller, Store | None]:
+    """The emulator as `./scripts/emulate` serves it: the OpenWhisk core, its HTTP routes (the REST API
+    behind `auth`), and, when the manifest holds the bundle, the GraphQL endpoint over the bundle's store."""
     settings = bundle_settings(manifest)
     store = open_store(settings["STORE_URL"]) if settings else None
     controller = Controller(manifest, secrets=integration_secrets(store) if store else None, **controller_options)
-    app = create_app(controller)
+    app = create_app(controller, auth=auth)
     if settings:
         facade = graphql_facade(controller, settings)
         register_graphql(app, lambda: facade)
