@@ -7,7 +7,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from customer_auth.integrations import Integration
 from customer_auth.store import open_store

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,9 @@ from tests.conftest import CRYPT_KEY, ROOT
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[tuple]:
-    """(flask app, controller, store) with a fresh TinyDB store and real worker processes."""
-    env = {"STORE_URL": f"tinydb://{tmp_path}/store.json", "CRYPT_KEY": CRYPT_KEY}
+def emulator(any_store_url: str) -> Iterator[tuple]:
+    """(flask app, controller, store) over a fresh store of each backend, with real worker processes."""
+    env = {"STORE_URL": any_store_url, "CRYPT_KEY": CRYPT_KEY}
     app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), workers_per_action=2)
     try:
         yield app, controller, store

@@ -124,8 +124,10 @@ def test_no_secret_in_activation_records(emulator, integration):
         assert secret not in records
 
 
-def test_real_server_with_concurrent_exchanges(emulator, integration):
-    """A real HTTP server and overlapping requests: parallel warm workers, one customer per email."""
+@pytest.mark.slow
+def test_concurrent_exchanges_for_one_new_email(emulator, integration):
+    """A real HTTP server, 64 overlapping exchanges for one new email, several warm workers per action:
+    exactly one customer, and every token carries its id."""
     app, controller, store = emulator
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -136,8 +138,8 @@ def test_real_server_with_concurrent_exchanges(emulator, integration):
             payload, headers = signed(integration, base + "/graphql", {"query": SEED_MUTATION})
             return requests.post(base + "/graphql", data=payload, headers=headers, timeout=30).json()
 
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(exchange, range(16)))
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(exchange, range(64)))
     finally:
         server.shutdown()
         thread.join()

@@ -33,7 +33,7 @@ def gone(pid: int) -> bool:
 def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "EMULATOR_PORT": str(port), "EMULATOR_MANIFEST": str(MANIFEST),
-           "OW_NAMESPACE": "dev", "FIXTURE_SECRET": "from-env"}
+           "OW_NAMESPACE": "dev", "FIXTURE_SECRET": "from-env", "OW_AUTH": "dev-user:dev-secret-key"}
     proc = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -42,7 +42,10 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
-        assert f"http://127.0.0.1:{port}/api/v1/web/dev/demo/pipeline" in "".join(lines)
+        printed = "".join(lines)
+        assert f"http://127.0.0.1:{port}/api/v1/web/dev/demo/pipeline" in printed
+        assert f"api host      http://127.0.0.1:{port}" in printed
+        assert "dev-user:****" in printed and "dev-secret-key" not in printed  # a custom key is only hinted at
         base = f"http://127.0.0.1:{port}"
         for _ in range(50):
             try:
@@ -53,7 +56,9 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
         assert answer["params"]["API_SECRET"] == "from-env"
         assert answer["env"]["__OW_API_HOST"] == base
         worker = answer["pid"]
-        assert requests.get(f"{base}/api/v1/namespaces/dev/activations", auth=tuple(AUTH), timeout=5).json()[0]["name"] == "echo"
+        activations = f"{base}/api/v1/namespaces/dev/activations"
+        assert requests.get(activations, auth=tuple(AUTH), timeout=5).status_code == 401  # not the guest key
+        assert requests.get(activations, auth=("dev-user", "dev-secret-key"), timeout=5).json()[0]["name"] == "echo"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

@@ -180,6 +180,10 @@ def test_zip_runs_with_its_own_virtualenv(shop) -> None:
     assert path[0].endswith(f"virtualenv/lib/{PY}/site-packages")  # the zip's dependencies come first
     assert not any("site-packages" in p for p in path[1:])  # none of the emulator's
     assert not any(p.startswith(sys.prefix) for p in path)  # nothing of the emulator's venv at all
+    # Like OpenWhisk, base64 code is a zip even without the `binary` flag (the npm client omits it).
+    put_action(shop, "unflagged", exec={"kind": "python:3.11", "code": venv_zip(ZIP_MAIN)})
+    assert shop.get(f"{NS}/actions/shop/unflagged").get_json()["exec"]["binary"] is True
+    assert invoke(shop, "unflagged").get_json()["value"] == "from the zip"
 
 
 def test_zip_cannot_import_the_emulators_packages(shop, controller) -> None:
