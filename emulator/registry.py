@@ -18,6 +18,7 @@ import copy
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -323,7 +324,9 @@ class EntityRegistry:
         code = spec.get("code")
         if not isinstance(code, str) or not code:
             raise ApiError(400, "exec malformed: the action's code is missing.")
-        binary = bool(spec.get("binary", False))
+        # OpenWhisk ignores the `binary` flag of string code: base64 text is a zip (Exec.isBinaryCode),
+        # so clients that omit the flag (the openwhisk npm client) deploy zips all the same.
+        binary = is_binary_code(code)
         if binary:
             _decode_zip(code)  # refuse a broken zip now, not at the first activation
         elif len(code.encode("utf-8")) > MAX_CODE_BYTES:
@@ -442,6 +445,14 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
 
 def _is_sequence_doc(doc: ActionDoc) -> bool:
     return doc.exec.get("kind") == "sequence"
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def is_binary_code(code: str) -> bool:
+    text = code.strip()
+    return len(text) > 0 and len(text) % 4 == 0 and _BASE64.fullmatch(text) is not None
 
 
 def _decode_zip(code: str) -> bytes:
