@@ -61,7 +61,8 @@ def emulator_app(manifest: Manifest, auth: str = GUEST_KEY,
     behind `auth`), and, when the manifest holds the bundle, the GraphQL endpoint over the bundle's store."""
     settings = bundle_settings(manifest)
     store = open_store(settings["STORE_URL"]) if settings else None
-    controller = Controller(manifest, secrets=integration_secrets(store) if store else None, **controller_options)
+    controller = Controller(manifest, secrets=integration_secrets(store) if store else None, api_key=auth,
+                            **controller_options)
     app = create_app(controller, auth=auth)
     if settings:
         facade = graphql_facade(controller, settings)

@@ -53,6 +53,7 @@ class Controller:
         workers_per_action: int = 4,
         activation_store_size: int = 1000,
         api_host: str = "",
+        api_key: str = "",
         command: Callable[[Action], Command] | None = None,
         sentinels: bool = True,
         state_file: Path | None = None,
@@ -62,9 +63,10 @@ class Controller:
         self.clock = clock
         self.workers_per_action = workers_per_action
         self.api_host = api_host
+        self.api_key = api_key  # given to actions annotated provide-api-key, as OpenWhisk does
         self.activations = ActivationStore(activation_store_size)
         extra_secrets = secrets or (lambda: ())
-        self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets()])
+        self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets(), self.api_key])
         self._command = command
         self._sentinels = sentinels
         self._stage_root = new_stage_root()
@@ -217,6 +219,8 @@ class Controller:
             "deadline": str(int((time.time() + action.timeout_ms / 1000) * 1000)),
             "api_host": self.api_host,
         }
+        if action.annotations.get("provide-api-key") and self.api_key:
+            message["api_key"] = self.api_key
         annotations: list[dict[str, Any]] = [
             {"key": "path", "value": f"{self.namespace}/{action.fqn}"},
             {"key": "kind", "value": action.runtime},

@@ -1,0 +1,108 @@
+"""scripts/package + scripts/deploy into a running emulator through OpenWhisk's REST API, then the seed's
+exchange through the deployed web sequence and through the deployed `graphql` action."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from werkzeug.serving import make_server
+
+from customer_auth.integrations import Integration
+from customer_auth.store import open_store
+from emulator.bundle import emulator_app
+from emulator.manifest import load_manifest
+from emulator.rest_api import GUEST_KEY
+from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client
+
+import deploy  # noqa: E402  (scripts/lib/deploy.py, on sys.path through tests/deploy/conftest.py)
+
+SEED_MUTATION = """mutation {
+  exchangeExternalCustomerToken(input: {customer: {firstname: "Roni" lastname: "Cost"
+    email: "roni_cost@example.com" is_subscribed: false}}) { customer { email firstname lastname is_subscribed } token }
+}"""
+
+
+@pytest.fixture
+def openwhisk(tmp_path: Path) -> Iterator[str]:
+    """An emulator with nothing in its own manifest, served by a real HTTP server: whatever runs
+    there was deployed through the REST API."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("application:\n  runtimeManifest:\n    packages: {}\n")
+    app, controller, _ = emulator_app(load_manifest(empty, {}), state_file=None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    controller.api_host = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        thread.join()
+        controller.shutdown()
+
+
+def signed_post(integration: Integration, url: str, body: dict) -> requests.Response:
+    payload = json.dumps(body)
+    _, headers, _ = oauth_client(integration).sign(url, http_method="POST", body=payload,
+                                                   headers={"Content-Type": "application/json"})
+    return requests.post(url, data=payload, headers=headers, timeout=60)
+
+
+def test_deploy_then_exchange_through_the_deployed_zips(zips, openwhisk, any_store_url, monkeypatch, capsys):
+    monkeypatch.setenv("STORE_URL", any_store_url)
+    monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
+    integration = open_store(any_store_url).add_integration(Integration(name="deployed"))
+    dist = str(next(iter(zips.values())).parent)
+    args = ["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", dist]
+    assert deploy.main(args) == 0
+    assert deploy.main(args) == 0  # idempotent
+    printed = capsys.readouterr().out
+    urls = {line.split()[2]: line.split()[-1] for line in printed.splitlines() if line.startswith("deployed")}
+    sequence_url = urls["customer-auth/exchange-external-customer-token"]
+    graphql_url = urls["customer-auth/graphql"]
+    assert sequence_url == f"{openwhisk}/api/v1/web/guest/customer-auth/exchange-external-customer-token"
+
+    through_sequence = signed_post(integration, sequence_url, {"customer": SEED_CUSTOMER})
+    assert through_sequence.status_code == 200, through_sequence.text
+    assert {k: through_sequence.json()["customer"][k] for k in SEED_CUSTOMER} == SEED_CUSTOMER
+
+    through_graphql = signed_post(integration, graphql_url, {"query": SEED_MUTATION})
+    answer = through_graphql.json()
+    assert answer["data"]["exchangeExternalCustomerToken"]["customer"] == SEED_CUSTOMER, answer
+
+    auth = tuple(GUEST_KEY.split(":"))
+    deployed = requests.get(f"{openwhisk}/api/v1/namespaces/_/actions/customer-auth/verify-oauth", auth=auth).json()
+    assert deployed["exec"]["binary"] is True
+    names = [a["name"] for a in requests.get(f"{openwhisk}/api/v1/namespaces/_/activations?limit=50",
+                                             auth=auth).json()]
+    # the graphql action's activation, then the sequence it invoked through the REST API, and its components
+    for name in ("graphql", "exchange-external-customer-token", "verify-oauth", "upsert-customer", "issue-token"):
+        assert name in names
+    assert open_store(any_store_url).customer_count() == 1
+
+
+def test_deploy_refuses_missing_settings_and_missing_zips(openwhisk, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STORE_URL", f"tinydb://{tmp_path}/s.json")
+    monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
+    assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path / "none")]) == 1
+    assert "run scripts/package first" in capsys.readouterr().err
+    assert deploy.main(["--apihost", openwhisk, "--auth", "x:y", "--dist", str(tmp_path)]) == 1
+    assert "refused the key" in capsys.readouterr().err
+
+
+def test_wskdeploy_manifest_keeps_variable_references(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRYPT_KEY", "must-not-be-written")
+    assert deploy.main(["--manifest", "--dist", str(tmp_path)]) == 0
+    text = (tmp_path / "manifest.yaml").read_text()
+    assert "must-not-be-written" not in text
+    package = yaml.safe_load(text)["packages"]["customer-auth"]
+    assert package["actions"]["issue-token"]["inputs"]["CRYPT_KEY"] == "$CRYPT_KEY"
+    assert package["sequences"]["exchange-external-customer-token"]["actions"] == (
+        "verify-oauth, upsert-customer, issue-token")
+    assert package["actions"]["issue-token"]["function"] == "issue-token.zip"
