@@ -8,6 +8,7 @@ import secrets
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lastname", required=True)
     parser.add_argument("--subscribe", action="store_true", help="is_subscribed: true")
     parser.add_argument("--url", default="http://127.0.0.1:9080/graphql",
-                        help="the GraphQL endpoint, or the web sequence's URL (then the body is the input as JSON)")
+                        help="a GraphQL endpoint (/graphql, the graphql web action) or the web sequence's URL "
+                             "(then the body is the mutation's input as JSON)")
     parser.add_argument("--store", help="Store header (store code)")
     parser.add_argument("--integration", help="id or name of an integration in the local store (default: the first active)")
     parser.add_argument("--credentials", help="a JSON file as printed by `scripts/integration create --json`")
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     integration = load_integration(args.credentials, args.integration)
     customer = {"firstname": args.firstname, "lastname": args.lastname, "email": args.email,
                 "is_subscribed": args.subscribe}
-    graphql = "/api/v1/web/" not in args.url
+    graphql = urlsplit(args.url).path.rstrip("/").endswith("graphql")  # /graphql or the graphql web action
     body = {"query": MUTATION, "variables": {"input": {"customer": customer}}} if graphql else {"customer": customer}
     answer = send(args.url, body, integration, args.store)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
