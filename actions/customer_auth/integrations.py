@@ -8,7 +8,7 @@ import secrets
 import string
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 # The REST twin of the mutation (POST /V1/customers/{id}/token) needs this resource; which one the
 # GraphQL mutation checks is unconfirmed in Commerce, so OAUTH_REQUIRED_RESOURCE can change it.
@@ -30,6 +30,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+class Credentials(NamedTuple):
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
 @dataclass
 class Integration:
     name: str
@@ -41,11 +47,36 @@ class Integration:
     status: str = ACTIVE
     token_revoked: bool = False
     created_at: str = field(default_factory=now_iso)
+    # The credentials a rotation replaced, still accepted until `valid_until` (epoch seconds):
+    # {"consumer_secret", "access_token", "access_token_secret", "valid_until"}
+    previous: dict[str, Any] | None = None
     id: int | None = None
 
     @property
     def is_usable(self) -> bool:
         return self.status == ACTIVE and not self.token_revoked
+
+    def credential_sets(self, now: int) -> list[Credentials]:
+        """The secrets that authenticate now: the current ones, and the previous ones in their grace period."""
+        sets = [Credentials(self.consumer_secret, self.access_token, self.access_token_secret)]
+        if self.previous and now < int(self.previous["valid_until"]):
+            sets.append(Credentials(self.previous["consumer_secret"], self.previous["access_token"],
+                                    self.previous["access_token_secret"]))
+        return sets
+
+    def rotate(self, grace_seconds: int, now: int) -> None:
+        """New secrets and access token (the consumer key stays: it names the integration); the old ones
+        keep working for `grace_seconds`, so callers can switch with no downtime."""
+        self.previous = {
+            "consumer_secret": self.consumer_secret,
+            "access_token": self.access_token,
+            "access_token_secret": self.access_token_secret,
+            "valid_until": now + max(grace_seconds, 0),
+        }
+        self.consumer_secret = new_credential()
+        self.access_token = new_credential()
+        self.access_token_secret = new_credential()
+        self.token_revoked = False
 
     def allows(self, resource: str) -> bool:
         return resource in self.resources or "Magento_Backend::all" in self.resources
@@ -79,6 +110,7 @@ class Integration:
             "resources": list(self.resources),
             "consumer_key": mask(self.consumer_key),
             "created_at": self.created_at,
+            "previous_valid_until": self.previous["valid_until"] if self.previous else None,
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from authlib.common.urls import extract_params, url_decode
 from authlib.oauth1.rfc5849.signature import construct_base_string
 from authlib.oauth1.rfc5849.util import escape, unescape
 
-from .integrations import CREDENTIAL_LENGTH, Integration
+from .integrations import CREDENTIAL_LENGTH, Credentials, Integration
 from .store import Store
+from .store.base import Admission, RateLimit
 
 HMAC_SHA256 = "HMAC-SHA256"
 HMAC_SHA1 = "HMAC-SHA1"
@@ -39,7 +41,16 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 class OAuthError(Exception):
-    """Why a request was refused; worded for the activation log, never shown to the client."""
+    """Why a request was refused; worded for the activation log, never shown to the client.
+    `integration` is the one the request named, when it named a real one (for the audit trail)."""
+
+    def __init__(self, reason: str, integration: Integration | None = None) -> None:
+        super().__init__(reason)
+        self.integration = integration
+
+
+class RateLimited(OAuthError):
+    """An authenticated integration went over its rate limit."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class OAuthPolicy:
     timestamp_window: int = 600  # seconds, both into the past and into the future
     bearer_enabled: bool = False
     required_resource: str = ""
+    rate_limit: RateLimit | None = None
     nonce_retention: int = field(default=0)  # defaults to the window: an older nonce cannot verify
 
     @property
@@ -69,13 +81,33 @@ def authenticate(request: SignedRequest, store: Store, policy: OAuthPolicy, now:
     """The integration that signed `request`, or OAuthError saying why there is none."""
     scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer":
-        integration = _bearer_integration(credentials.strip(), store, policy)
+        integration, nonce, timestamp = _bearer_integration(credentials.strip(), store, policy, now), None, now
     elif scheme.lower() == "oauth":
-        integration = _oauth_integration(request, parse_authorization(credentials), store, policy, now)
+        oauth = parse_authorization(credentials)
+        integration = _oauth_integration(request, oauth, store, policy, now)
+        nonce, timestamp = oauth["oauth_nonce"], int(oauth["oauth_timestamp"])
     else:
         raise OAuthError("no OAuth or Bearer Authorization header")
-    _check_permission(integration, policy.required_resource)
+    try:
+        _check_permission(integration, policy.required_resource)
+        _admit(store, integration, nonce, timestamp, policy, now)
+    except OAuthError as error:
+        error.integration = integration
+        raise
     return integration
+
+
+def _admit(store: Store, integration: Integration, nonce: str | None, timestamp: int, policy: OAuthPolicy,
+           now: int) -> None:
+    """The nonce's one use, then a token from the integration's bucket, in one atomic store step."""
+    admission = store.admit(integration.consumer_key, nonce, timestamp, now - policy.retention,
+                            policy.rate_limit, time.time())
+    if admission is Admission.REPLAYED:
+        raise OAuthError(f"The nonce is already being used by the consumer with ID {integration.id}")
+    if admission is Admission.RATE_LIMITED:
+        limit = policy.rate_limit
+        raise RateLimited(f"integration {integration.id} is over its rate limit "
+                          f"({limit.per_minute}/min, burst {limit.burst})" if limit else "rate limited")
 
 
 def parse_authorization(credentials: str) -> dict[str, str]:
@@ -103,7 +135,7 @@ def _oauth_integration(
     method = oauth["oauth_signature_method"]
     if method not in policy.signature_methods:
         raise OAuthError(f"Signature method {method} is not supported")
-    timestamp = _check_timestamp(oauth["oauth_timestamp"], now, policy.timestamp_window)
+    _check_timestamp(oauth["oauth_timestamp"], now, policy.timestamp_window)
 
     consumer_key = oauth["oauth_consumer_key"]
     if len(consumer_key) != CREDENTIAL_LENGTH:
@@ -111,18 +143,28 @@ def _oauth_integration(
     integration = store.integration_by_consumer_key(consumer_key)
     if integration is None:
         raise OAuthError("A consumer having the specified key does not exist")
-    _check_usable(integration)
-    if len(oauth["oauth_token"]) != CREDENTIAL_LENGTH:
-        raise OAuthError("The token length is invalid. Check the length and try again.")
-    if not hmac.compare_digest(oauth["oauth_token"], integration.access_token):
-        raise OAuthError(f"the access token does not belong to consumer {integration.id}")
+    try:
+        _check_usable(integration)
+        if len(oauth["oauth_token"]) != CREDENTIAL_LENGTH:
+            raise OAuthError("The token length is invalid. Check the length and try again.")
+        credentials = _credentials_for(integration, oauth["oauth_token"], now)
+        expected = signature(request, oauth, method, credentials.consumer_secret, credentials.access_token_secret)
+        if not hmac.compare_digest(expected, oauth["oauth_signature"]):
+            raise OAuthError("The signature is invalid. Verify and try again.")
+    except OAuthError as error:
+        error.integration = integration
+        raise
+    return integration  # its nonce is consumed once the permission is known (authenticate)
 
-    expected = signature(request, oauth, method, integration.consumer_secret, integration.access_token_secret)
-    if not hmac.compare_digest(expected, oauth["oauth_signature"]):
-        raise OAuthError("The signature is invalid. Verify and try again.")
-    if not store.use_nonce(consumer_key, oauth["oauth_nonce"], timestamp, now - policy.retention):
-        raise OAuthError(f"The nonce is already being used by the consumer with ID {integration.id}")
-    return integration
+
+def _credentials_for(integration: Integration, access_token: str, now: int) -> Credentials:
+    """The credential set `access_token` belongs to: the current one, or the previous one while a
+    rotation's grace period lasts. Every set is compared, in constant time."""
+    matches = [c for c in integration.credential_sets(now) if hmac.compare_digest(access_token, c.access_token)]
+    if not matches:
+        raise OAuthError(f"the access token does not belong to consumer {integration.id} "
+                         "(or its grace period after a rotation has ended)")
+    return matches[0]
 
 
 def signature(
@@ -152,13 +194,18 @@ def _check_timestamp(value: str, now: int, window: int) -> int:
     return timestamp
 
 
-def _bearer_integration(token: str, store: Store, policy: OAuthPolicy) -> Integration:
+def _bearer_integration(token: str, store: Store, policy: OAuthPolicy, now: int) -> Integration:
     if not policy.bearer_enabled:
         raise OAuthError("an integration access token as Bearer is refused: OAUTH_BEARER_ENABLED is off")
     integration = store.integration_by_access_token(token) if len(token) == CREDENTIAL_LENGTH else None
-    if integration is None or not hmac.compare_digest(token, integration.access_token):
+    if integration is None:
         raise OAuthError("the Bearer token is no integration's access token")
-    _check_usable(integration)
+    try:
+        _credentials_for(integration, token, now)
+        _check_usable(integration)
+    except OAuthError as error:
+        error.integration = integration
+        raise
     return integration
 
 

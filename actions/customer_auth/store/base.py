@@ -6,10 +6,24 @@ atomic in every backend: two processes asking at once get one winner.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple, Protocol
+from enum import Enum
+from typing import Any, NamedTuple, Protocol
 
 from ..customers import Customer
 from ..integrations import Integration
+
+
+class RateLimit(NamedTuple):
+    """A token bucket per integration: `per_minute` requests on average, `burst` at once."""
+
+    per_minute: int
+    burst: int
+
+
+class Admission(Enum):
+    ACCEPTED = "accepted"
+    REPLAYED = "replayed"  # the (consumer, nonce) pair was used before
+    RATE_LIMITED = "rate-limited"  # the integration's bucket is empty
 
 
 class Revocation(NamedTuple):
@@ -31,6 +45,11 @@ class Store(Protocol):
     # Nonces whose timestamp is older than `expire_before` are purged; they can no longer verify.
     def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool: ...
 
+    # One atomic step per authenticated request: the nonce (when there is one: Bearer requests have
+    # none) and then a token from the consumer's bucket. A replayed nonce takes no token.
+    def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
+              limit: RateLimit | None, now: float) -> Admission: ...
+
     # Customers, unique per (website_id, lower(email))
     def customer(self, customer_id: int) -> Customer | None: ...
     def find_customer(self, website_id: int, email: str) -> Customer | None: ...
@@ -51,7 +70,21 @@ class Store(Protocol):
     def customers(self) -> Iterator[Customer]: ...
     def revocations(self) -> Iterator[Revocation]: ...
 
+    # The audit trail: one entry per exchange (see customer_auth.audit), read newest first.
+    def append_audit(self, entry: dict[str, Any]) -> None: ...
+    def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]: ...
+
     def close(self) -> None: ...
+
+
+def take_token(bucket: dict[str, Any] | None, limit: RateLimit, now: float) -> tuple[bool, dict[str, Any]]:
+    """The token bucket's rule, for stores that keep buckets as records: refill by the time passed,
+    then take one token if there is one. Returns (taken, the bucket to store)."""
+    tokens = float(limit.burst) if bucket is None else min(
+        float(limit.burst), bucket["tokens"] + (now - bucket["updated"]) * limit.per_minute / 60.0)
+    if tokens < 1:
+        return False, {"tokens": tokens, "updated": now}
+    return True, {"tokens": tokens - 1, "updated": now}
 
 
 class StoreError(Exception):

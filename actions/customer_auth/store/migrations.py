@@ -88,6 +88,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
+MIGRATIONS.append((
+    2,
+    "credential rotation, rate limits, audit trail",
+    """
+    ALTER TABLE integrations ADD COLUMN previous jsonb;
+    CREATE INDEX integrations_previous_access_token ON integrations ((previous->>'access_token'));
+
+    CREATE TABLE rate_buckets (
+        key     text             PRIMARY KEY,
+        tokens  double precision NOT NULL,
+        updated double precision NOT NULL
+    );
+
+    CREATE TABLE audit_log (
+        id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at               text    NOT NULL,
+        outcome          text    NOT NULL,
+        integration_id   bigint,
+        integration_name text,
+        store_code       text,
+        customer_id      bigint,
+        created          boolean,
+        reason           text    NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_integration ON audit_log (integration_id, id);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -44,7 +44,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..customers import Customer, email_key
 from ..integrations import Integration
 from . import migrations
-from .base import Revocation, StoreError
+from .base import Admission, RateLimit, Revocation, StoreError
 
 log = logging.getLogger("customer_auth.store")
 
@@ -246,28 +246,47 @@ class PostgresStore:
         return _first(self._rows("SELECT * FROM integrations WHERE consumer_key = %s", [consumer_key]), _integration)
 
     def integration_by_access_token(self, access_token: str) -> Integration | None:
-        return _first(self._rows("SELECT * FROM integrations WHERE access_token = %s", [access_token]), _integration)
+        # A rotated-out token stays findable during its grace period (Integration.credential_sets decides).
+        return _first(self._rows("SELECT * FROM integrations WHERE access_token = %s OR previous->>'access_token' = %s",
+                                 [access_token, access_token]), _integration)
 
     def integrations(self) -> list[Integration]:
         return [_integration(row) for row in self._rows("SELECT * FROM integrations ORDER BY id")]
 
     # Nonces ----------------------------------------------------------------------------------
     def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
-        # One statement decides: a new (consumer_key, nonce) is inserted; a known one counts as
-        # unused only when it has expired (the purge may not have run yet), and is then refreshed.
-        # A concurrent twin waits on the row lock and then finds the row fresh: one winner.
+        return self.admit(consumer_key, nonce, timestamp, expire_before, None, 0.0) is Admission.ACCEPTED
+
+    def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
+              limit: RateLimit | None, now: float) -> Admission:
         with self._transaction() as conn:
-            used = conn.execute(
-                """INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%s, %s, %s)
-                   ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
-                   WHERE nonces."timestamp" < %s""",
-                [consumer_key, nonce, timestamp, expire_before],
+            if nonce is not None:
+                # One statement decides: a new (consumer_key, nonce) is inserted; a known one counts as
+                # unused only when it has expired (the purge may not have run yet), and is then refreshed.
+                # A concurrent twin waits on the row lock and then finds the row fresh: one winner.
+                used = conn.execute(
+                    """INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%s, %s, %s)
+                       ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
+                       WHERE nonces."timestamp" < %s""",
+                    [consumer_key, nonce, timestamp, expire_before],
+                ).rowcount == 1
+                clock = time.monotonic()
+                if clock >= self._next_purge:  # purging is housekeeping: an index range scan, now and then
+                    self._next_purge = clock + NONCE_PURGE_INTERVAL
+                    conn.execute('DELETE FROM nonces WHERE "timestamp" < %s', [expire_before])
+                if not used:
+                    return Admission.REPLAYED
+            if limit is None:
+                return Admission.ACCEPTED
+            # The token bucket in one statement: refill by the time passed, take a token only if one is there.
+            taken = conn.execute(
+                """INSERT INTO rate_buckets AS b (key, tokens, updated) VALUES (%(key)s, %(burst)s - 1, %(now)s)
+                   ON CONFLICT (key) DO UPDATE
+                   SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
+                   WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1""",
+                {"key": consumer_key, "burst": float(limit.burst), "now": now, "rate": limit.per_minute / 60.0},
             ).rowcount == 1
-            now = time.monotonic()
-            if now >= self._next_purge:  # purging is housekeeping: an index range scan, now and then
-                self._next_purge = now + NONCE_PURGE_INTERVAL
-                conn.execute('DELETE FROM nonces WHERE "timestamp" < %s', [expire_before])
-            return used
+            return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
 
     # Customers -------------------------------------------------------------------------------
     def customer(self, customer_id: int) -> Customer | None:
@@ -358,6 +377,19 @@ class PostgresStore:
                 cur.execute(_ADVANCE_SEQUENCE.format(table=sql.Literal(table), ident=sql.Identifier(table)))
         return count
 
+    # Audit trail -----------------------------------------------------------------------------
+    def append_audit(self, entry: dict[str, Any]) -> None:
+        values = {column: entry.get(column) for column in AUDIT_COLUMNS}
+        values["reason"] = values["reason"] or ""
+        self._execute(sql.SQL("INSERT INTO audit_log ({}) VALUES ({})").format(
+            _names(AUDIT_COLUMNS), _placeholders(AUDIT_COLUMNS)), values)
+
+    def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
+        query = sql.SQL("SELECT {} FROM audit_log {} ORDER BY id DESC LIMIT %(limit)s").format(
+            _names(AUDIT_COLUMNS),
+            sql.SQL("WHERE integration_id = %(integration)s" if integration_id is not None else ""))
+        return self._rows(query, {"limit": limit, "integration": integration_id})
+
     def customers(self) -> Iterator[Customer]:
         """Streams by id through a server-side cursor (holds one connection while iterating)."""
         with self._transaction() as conn, conn.cursor(name="export_customers", row_factory=dict_row) as cur:
@@ -372,6 +404,9 @@ class PostgresStore:
 
 
 _NEXT_CUSTOMER_ID = sql.SQL("nextval(pg_get_serial_sequence('customers', 'id'))")
+
+
+AUDIT_COLUMNS = ["at", "outcome", "integration_id", "integration_name", "store_code", "customer_id", "created", "reason"]
 
 
 def _next_id(table: str) -> sql.Composable:
@@ -410,6 +445,7 @@ def _customer_values(customer: Customer) -> dict[str, Any]:
 def _integration_values(integration: Integration) -> dict[str, Any]:
     record = integration.to_record()
     record["resources"] = list(record["resources"])
+    record["previous"] = Json(record["previous"]) if record["previous"] else None
     return record
 
 

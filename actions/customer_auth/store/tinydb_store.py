@@ -28,12 +28,13 @@ from tinydb.table import Document, Table
 
 from ..customers import Customer, email_key
 from ..integrations import Integration
-from .base import Revocation, StoreError
+from .base import Admission, RateLimit, Revocation, StoreError, take_token
 
 INTEGRATIONS = "integrations"
 CUSTOMERS = "customers"
 REVOCATIONS = "revocations"
 NONCES = "nonces"
+BUCKETS = "rate_buckets"
 
 
 class AtomicJSONStorage(Storage):
@@ -164,6 +165,9 @@ class _Indexes:
         integrations = data.get(INTEGRATIONS, {})
         self.integration_by_consumer_key = {d["consumer_key"]: int(i) for i, d in integrations.items()}
         self.integration_by_access_token = {d["access_token"]: int(i) for i, d in integrations.items()}
+        for i, d in integrations.items():  # a rotated-out token stays findable during its grace period
+            if d.get("previous"):
+                self.integration_by_access_token.setdefault(d["previous"]["access_token"], int(i))
         self.generation = db.storage.generation
         return self
 
@@ -175,6 +179,7 @@ class TinyDBStore:
         main = Path(path)
         self._main = _Database(main)
         self._nonces = _Database(main.with_name(main.stem + ".nonces" + (main.suffix or ".json")))
+        self._audit = _AuditFile(main.with_name(main.stem + ".audit.jsonl"))
         self._indexes = _Indexes()
 
     # Integrations ----------------------------------------------------------------------------
@@ -210,16 +215,26 @@ class TinyDBStore:
             docs = sorted(db.table(INTEGRATIONS).all(), key=lambda doc: doc.doc_id)
             return [i for doc in docs if (i := _integration(doc))]
 
-    # Nonces ----------------------------------------------------------------------------------
+    # Nonces and rate limits -------------------------------------------------------------------
     def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
-        key = f"{consumer_key}:{nonce}"
+        return self.admit(consumer_key, nonce, timestamp, expire_before, None, 0.0) is Admission.ACCEPTED
+
+    def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
+              limit: RateLimit | None, now: float) -> Admission:
         with self._nonces.write() as db:
-            table = db.table(NONCES)
-            table.remove(Query().timestamp < expire_before)
-            if table.contains(Query().key == key):
-                return False
-            table.insert({"key": key, "timestamp": timestamp})
-            return True
+            if nonce is not None:
+                nonces = db.table(NONCES)
+                nonces.remove(Query().timestamp < expire_before)
+                key = f"{consumer_key}:{nonce}"
+                if nonces.contains(Query().key == key):
+                    return Admission.REPLAYED
+                nonces.insert({"key": key, "timestamp": timestamp})
+            if limit is None:
+                return Admission.ACCEPTED
+            buckets, by_key = db.table(BUCKETS), Query().key == consumer_key
+            taken, bucket = take_token(buckets.get(by_key), limit, now)  # type: ignore[arg-type]
+            buckets.upsert({"key": consumer_key, **bucket}, by_key)
+            return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
 
     # Customers -------------------------------------------------------------------------------
     def customer(self, customer_id: int) -> Customer | None:
@@ -319,8 +334,48 @@ class TinyDBStore:
         rows = sorted(Revocation(int(d["user_type"]), int(d["user_id"]), int(d["revoke_before"])) for d in docs)
         return iter(rows)
 
+    # Audit trail -----------------------------------------------------------------------------
+    def append_audit(self, entry: dict[str, Any]) -> None:
+        self._audit.append(entry)
+
+    def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
+        return self._audit.newest(limit, integration_id)
+
     def close(self) -> None:
         pass
+
+
+class _AuditFile:
+    """The audit trail as JSON lines, appended under a file lock and fsynced: a crash loses no entry
+    that was acknowledged, and a torn last line (a crash mid-write) is skipped when reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = FileLock(f"{path}.lock", thread_local=False)
+
+    def append(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def newest(self, limit: int, integration_id: int | None) -> list[dict[str, Any]]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in reversed(lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if integration_id is None or entry.get("integration_id") == integration_id:
+                entries.append(entry)
+                if len(entries) >= limit:
+                    break
+        return entries
 
 
 def _insert_keeping_ids(table: Table, items: list[Any]) -> None:
