@@ -12,8 +12,9 @@ from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
 from customer_auth.store import Store, open_store
 from emulator.app import create_app
+from emulator.console import graphql_editor, register as register_console
 from emulator.controller import Controller
-from emulator.graphql_routes import register as register_graphql
+from emulator.graphql_routes import note_activation, register as register_graphql
 from emulator.manifest import Manifest
 from emulator.rest_api import GUEST_KEY
 
@@ -34,8 +35,15 @@ def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
 
 
 def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:
-    """The facade invoking the bundle's sequence through the controller: every step an activation."""
-    return GraphQLFacade(settings, lambda fqn, params: controller.invoke(fqn, params).response.result)
+    """The facade invoking the bundle's sequence through the controller: every step an activation (the
+    `/graphql` answer names it in `x-openwhisk-activation-id`)."""
+
+    def invoke(fqn: str, params: dict[str, Any]) -> Any:
+        activation = controller.invoke(fqn, params)
+        note_activation(activation.activation_id)
+        return activation.response.result
+
+    return GraphQLFacade(settings, invoke)
 
 
 def integration_secrets(store: Store) -> Callable[[], Iterable[str]]:
@@ -66,5 +74,6 @@ def emulator_app(manifest: Manifest, auth: str = GUEST_KEY,
     app = create_app(controller, auth=auth)
     if settings:
         facade = graphql_facade(controller, settings)
-        register_graphql(app, lambda: facade)
+        register_graphql(app, lambda: facade, editor=graphql_editor)
+    register_console(app, store, lambda: bundle_settings(controller.manifest))
     return app, controller, store

@@ -5,24 +5,50 @@
 `facade_factory` is called on every request, so a factory that rebuilds the facade when the settings
 are reloaded takes effect at once; it should return the same instance otherwise (the instance holds
 the document cache).
+
+Two emulator niceties beside GraphQL over HTTP:
+- the answer names the activations the request ran in `x-openwhisk-activation-id` (comma-separated
+  when an operation ran several), as OpenWhisk names a web action's; the bundle's invoke reports
+  them with `note_activation`. The developer console finds an exchange's records by it.
+- `GET /graphql` from a browser (it accepts text/html, and sends no `query`) gets `editor()`, an
+  interactive GraphQL page, when one is given. Every other GET is GraphQL over HTTP as before.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, has_request_context, request
 
 from customer_auth.graphql import GraphQLFacade
 
 FacadeFactory = Callable[[], GraphQLFacade]
+ACTIVATION_HEADER = "x-openwhisk-activation-id"
 
 
-def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql") -> None:
-    """Adds `url` (GET, POST) to `app`, answered by `facade_factory().handle(...)`."""
+def note_activation(activation_id: str) -> None:
+    """Records that the current request ran `activation_id` (no-op outside a request)."""
+    if has_request_context():
+        g.setdefault("openwhisk_activations", []).append(activation_id)
+
+
+def wants_editor() -> bool:
+    """A browser navigating to the endpoint, not a GraphQL client (those send `query` or ask for JSON)."""
+    if request.method != "GET" or "query" in request.args:
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > 0 and accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql",
+             editor: Callable[[], Response] | None = None) -> None:
+    """Adds `url` (GET, POST) to `app`, answered by `facade_factory().handle(...)`; a browser's
+    plain GET gets `editor()` when given."""
     routes = Blueprint("graphql", __name__)
 
     @routes.route(url, methods=["GET", "POST"])
     def graphql() -> Response:
+        if editor is not None and wants_editor():
+            return editor()
         headers = {k: v for k, v in request.headers.items()}
         # What a gateway in front of OpenWhisk reports: the scheme the client used (signed URLs need it).
         if not any(k.lower() == "x-forwarded-proto" for k in headers):
@@ -34,7 +60,11 @@ def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql") -
             headers,
             request.get_data(cache=False),
         )
-        return Response(body, status=status, headers=out_headers)
+        response = Response(body, status=status, headers=out_headers)
+        ran = g.get("openwhisk_activations")
+        if ran:
+            response.headers[ACTIVATION_HEADER] = ", ".join(ran)
+        return response
 
     # Other methods on the endpoint get the facade's own 405 (with a GraphQL error body).
     @routes.route(url, methods=["PUT", "PATCH", "DELETE"])

@@ -1,0 +1,274 @@
+"""The console's Flask glue: the page, its static files and its JSON API under `/console/api/`.
+
+Access: every console route answers a local browser (see loopback.py). From elsewhere the read
+routes want the REST API's key as basic auth, as `wsk` sends it; the exchange, which signs with an
+integration's secrets, is refused with 403 whatever the credentials. Nothing secret leaves: the
+integrations are their `summary()` (consumer key masked), customers carry no password hash,
+activation records are the controller's redacted copies, manifest inputs are listed by name only.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
+
+from customer_auth.customers import Customer
+from customer_auth.oauth1 import SignedRequest, authorization_header
+from customer_auth.store import Store
+from emulator.activations import STATUS_NAMES, Activation
+from emulator.app import current_controller
+from emulator.console.exchange import exchange, signed_url, timeline
+from emulator.console.loopback import refusal
+from emulator.manifest import Action, Sequence
+from emulator.rest_api import AUTH_CHALLENGE, key_matches
+
+STATIC = Path(__file__).parent / "static"
+MAX_PAGE = 100
+MAX_ACTIVATIONS = 200
+SIGNING_PATHS = ("/console/api/exchange", "/console/api/sign")
+CUSTOMER_FIELDS = ("id", "email", "firstname", "lastname", "website_id", "store_id", "group_id",
+                   "is_subscribed", "created_at", "updated_at")
+
+console = Blueprint("console", __name__, static_folder=str(STATIC), static_url_path="/console/static")
+
+
+@dataclass
+class ConsoleContext:
+    store: Store | None
+    settings: Callable[[], Mapping[str, Any] | None]
+
+
+def register(app: Flask, store: Store | None,
+             settings: Callable[[], Mapping[str, Any] | None] = lambda: None) -> None:
+    """Serve the console on `app`; `store` is the bundle's (None without it), `settings` its inputs."""
+    app.extensions["console"] = ConsoleContext(store, settings)
+    app.register_blueprint(console)
+
+
+def graphql_editor() -> Response:
+    """The interactive GraphQL page `GET /graphql` gives a browser."""
+    return _page("graphql.html")
+
+
+def _context() -> ConsoleContext:
+    return current_app.extensions["console"]
+
+
+def _page(name: str) -> Response:
+    response = send_from_directory(STATIC, name, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class ConsoleError(Exception):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, dict(headers or {})
+
+
+@console.errorhandler(ConsoleError)
+def _console_error(err: ConsoleError) -> Response:
+    response = jsonify({"error": err.message, "code": err.status})
+    response.status_code = err.status
+    response.headers.update(err.headers)
+    return response
+
+
+@console.before_request
+def _local_or_key() -> None:
+    """Reads: a local browser, or the REST API key. (The exchange checks more, see below.)"""
+    if not request.path.startswith("/console/api/") or request.path in SIGNING_PATHS:
+        return  # the signing routes refuse non-local requests with 403 themselves
+    why = refusal(request.environ)
+    if why is None or key_matches(request.headers.get("Authorization"), current_app.config["OW_AUTH"]):
+        return
+    raise ConsoleError(401, f"The console's API answers this machine only ({why}); "
+                            "elsewhere send the OpenWhisk API key as basic auth.",
+                       {"WWW-Authenticate": AUTH_CHALLENGE})
+
+
+# ------------------------------------------------------------------------------ the page
+
+@console.get("/")
+def index() -> Response:
+    return _page("index.html")
+
+
+# ------------------------------------------------------------------------------ manifest
+
+@console.get("/console/api/manifest")
+def manifest() -> Response:
+    controller = current_controller()
+    packages = []
+    for package in controller.manifest.packages.values():
+        packages.append({
+            "name": package.name,
+            "inputs": sorted(package.inputs),
+            "actions": [_action(a) for a in package.actions.values()],
+            "sequences": [_sequence(s) for s in package.sequences.values()],
+        })
+    return jsonify({"namespace": controller.namespace, "packages": packages,
+                    "graphql": _context().store is not None})
+
+
+def _action(action: Action) -> dict[str, Any]:
+    return {"name": action.name, "fqn": action.fqn, "runtime": action.runtime, "web": action.web,
+            "raw": action.raw, "limits": {"timeout": action.timeout_ms, **action.limits},
+            "inputs": sorted(action.inputs), "annotations": action.annotations}
+
+
+def _sequence(sequence: Sequence) -> dict[str, Any]:
+    return {"name": sequence.name, "fqn": sequence.fqn, "components": list(sequence.components),
+            "web": sequence.web, "raw": sequence.raw}
+
+
+# ------------------------------------------------------------------------------ store
+
+def _store() -> Store:
+    store = _context().store
+    if store is None:
+        raise ConsoleError(404, "This manifest has no customer-auth package, so there is no store.")
+    return store
+
+
+@console.get("/console/api/integrations")
+def integrations() -> Response:
+    return jsonify([i.summary() for i in _store().integrations()])
+
+
+@console.get("/console/api/customers")
+def customers() -> Response:
+    """`q`: a case-insensitive substring of the email; `page` (from 1) of `per_page` (at most 100), by id."""
+    wanted = request.args.get("q", "").strip().lower()
+    page = max(_int_arg("page", 1), 1)
+    per_page = min(max(_int_arg("per_page", 20), 1), MAX_PAGE)
+    matches = [c for c in _store().customers() if wanted in c.email.lower()]
+    items = matches[(page - 1) * per_page: page * per_page]
+    return jsonify({"items": [_customer(c) for c in items], "total": len(matches), "page": page,
+                    "per_page": per_page, "pages": max(1, -(-len(matches) // per_page)), "q": wanted})
+
+
+def _customer(customer: Customer) -> dict[str, Any]:
+    record = customer.to_record()
+    return {name: record.get(name) for name in CUSTOMER_FIELDS}
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConsoleError(400, f"{name} must be an integer, got {raw!r}") from None
+
+
+# ------------------------------------------------------------------------------ activations
+
+STATUS_KEYS = {name.replace(" ", "-"): code for code, name in STATUS_NAMES.items()}  # success, application-error, ...
+
+
+@console.get("/console/api/activations")
+def activations() -> Response:
+    """Newest first, as `wsk activation list`: `name` (action or package/action), `status`
+    (success, application-error, action-developer-error, whisk-internal-error; or 0-3), `limit`, `skip`."""
+    store = current_controller().activations
+    limit = min(max(_int_arg("limit", 30), 1), MAX_ACTIVATIONS)
+    skip = max(_int_arg("skip", 0), 0)
+    records = store.list(limit=max(len(store), 1), name=request.args.get("name") or None)
+    status = request.args.get("status", "")
+    if status:
+        code = int(status) if status.isdigit() else STATUS_KEYS.get(status)
+        if code not in STATUS_NAMES:
+            raise ConsoleError(400, f"status must be one of {', '.join(STATUS_KEYS)} (or 0-3), got {status!r}")
+        records = [r for r in records if r.response.status_code == code]
+    return jsonify({"items": [_record(a) for a in records[skip: skip + limit]], "total": len(records)})
+
+
+@console.get("/console/api/activations/<activation_id>")
+def activation(activation_id: str) -> Response:
+    record = current_controller().activations.get(activation_id)
+    if record is None:
+        raise ConsoleError(404, f"No activation {activation_id} (the emulator keeps the newest records only).")
+    return jsonify(_record(record))
+
+
+@console.get("/console/api/activations/<activation_id>/timeline")
+def activation_timeline(activation_id: str) -> Response:
+    """The activation and, for a sequence, its components: one time axis."""
+    records = timeline(current_controller().activations, activation_id)
+    if not records:
+        raise ConsoleError(404, f"No activation {activation_id}.")
+    return jsonify({"items": [_record(a) for a in records]})
+
+
+def _record(activation: Activation) -> dict[str, Any]:
+    """The REST API's record (already redacted by the controller), plus what the page sorts and labels by."""
+    record = activation.to_dict()
+    record["path"] = activation.annotation("path") or activation.name
+    record["kind"] = activation.annotation("kind")
+    return record
+
+
+# ------------------------------------------------------------------------------ the exchange
+
+@console.post("/console/api/exchange")
+def run_exchange() -> Response:
+    """Sign the exchange mutation as one of the store's integrations and send it to `/graphql`.
+
+    Body: {"integration": id, "customer": {email, firstname, lastname, is_subscribed}, "store": code}.
+    """
+    why = refusal(request.environ)
+    if why is not None:
+        raise ConsoleError(403, f"The console signs exchanges only for a browser on this machine with the "
+                                f"emulator listening on loopback: {why}.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("customer"), dict):
+        raise ConsoleError(400, 'Send {"integration": id, "customer": {"email", "firstname", "lastname"}}.')
+    store = _store()
+    integration = store.integration(_as_int(body.get("integration")))
+    if integration is None:
+        raise ConsoleError(404, f"No integration {body.get('integration')!r} in the store.")
+    customer = {k: body["customer"].get(k) for k in ("email", "firstname", "lastname")}
+    customer["is_subscribed"] = bool(body["customer"].get("is_subscribed", False))
+    result = exchange(current_app._get_current_object(), integration, customer,  # type: ignore[attr-defined]
+                      base_url=request.host_url, settings=_context().settings(),
+                      store_code=str(body.get("store") or ""))
+    activations_store = current_controller().activations
+    records = [r for i in result["activationIds"] for r in timeline(activations_store, i)]
+    result["timeline"] = [_record(a) for a in records]
+    return jsonify(result)
+
+
+@console.post("/console/api/sign")
+def sign() -> Response:
+    """The GraphQL editor's signing: an Authorization header for `body` POSTed to this `/graphql`.
+
+    Body: {"integration": id, "body": "<the exact JSON text to send>"}. Local only, as the exchange.
+    """
+    why = refusal(request.environ)
+    if why is not None:
+        raise ConsoleError(403, f"The console signs requests only for a browser on this machine with the "
+                                f"emulator listening on loopback: {why}.")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+        raise ConsoleError(400, 'Send {"integration": id, "body": "<the request body>"}.')
+    integration = _store().integration(_as_int(payload.get("integration")))
+    if integration is None:
+        raise ConsoleError(404, f"No integration {payload.get('integration')!r} in the store.")
+    url = signed_url(request.host_url, _context().settings())
+    signed = SignedRequest(method="POST", url=url, headers={"content-type": "application/json"}, body=payload["body"])
+    return jsonify({"authorization": authorization_header(signed, integration, int(time.time()), secrets.token_hex(16)),
+                    "url": url})
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConsoleError(400, f"integration must be an integration id, got {value!r}") from None

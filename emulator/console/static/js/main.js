@@ -1,0 +1,32 @@
+// The console's entry point: load the manifest and the store, wire the exchange and the activations.
+import { getJSON } from "./api.js";
+import { $, h } from "./dom.js";
+import { refresh as refreshActivations, setupActivations } from "./activations.js";
+import { setupExchange } from "./exchange.js";
+import { renderManifest } from "./manifest.js";
+import { loadIntegrations, searchCustomers, setupStore } from "./store.js";
+
+function fail(where, err) {
+  $(where).prepend(h("p", { class: "error" }, err.message));
+}
+
+async function start() {
+  let manifest = { namespace: "", packages: [], graphql: false };
+  try {
+    manifest = await getJSON("/console/api/manifest");
+    renderManifest(manifest);
+  } catch (err) { fail("#manifest", err); }
+  setupActivations(manifest);
+  if (!manifest.graphql) {
+    $("#exchange").hidden = $("#store").hidden = $("#graphql-link").hidden = true;
+    document.body.dataset.ready = "true";
+    return;
+  }
+  setupStore();
+  setupExchange(() => { refreshActivations(); searchCustomers(); });
+  try { await loadIntegrations(); } catch (err) { fail("#exchange", err); }
+  try { await searchCustomers(1); } catch (err) { fail("#store", err); }
+  document.body.dataset.ready = "true";
+}
+
+start();
