@@ -3,8 +3,10 @@
 Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
 EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
 functions-framework does,
-so a container or a CI job configures it without flags. Flask's threaded dev server is enough for
-local development; workers are the expensive part and they live in the controller.
+so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
+EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
+with several processes, each with its own controller and warm workers (the first start's development
+integration is created once, before the processes start).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from emulator.environment import load_env
 from emulator.manifest import ManifestError, load_manifest
 from emulator.project import development_env
 from emulator.rest_api import GUEST_KEY
+from emulator.servers import SERVERS, serve
 from emulator.startup import on_startup
 
 
@@ -41,9 +44,17 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     p.add_argument("--state", default=env("EMULATOR_STATE", ".data/openwhisk-entities.json"),
                    help="JSON file keeping entities deployed through the REST API across restarts, relative to "
                         "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
+    p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask"),
+                   help="HTTP server: flask (threaded dev server) or gunicorn (needs the 'server' extra) "
+                        "[EMULATOR_SERVER]")
+    p.add_argument("--processes", type=int, default=env("EMULATOR_PROCESSES", "2"),
+                   help="gunicorn: server processes, each with its own controller, workers and activation "
+                        "records [EMULATOR_PROCESSES]")
+    p.add_argument("--threads", type=int, default=env("EMULATOR_THREADS", "8"),
+                   help="gunicorn: requests served at once per process [EMULATOR_THREADS]")
     args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
-    if args.workers_per_action < 1 or args.activations < 1:
-        p.error("--workers-per-action and --activations must be at least 1")
+    if min(args.workers_per_action, args.activations, args.processes, args.threads) < 1:
+        p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
     if ":" not in args.auth:
         p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
     return args
@@ -59,17 +70,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
     state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
-    app, controller, store = emulator_app(
-        manifest, auth=args.auth, namespace=args.namespace, workers_per_action=args.workers_per_action,
-        activation_store_size=args.activations, api_host=base_url, state_file=state,
-    )
+
+    def build():
+        return emulator_app(
+            manifest, auth=args.auth, namespace=args.namespace, workers_per_action=args.workers_per_action,
+            activation_store_size=args.activations, api_host=base_url, state_file=state,
+        )
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app, controller, store = build()
     try:
-        for line in [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]:
-            print(line, flush=True)
-        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        lines = [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]
     finally:
-        controller.shutdown()
+        if args.server != "flask":  # each gunicorn process builds its own, after the fork
+            controller.shutdown()
+    if args.server == "gunicorn" and args.processes > 1:
+        lines.append(f"{'server':<13} gunicorn, {args.processes} processes x {args.threads} threads "
+                     "(activation records and REST API deployments are per process)")
+    for line in lines:
+        print(line, flush=True)
+    if args.server == "flask":
+        serve(lambda: app, args.host, args.port, "flask", on_exit=lambda _: controller.shutdown())
+    else:
+        serve(lambda: build()[0], args.host, args.port, args.server, args.processes, args.threads,
+              on_exit=lambda built: built.extensions["openwhisk"].shutdown())
     return 0
 
 

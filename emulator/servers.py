@@ -1,0 +1,81 @@
+"""The HTTP servers the emulator can run on: Flask's threaded dev server, or gunicorn with several processes.
+
+    serve(app_factory, host, port, server="gunicorn", processes=2, threads=8)
+
+`app_factory()` builds one WSGI app with everything it needs (its own Controller, worker pools and
+activation records). With gunicorn it is called once in every server process, after the fork, so no
+process shares threads, pipes or worker processes with another; the store is shared through its own
+rules (TinyDB: file lock and atomic renames; PostgreSQL: the database), which already hold across
+processes because every action worker is a process of its own.
+
+What is per process with `processes > 1` (stated in the README): the activation records the
+activations API lists (each answer comes from the process that served the request), and entities
+deployed through the REST API (a PUT reaches one process). Use one process to deploy or inspect
+activations; the bundle of the manifest, GraphQL and the web actions are the same in every process.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+SERVERS = ("flask", "gunicorn")
+AppFactory = Callable[[], Any]
+
+
+def serve(app_factory: AppFactory, host: str, port: int, server: str = "flask", processes: int = 1,
+          threads: int = 8, on_exit: Callable[[Any], None] | None = None, quiet: bool = False) -> None:
+    """Serve until stopped. `on_exit(app)` runs in each server process as it ends (shut its workers down)."""
+    if server == "flask":
+        app = app_factory()
+        try:
+            app.run(host=host, port=port, threaded=True, use_reloader=False)
+        finally:
+            if on_exit:
+                on_exit(app)
+        return
+    if server != "gunicorn":
+        raise ValueError(f"unknown server {server!r}; one of {', '.join(SERVERS)}")
+    _gunicorn(app_factory, host, port, processes, threads, on_exit, quiet).run()
+
+
+def _gunicorn(app_factory: AppFactory, host: str, port: int, processes: int, threads: int,
+              on_exit: Callable[[Any], None] | None, quiet: bool) -> Any:
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:  # pragma: no cover - depends on the venv
+        raise SystemExit("emulate: --server gunicorn needs gunicorn: pip install -e '.[server]'") from None
+
+    built: dict[int, Any] = {}
+
+    def worker_exit(_server: Any, _worker: Any) -> None:
+        app = built.pop(os.getpid(), None)
+        if app is not None and on_exit:
+            on_exit(app)
+
+    class Application(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": max(1, processes),
+                # gthread: keep-alive connections and `threads` requests at once per process; the
+                # sync worker would close every connection and serve one request at a time.
+                "worker_class": "gthread",
+                "threads": max(1, threads),
+                "keepalive": 75,
+                "timeout": 120,  # an action may run for 60 s (the graphql action's limit)
+                "graceful_timeout": 10,
+                "preload_app": False,  # app_factory runs in each process, after the fork
+                "worker_exit": worker_exit,
+                "accesslog": None,
+                "loglevel": "warning" if quiet else "info",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            app = app_factory()
+            built[os.getpid()] = app
+            return app
+
+    return Application()

@@ -1,0 +1,567 @@
+"""scripts/bench: how fast the exchange is, and whether it meets the project's targets.
+
+Every number is measured in one run on this machine, and every claim is a ratio of two numbers of
+the same run: the exchange against a bare Flask endpoint served by the same server, 1M stored
+customers against 1k, the sequence through worker processes against the three `main` functions
+called directly. See the README's Performance section for the table this prints.
+
+    scripts/bench                 # the standard run: both backends, 1k..100k customers (~6 min)
+    scripts/bench --all           # also 1M customers (seeding takes minutes; cached under .data/bench)
+    scripts/bench --smoke         # a few seconds on tiny data: checks the benchmark itself works
+    scripts/bench --write-readme  # put the table into README.md and the chart into docs/
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "actions"), str(Path(__file__).resolve().parent)]
+
+from bench_load import LoadSpec, build_requests, customer_email, drive_in_process, null_server  # noqa: E402
+
+SEQUENCE = "customer-auth/exchange-external-customer-token"
+WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
+CRYPT_KEY = "0123456789abcdef0123456789abcdef"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+README = ROOT / "README.md"
+CHART = ROOT / "docs" / "bench.png"
+RESULT = ROOT / ".data" / "bench" / "result.json"
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+# ----------------------------------------------------------------------------------------- stores
+
+class BenchStore:
+    """A store seeded with `size` customers (through the bulk path) and one integration."""
+
+    def __init__(self, backend: str, size: int, workdir: Path) -> None:
+        self.backend, self.size = backend, size
+        if backend == "tinydb":
+            cache = ROOT / ".data" / "bench" / f"seed-{size}.json"
+            path = workdir / f"store-{size}.json"
+            if not cache.exists() or size <= 1000:
+                _seed_tinydb(cache, size)
+            shutil.copyfile(cache, path)
+            self.url = f"tinydb://{path}"
+        else:
+            self.url = _seed_postgres(size)
+        from customer_auth.store import open_store
+
+        store = open_store(self.url)
+        self.integration = next((i for i in store.integrations() if i.name == "bench"), None)
+        if self.integration is None:
+            from customer_auth.integrations import Integration
+
+            self.integration = store.add_integration(Integration(name="bench"))
+        store.close()
+
+    def credentials(self) -> dict[str, Any]:
+        return self.integration.to_record()
+
+
+def _customers(size: int):
+    from customer_auth.customers import Customer
+
+    return (Customer(email=customer_email(i), firstname="Bench", lastname="Mark", website_id=1, store_id=1,
+                     created_at="2024-01-01 00:00:00", updated_at="2024-01-01 00:00:00") for i in range(size))
+
+
+def _seed_tinydb(path: Path, size: int) -> None:
+    from customer_auth.store.tinydb_store import TinyDBStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    log(f"seeding TinyDB with {size:,} customers (import_customers) ...")
+    started = time.perf_counter()
+    TinyDBStore(str(path)).import_customers(_customers(size))
+    log(f"  seeded in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def _pg_url(schema: str) -> str:
+    parts = urlsplit(POSTGRES_URL)
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"-csearch_path={schema}"
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _seed_postgres(size: int) -> str:
+    """Schema bench_<size>, kept between runs: seeded once, new customers and nonces removed after use."""
+    import psycopg
+
+    schema = f"bench_{size}"
+    url = _pg_url(schema)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{schema}.customers"]).fetchone()[0]
+        count = conn.execute(f"SELECT count(*) FROM {schema}.customers").fetchone()[0] if exists else -1
+        if exists:
+            conn.execute(f"DELETE FROM {schema}.customers WHERE email LIKE 'new-%%'")
+            conn.execute(f"TRUNCATE {schema}.nonces")
+            count = conn.execute(f"SELECT count(*) FROM {schema}.customers").fetchone()[0]
+        if count != size:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+            from customer_auth.store.postgres_store import PostgresStore
+
+            log(f"seeding PostgreSQL with {size:,} customers (import_customers) ...")
+            started = time.perf_counter()
+            store = PostgresStore(url)
+            store.import_customers(_customers(size))
+            store.close()
+            conn.execute(f"ANALYZE {schema}.customers")
+            log(f"  seeded in {time.perf_counter() - started:.1f} s")
+    return url
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+# ----------------------------------------------------------------------------------------- server
+
+class Server:
+    """The emulator under test in a process group of its own (gunicorn master and its processes)."""
+
+    def __init__(self, store_url: str, opts: argparse.Namespace) -> None:
+        self.port = _free_port()
+        env = {**os.environ, "STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY, "EMULATOR_STATE": "none",
+               "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}"}
+        cmd = [sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
+               "--server", opts.server, "--processes", str(opts.processes), "--threads", str(opts.threads),
+               "--workers-per-action", str(opts.workers_per_action)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the server did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the group this script started
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stderr.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------- running
+
+def load(spec: LoadSpec) -> dict[str, Any]:
+    """Run the load generator in a process of its own and summarise what it measured."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=drive_in_process, args=(spec, queue))
+    proc.start()
+    raw = queue.get()
+    proc.join()
+    if "crash" in raw:
+        raise RuntimeError(f"the load generator failed: {raw['crash']}")
+    return summarise(raw["latencies"], raw["elapsed"], raw["errors"]) | {
+        "failures": raw["failures"], "exhausted": raw["exhausted"], "concurrency": spec.concurrency}
+
+
+def summarise(latencies: list[float], elapsed: float, errors: int = 0) -> dict[str, Any]:
+    xs = sorted(latencies)
+    n = len(xs)
+
+    def pct(p: float) -> float:
+        return round(xs[min(n - 1, int(p * n))] * 1000, 3) if n else float("nan")
+
+    return {"n": n, "errors": errors, "elapsed_s": round(elapsed, 3),
+            "throughput": round(n / elapsed, 1) if elapsed else 0.0,
+            "mean_ms": round(statistics.fmean(xs) * 1000, 3) if n else float("nan"),
+            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+
+
+def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespace,
+                     workdir: Path) -> list[dict[str, Any]]:
+    """One server over one seeded store: the bare endpoint and the exchanges (existing first)."""
+    store = BenchStore(backend, size, workdir)
+    server = Server(store.url, opts)
+    out = []
+    try:
+        plan = [("ping", "/__bench/ping", None)] if full else []
+        plan += [("graphql", "/graphql", "existing")]
+        plan += [("web", WEB_PATH, "existing")] if full else []
+        new_allowed = not (backend == "tinydb" and size > opts.tinydb_new_max)
+        plan += [("graphql", "/graphql", "new")] if new_allowed else []
+        plan += [("web", WEB_PATH, "new")] if full and new_allowed else []
+        for kind, path, customers in plan:
+            name = "bare Flask endpoint" if kind == "ping" else f"{kind} {customers}"
+            spec = LoadSpec("127.0.0.1", server.port, kind, path, opts.concurrency, duration=opts.duration,
+                            integration=store.credentials(),
+                            customers=(customers, size) if customers == "existing" else ("new", f"{size}"),
+                            warmup=opts.concurrency * 4, progress=f"{backend} {size:>9,} {name}")
+            if customers == "new" and backend == "tinydb" and size >= 100_000:
+                spec.count, spec.warmup = max(opts.concurrency, opts.tinydb_new_count), 0
+            result = load(spec)
+            row = {"group": "http", "backend": backend, "customers": size, "scenario": name, **result}
+            out.append(row)
+            log(f"  {backend:<8} {size:>9,} {name:<22} {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:>8.2f} ms"
+                f"  p95 {result['p95_ms']:>8.2f}  p99 {result['p99_ms']:>8.2f}  errors {result['errors']}")
+            if result["failures"]:
+                log(f"    first failure: {result['failures'][0][:200]}")
+    finally:
+        server.stop()
+    return out
+
+
+def loadgen_ceiling(opts: argparse.Namespace) -> dict[str, Any]:
+    """The generator against a server that answers at once: the most it can measure."""
+    ctx = multiprocessing.get_context("spawn")
+    ports = ctx.Queue()
+    proc = ctx.Process(target=null_server, args=(ports,), daemon=True)
+    proc.start()
+    try:
+        port = ports.get(timeout=10)
+        spec = LoadSpec("127.0.0.1", port, "ping", "/", opts.concurrency, duration=min(opts.duration, 3),
+                        warmup=opts.concurrency, progress="load generator ceiling (null server)")
+        result = load(spec)
+    finally:
+        proc.terminate()
+        proc.join()
+    log(f"  load generator ceiling {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:.3f} ms")
+    return {"group": "loadgen", "backend": "-", "customers": 0, "scenario": "load generator vs null server", **result}
+
+
+def _signed_web_params(manifest: Any, integration: Any, email: str) -> dict[str, Any]:
+    from customer_auth.oauth1 import SignedRequest, authorization_header
+    from emulator.web_actions import web_params
+
+    body = json.dumps({"customer": {"email": email, "firstname": "Bench", "lastname": "Mark"}})
+    url = f"http://bench.local{WEB_PATH}"
+    signed = SignedRequest("POST", url, {"content-type": "application/json"}, body)
+    headers = {"host": "bench.local", "content-type": "application/json",
+               "authorization": authorization_header(signed, integration, int(time.time()), secrets.token_hex(16))}
+    return web_params(manifest.find(SEQUENCE), "POST", headers, "", body.encode(), called_path=WEB_PATH)
+
+
+def _load_main(action: Any) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{action.name.replace('-', '_')}", action.function)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """The sequence through the controller's worker processes against the three mains called in turn,
+    one request at a time, interleaved, over the same store (TinyDB, 1k customers, existing customers)."""
+    from emulator.controller import Controller
+    from emulator.manifest import load_manifest
+
+    store = BenchStore("tinydb", opts.sizes[0], workdir)
+    manifest = load_manifest(ROOT / "app.config.yaml", {"STORE_URL": store.url, "CRYPT_KEY": CRYPT_KEY})
+    seq = manifest.find(SEQUENCE)
+    actions = [manifest.find(fqn) for fqn in seq.components]
+    mains = [_load_main(a) for a in actions]
+    controller = Controller(manifest, workers_per_action=1)
+    direct, through = [], []
+    try:
+        n = opts.overhead_count
+        params = [_signed_web_params(manifest, store.integration, customer_email(i % store.size))
+                  for i in range(2 * n + 10)]
+        for i in range(10):  # warm: worker processes started, modules imported, caches filled
+            controller.invoke(SEQUENCE, params[2 * n + i])
+        for i in range(n):
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # the actions log to stdout, as in a worker
+                payload = params[2 * i]
+                for action, main in zip(actions, mains):
+                    payload = main({**action.inputs, **payload})
+            t1 = time.perf_counter()
+            assert payload.get("statusCode") == 200, payload
+            act = controller.invoke(SEQUENCE, params[2 * i + 1])
+            t2 = time.perf_counter()
+            assert act.response.result.get("statusCode") == 200, act.response.result
+            direct.append(t1 - t0)
+            through.append(t2 - t1)
+    finally:
+        controller.shutdown()
+    rows = [{"group": "overhead", "backend": "tinydb", "customers": store.size, "scenario": name,
+             **summarise(xs, sum(xs)), "concurrency": 1}
+            for name, xs in (("direct composition (3 mains)", direct), ("sequence via worker processes", through))]
+    log(f"  direct p50 {rows[0]['p50_ms']:.2f} ms, through workers p50 {rows[1]['p50_ms']:.2f} ms")
+    return rows
+
+
+def cold_starts(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """Fresh controller, first activation: process start, imports and the first result, per action."""
+    from emulator.controller import Controller
+    from emulator.manifest import load_manifest
+
+    store = BenchStore("tinydb", opts.sizes[0], workdir)
+    manifest = load_manifest(ROOT / "app.config.yaml", {"STORE_URL": store.url, "CRYPT_KEY": CRYPT_KEY})
+    customer = {"email": customer_email(0), "firstname": "Bench", "lastname": "Mark"}
+    from customer_auth.store import open_store
+
+    record = open_store(store.url).find_customer(1, customer["email"]).public_record()
+    cases = {
+        "customer-auth/verify-oauth": lambda: _signed_web_params(manifest, store.integration, customer["email"]),
+        "customer-auth/upsert-customer": lambda: {"input": {"customer": customer}, "store_code": ""},
+        "customer-auth/issue-token": lambda: {"customer": record},
+        "customer-auth/graphql": lambda: {"__ow_method": "get", "__ow_headers": {}, "__ow_path": "",
+                                          "__ow_query": "query=%7B__typename%7D", "__ow_body": ""},
+    }
+    rows = []
+    for fqn, params in cases.items():
+        walls, inits = [], []
+        for _ in range(opts.cold_repeats):
+            controller = Controller(manifest, workers_per_action=1, api_host="http://127.0.0.1:9")
+            try:
+                t0 = time.perf_counter()
+                act = controller.invoke(fqn, params())
+                walls.append(time.perf_counter() - t0)
+                inits.append(act.annotation("initTime") or 0)
+                if not act.response.success:
+                    log(f"    {fqn}: {str(act.response.result)[:200]}")
+            finally:
+                controller.shutdown()
+        row = {"group": "cold", "backend": "tinydb", "customers": store.size, "scenario": f"cold start {fqn.split('/')[1]}",
+               **summarise(walls, sum(walls)), "init_ms": statistics.median(inits), "concurrency": 1}
+        rows.append(row)
+        log(f"  cold start {fqn:<32} p50 {row['p50_ms']:.1f} ms (init {row['init_ms']} ms)")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- targets
+
+def find(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[str, Any]]:
+    out = []
+
+    def add(name: str, value: float | None, limit: float, better: str, note: str = "") -> None:
+        met = None if value is None else (value >= limit if better == "higher" else value <= limit)
+        out.append({"target": name, "value": None if value is None else round(value, 3), "limit": limit,
+                    "better": better, "met": met, "note": note})
+
+    small, large = opts.sizes[0], opts.sizes[-1]
+    for backend in opts.backends:
+        ping = find(rows, backend=backend, customers=small, scenario="bare Flask endpoint")
+        gql = find(rows, backend=backend, customers=small, scenario="graphql existing")
+        if ping and gql:
+            add(f"{backend}: /graphql existing / bare Flask throughput", gql["throughput"] / ping["throughput"], 0.40, "higher")
+            add(f"{backend}: /graphql existing p99 / p50", gql["p99_ms"] / gql["p50_ms"], 4.0, "lower")
+        a, b = find(rows, backend=backend, customers=small, scenario="graphql existing"), \
+            find(rows, backend=backend, customers=large, scenario="graphql existing")
+        if a and b and large != small:
+            add(f"{backend}: existing exchange p50 at {large:,} / at {small:,}", b["p50_ms"] / a["p50_ms"], 1.3, "lower")
+        mid = max((s for s in opts.sizes if s <= 100_000), default=small)
+        a, b = find(rows, backend=backend, customers=small, scenario="graphql new"), \
+            find(rows, backend=backend, customers=mid, scenario="graphql new")
+        if a and b and mid != small:
+            add(f"{backend}: new-customer exchange p50 at {mid:,} / at {small:,}", b["p50_ms"] / a["p50_ms"],
+                2.0, "lower", "" if backend == "postgresql" else "stated, not a target")
+    d = find(rows, scenario="direct composition (3 mains)")
+    s = find(rows, scenario="sequence via worker processes")
+    if d and s:
+        add("sequence via workers p50 / direct composition p50", s["p50_ms"] / d["p50_ms"], 2.0, "lower")
+    for r in rows:
+        if r["group"] == "cold":
+            add(f"{r['scenario']} (ms, p50)", r["p50_ms"], 150.0, "lower")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- reports
+
+def markdown(result: dict[str, Any]) -> str:
+    rows, tg = result["rows"], result["targets"]
+    cfg = result["config"]
+    lines = [
+        f"Measured by `scripts/bench{' --all' if cfg['all'] else ''}` on {cfg['machine']}: {cfg['server']} with "
+        f"{cfg['processes']} processes x {cfg['threads']} threads, {cfg['workers_per_action']} warm workers per "
+        f"action per process, {cfg['concurrency']} keep-alive connections for {cfg['duration']} s per scenario "
+        f"(load generator in its own process; its ceiling: {result['loadgen_ceiling']:.0f} requests/s).",
+        "",
+        "| backend | customers | scenario | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["group"] in ("http", "overhead", "cold"):
+            lines.append(f"| {r['backend']} | {r['customers']:,} | {r['scenario']} | "
+                         f"{r['throughput'] if r['group'] == 'http' else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                         f"{r['p99_ms']:.2f} | {r['errors']} |")
+    lines += ["", "| target | measured | limit | met |", "|---|---:|---:|---|"]
+    for t in tg:
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        if t["note"]:
+            met += f" ({t['note']})"
+        lines.append(f"| {t['target']} | {t['value']} | {'>=' if t['better'] == 'higher' else '<='} {t['limit']} | {met} |")
+    return "\n".join(lines)
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["rows"] if r["group"] == "http"]
+    small = result["config"]["sizes"][0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=72)
+    bars = [r for r in rows if r["customers"] == small]
+    labels = [f"{r['backend'][:5]}\n{r['scenario'].replace('bare Flask endpoint', 'bare Flask')}" for r in bars]
+    left.barh(range(len(bars)), [r["throughput"] for r in bars], color="#4878a8")
+    left.set_yticks(range(len(bars)), labels, fontsize=7)
+    left.invert_yaxis()
+    left.set_xlabel("requests/s")
+    left.set_title(f"throughput, {small:,} customers", fontsize=9)
+    for backend in result["config"]["backends"]:
+        for scenario, style in (("graphql existing", "-o"), ("graphql new", "--s")):
+            pts = sorted((r["customers"], r["p50_ms"]) for r in rows if r["backend"] == backend and r["scenario"] == scenario)
+            if pts:
+                right.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{backend} {scenario}")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("stored customers")
+    right.set_ylabel("p50 latency, ms")
+    right.set_title("growth (/graphql)", fontsize=9)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_readme(table: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    if MARK_START not in text:
+        raise SystemExit(f"bench: README.md has no {MARK_START} ... {MARK_END} block to fill")
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    README.write_text(f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}", encoding="utf-8")
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------- main
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="a few seconds on tiny data (CI)")
+    p.add_argument("--all", action="store_true", help="also 1M stored customers")
+    p.add_argument("--write-readme", action="store_true", help="table into README.md, chart into docs/bench.png")
+    p.add_argument("--backends", default="tinydb,postgresql", help="comma-separated: tinydb,postgresql")
+    p.add_argument("--sizes", default=None, help="stored customers, comma-separated (default 1000,10000,100000)")
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per scenario")
+    p.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
+    p.add_argument("--server", default="gunicorn", choices=("gunicorn", "flask"))
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--workers-per-action", type=int, default=4)
+    p.add_argument("--overhead-count", type=int, default=300)
+    p.add_argument("--cold-repeats", type=int, default=5)
+    p.add_argument("--tinydb-new-max", type=int, default=100_000,
+                   help="largest TinyDB store to run new-customer exchanges on (each rewrites the whole file)")
+    p.add_argument("--tinydb-new-count", type=int, default=24, help="new-customer exchanges on large TinyDB stores")
+    p.add_argument("--json", type=Path, default=RESULT, help=f"result file (default {RESULT.relative_to(ROOT)})")
+    p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-readme, "
+                                                          "else beside the JSON)")
+    p.add_argument("--only", default="", help="comma-separated groups: http,overhead,cold,loadgen")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.sizes = args.sizes or "10,100"
+        args.backends = "tinydb"
+        args.duration, args.concurrency, args.processes, args.threads = 0.5, 2, 1, 2
+        args.workers_per_action, args.overhead_count, args.cold_repeats, args.tinydb_new_count = 1, 10, 1, 4
+    args.sizes = [int(s) for s in (args.sizes or ("1000,10000,100000,1000000" if args.all else "1000,10000,100000")).split(",")]
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if "postgresql" in args.backends and not postgres_available():
+        log(f"bench: PostgreSQL is not reachable at {POSTGRES_URL} (BENCH_POSTGRES_URL): measuring TinyDB only")
+        args.backends = [b for b in args.backends if b != "postgresql"]
+    args.png = args.png or (CHART if args.write_readme else args.json.with_suffix(".png"))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    groups = set(opts.only.split(",")) if opts.only else {"http", "overhead", "cold", "loadgen"}
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        if "loadgen" in groups:
+            rows.append(loadgen_ceiling(opts))
+        if "overhead" in groups:
+            log("sequence through worker processes vs direct composition")
+            rows += overhead(opts, workdir)
+        if "cold" in groups:
+            log("cold starts")
+            rows += cold_starts(opts, workdir)
+        if "http" in groups:
+            for backend in opts.backends:
+                for size in opts.sizes:
+                    log(f"{backend}, {size:,} customers")
+                    rows += server_scenarios(backend, size, size == opts.sizes[0], opts, workdir)
+    ceiling = find(rows, group="loadgen")
+    result = {
+        "config": {"machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+                   "server": opts.server, "processes": opts.processes, "threads": opts.threads,
+                   "workers_per_action": opts.workers_per_action, "concurrency": opts.concurrency,
+                   "duration": opts.duration, "sizes": opts.sizes, "backends": opts.backends, "smoke": opts.smoke,
+                   "all": opts.all, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "loadgen_ceiling": ceiling["throughput"] if ceiling else 0.0,
+        "rows": [{k: v for k, v in r.items() if k != "failures"} for r in rows],
+    }
+    result["targets"] = targets(rows, opts)
+    opts.json.parent.mkdir(parents=True, exist_ok=True)
+    opts.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    chart(result, opts.png)
+    table = markdown(result)
+    print(table)
+    log(f"\nresult: {opts.json}\nchart:  {opts.png}")
+    if opts.write_readme:
+        write_readme(table)
+        log("README.md's Performance table updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
