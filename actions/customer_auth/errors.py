@@ -27,6 +27,7 @@ _STATUS = {
 
 PERMISSION_DENIED = "You do not have permission to access this resource."
 CUSTOMER_NOT_AUTHORIZED = "The current customer isn't authorized."
+TOO_MANY_REQUESTS = "Too many requests from this integration. Try again later."
 INTERNAL_ERROR = "Internal server error"
 
 
@@ -71,10 +72,24 @@ class InputError(CommerceError):
 
 
 class AuthorizationError(CommerceError):
-    """The caller is not an authorized integration; always worded as Commerce's permission error."""
+    """The caller is not an authorized integration; always worded as Commerce's permission error.
+    `integration` ({id, name}) is the integration the request named, when it named a real one."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, integration: dict[str, Any] | None = None) -> None:
         super().__init__(PERMISSION_DENIED, AUTHORIZATION, reason)
+        self.integration = integration
+
+
+class RateLimitError(AuthorizationError):
+    """An authorized integration over its rate limit: HTTP 429 on the web sequence."""
+
+    def __init__(self, reason: str, integration: dict[str, Any] | None = None) -> None:
+        super().__init__(reason, integration)
+        self.messages = [TOO_MANY_REQUESTS]
+
+    @property
+    def status_code(self) -> int:
+        return 429
 
 
 class NoSuchEntityError(CommerceError):

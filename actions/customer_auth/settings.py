@@ -12,6 +12,7 @@ from .customers import AccountPolicy
 from .errors import ConfigurationError
 from .integrations import EXCHANGE_RESOURCE
 from .oauth1 import HMAC_SHA1, HMAC_SHA256, OAuthPolicy
+from .store.base import RateLimit
 from .tokens import ALGORITHMS, DEFAULT_LIFETIME_MINUTES, TokenPolicy, signing_key
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -69,7 +70,17 @@ def oauth_policy(params: Mapping[str, Any]) -> OAuthPolicy:
         timestamp_window=window,
         bearer_enabled=flag(params, "OAUTH_BEARER_ENABLED", False),
         required_resource=text(params, "OAUTH_REQUIRED_RESOURCE", EXCHANGE_RESOURCE),
+        rate_limit=rate_limit(params),
     )
+
+
+def rate_limit(params: Mapping[str, Any]) -> RateLimit | None:
+    """Per integration, in the spirit of OpenWhisk's 600 invocations a minute; 0 turns it off."""
+    per_minute = integer(params, "RATE_LIMIT_PER_MINUTE", 600)
+    burst = integer(params, "RATE_LIMIT_BURST", 100)
+    if per_minute < 0 or burst < 1:
+        raise ConfigurationError("settings RATE_LIMIT_PER_MINUTE must be >= 0 and RATE_LIMIT_BURST >= 1")
+    return RateLimit(per_minute, burst) if per_minute else None
 
 
 def account_policy(params: Mapping[str, Any]) -> AccountPolicy:

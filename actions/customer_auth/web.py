@@ -12,9 +12,14 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import CommerceError, InputError, InternalError
+from . import audit
+from .errors import (
+    AUTHORIZATION, INPUT, NO_SUCH_ENTITY, CommerceError, ConfigurationError, InputError, InternalError,
+    RateLimitError,
+)
 from .oauth1 import SignedRequest
 from .settings import text
+from .store import open_store
 
 log = logging.getLogger("customer_auth")
 Action = Callable[[dict[str, Any]], dict[str, Any]]
@@ -23,8 +28,9 @@ _TEXT_TYPES = ("text/", "application/x-www-form-urlencoded")
 
 
 def web_action(main: Action) -> Action:
-    """Wraps an action's `main`: a CommerceError becomes its web answer, anything else
-    `Internal server error`; the detail goes to the activation log, the client sees Commerce's words."""
+    """Wraps an exchange step's `main`: a CommerceError becomes its web answer, anything else
+    `Internal server error`; the detail goes to the activation log, the client sees Commerce's words,
+    and the failed exchange goes to the audit trail."""
 
     @functools.wraps(main)
     def run(params: dict[str, Any]) -> dict[str, Any]:
@@ -33,12 +39,33 @@ def web_action(main: Action) -> Action:
             return main(params)
         except CommerceError as error:
             log.warning("%s: %s", error.category, error.reason)
+            _audit_failure(params, error)
             return error.as_web_error()
         except Exception as error:  # the action must answer; the traceback goes to the log
             log.exception("unexpected error")
-            return InternalError(f"{type(error).__name__}").as_web_error()
+            failure = InternalError(f"{type(error).__name__}")
+            _audit_failure(params, failure)
+            return failure.as_web_error()
 
     return run
+
+
+_OUTCOMES = {INPUT: audit.INVALID, NO_SUCH_ENTITY: audit.NOT_FOUND, AUTHORIZATION: audit.DENIED}
+
+
+def _audit_failure(params: Mapping[str, Any], error: CommerceError) -> None:
+    url = text(params, "STORE_URL")
+    if not url or isinstance(error, ConfigurationError):
+        return  # nowhere to write, or the settings themselves are broken: the log has it
+    outcome = audit.RATE_LIMITED if isinstance(error, RateLimitError) else _OUTCOMES.get(error.category, audit.ERROR)
+    integration = getattr(error, "integration", None) or params.get("integration")
+    store_code = params.get("store_code") or headers_of(params).get("store")
+    try:
+        store = open_store(url)
+    except Exception:  # an unusable STORE_URL is already the error being reported
+        return
+    audit.record(store, outcome, integration=integration, store_code=store_code,
+                 reason=error.reason[:200])
 
 
 class _ActivationLogHandler(logging.StreamHandler):

@@ -1,11 +1,13 @@
 """issue-token: mints the Commerce customer token and shapes the web sequence's answer.
 
-The result is the web answer: the customer in the GraphQL `Customer` shape and its token.
+The result is the web answer: the customer in the GraphQL `Customer` shape and its token. The
+exchange is written to the audit trail.
 """
 import time
 
-from customer_auth import settings, tokens
+from customer_auth import audit, settings, tokens
 from customer_auth.customers import graphql_customer
+from customer_auth.store import open_store
 from customer_auth.web import log, web_action
 
 
@@ -14,6 +16,8 @@ def main(params: dict) -> dict:
     customer = params["customer"]
     token = tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))
     log.info("customer token issued for customer %s", customer["id"])
+    audit.record(open_store(settings.store_url(params)), audit.ISSUED, integration=params.get("integration"),
+                 store_code=params.get("store_code"), customer_id=customer["id"], created=params.get("created"))
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},

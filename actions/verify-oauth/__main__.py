@@ -7,8 +7,8 @@ import os
 import time
 
 from customer_auth import settings
-from customer_auth.errors import AuthorizationError
-from customer_auth.oauth1 import OAuthError, authenticate
+from customer_auth.errors import AuthorizationError, RateLimitError
+from customer_auth.oauth1 import OAuthError, RateLimited, authenticate
 from customer_auth.store import open_store
 from customer_auth.web import json_body, log, signed_request, web_action
 
@@ -27,7 +27,9 @@ def main(params: dict) -> dict:
     try:
         integration = authenticate(request, store, settings.oauth_policy(params), now=int(time.time()))
     except OAuthError as refusal:
-        raise AuthorizationError(f"{refusal} ({request.method} {request.url.split('?')[0]})") from None
+        named = refusal.integration and {"id": refusal.integration.id, "name": refusal.integration.name}
+        refused = RateLimitError if isinstance(refusal, RateLimited) else AuthorizationError
+        raise refused(f"{refusal} ({request.method} {request.url.split('?')[0]})", named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
     return {
         "input": json_body(request),

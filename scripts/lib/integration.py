@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
-from customer_auth.integrations import ACTIVE, EXCHANGE_RESOURCE, INACTIVE, Integration, new_credential
+from customer_auth.integrations import ACTIVE, EXCHANGE_RESOURCE, INACTIVE, Integration
 from customer_auth.store import Store, open_store
 from emulator.project import development_env
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         command = commands.add_parser(name, help=text)
         command.add_argument("integration", help="id or name")
         command.add_argument("--json", action="store_true")
+        if name == "rotate":
+            command.add_argument("--grace-minutes", type=int, default=60,
+                                 help="how long the old credentials keep working (default 60; 0: not at all)")
 
     args = parser.parse_args(argv)
     store = open_store(args.store_url or development_env()["STORE_URL"])
@@ -63,7 +67,7 @@ def list_(store: Store, args: argparse.Namespace) -> int:
 def change(update):
     def command(store: Store, args: argparse.Namespace) -> int:
         integration = find(store, args.integration)
-        secrets_shown = update(integration)
+        secrets_shown = update(integration, args)
         store.save_integration(integration)
         show(integration.credentials() if secrets_shown else integration.summary(), args.json)
         return 0
@@ -71,26 +75,23 @@ def change(update):
     return command
 
 
-def _revoke(integration: Integration) -> bool:
+def _revoke(integration: Integration, args: argparse.Namespace) -> bool:
     integration.token_revoked = True
     return False
 
 
-def _deactivate(integration: Integration) -> bool:
+def _deactivate(integration: Integration, args: argparse.Namespace) -> bool:
     integration.status = INACTIVE
     return False
 
 
-def _activate(integration: Integration) -> bool:
+def _activate(integration: Integration, args: argparse.Namespace) -> bool:
     integration.status, integration.token_revoked = ACTIVE, False
     return False
 
 
-def _rotate(integration: Integration) -> bool:
-    integration.consumer_secret = new_credential()
-    integration.access_token = new_credential()
-    integration.access_token_secret = new_credential()
-    integration.token_revoked = False
+def _rotate(integration: Integration, args: argparse.Namespace) -> bool:
+    integration.rotate(args.grace_minutes * 60, int(time.time()))
     return True
 
 

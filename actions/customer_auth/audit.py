@@ -1,0 +1,49 @@
+"""The audit trail: one entry for every exchange, whatever its outcome.
+
+An integration credential can mint a token for any customer, so who got a token for whom, and who was
+refused, is kept (time, integration, store, customer id, created or found, outcome), readable with
+`scripts/audit`. An entry never holds a secret: ids and names only, and the refusal's category.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from .store import Store
+
+ISSUED = "issued"
+DENIED = "denied"
+RATE_LIMITED = "rate-limited"
+INVALID = "invalid"
+NOT_FOUND = "not-found"
+ERROR = "error"
+
+log = logging.getLogger("customer_auth.audit")
+
+
+def record(
+    store: Store,
+    outcome: str,
+    *,
+    integration: dict[str, Any] | None = None,
+    store_code: str | None = None,
+    customer_id: int | None = None,
+    created: bool | None = None,
+    reason: str = "",
+) -> None:
+    """Appends an entry; a store that cannot take it is logged, never allowed to change the answer."""
+    entry = {
+        "at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "outcome": outcome,
+        "integration_id": (integration or {}).get("id"),
+        "integration_name": (integration or {}).get("name"),
+        "store_code": store_code or None,
+        "customer_id": customer_id,
+        "created": created,
+        "reason": reason,
+    }
+    try:
+        store.append_audit(entry)
+    except Exception as error:  # the exchange's answer stands; the gap is in the log
+        log.error("audit trail not written (%s): %s", type(error).__name__, error)

@@ -1,0 +1,37 @@
+"""scripts/audit: read the audit trail, newest first: every exchange, who asked, for whom, and how it ended."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from customer_auth.store import open_store
+from emulator.project import development_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__)
+    parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--integration", type=int, help="only this integration id")
+    parser.add_argument("--outcome", help="only this outcome (issued, denied, rate-limited, invalid, not-found, error)")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+    args = parser.parse_args(argv)
+    store = open_store(args.store_url or development_env()["STORE_URL"])
+    entries = store.audit_entries(args.limit if not args.outcome else 100_000, args.integration)
+    if args.outcome:
+        entries = [e for e in entries if e["outcome"] == args.outcome][: args.limit]
+    for entry in entries:
+        if args.json:
+            print(json.dumps(entry, ensure_ascii=False))
+            continue
+        who = f"{entry['integration_id']}:{entry['integration_name']}" if entry.get("integration_id") else "-"
+        customer = "" if entry.get("customer_id") is None else (
+            f"customer {entry['customer_id']} ({'created' if entry.get('created') else 'found'})")
+        print(f"{entry['at']}  {entry['outcome']:<12} {who:<24} store {entry.get('store_code') or '-':<10} "
+              f"{customer}{'  ' + entry['reason'] if entry.get('reason') else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
