@@ -12,9 +12,12 @@ from emulator.manifest import Sequence
 
 
 def on_startup(controller: Controller, base_url: str, store: Store | None) -> list[str]:
-    """The web URLs, the GraphQL and activations URLs, and on a first start the development
-    integration's credentials with a ready-to-run exchange (`store` is None without the bundle)."""
-    lines = [f"{'graphql':<13} {base_url}/graphql"] if store else []
+    """The developer console's URL first, then the web URLs, the GraphQL and activations URLs, and on
+    a first start the development integration's credentials with a ready-to-run exchange (`store` is
+    None without the bundle)."""
+    lines = [f"{'console':<13} {base_url}/   (open in a browser: run an exchange, watch its activations)"]
+    if store:
+        lines.append(f"{'graphql':<13} {base_url}/graphql")
     for pkg in controller.manifest.packages.values():
         for entity in [*pkg.actions.values(), *pkg.sequences.values()]:
             if entity.web:
@@ -35,6 +38,7 @@ def _first_start_lines(integration: Integration, base_url: str) -> list[str]:
         *(f"  {key:<20} {credentials[key]}" for key in
           ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
         "",
-        "Exchange a social login for a customer token (signed with it, OAuth 1.0a HMAC-SHA256):",
+        f"Exchange a social login for a customer token: press Run exchange in {base_url}/, or",
+        "sign it yourself (OAuth 1.0a HMAC-SHA256):",
         f"  ./scripts/exchange --email roni_cost@example.com --firstname Roni --lastname Cost --url {base_url}/graphql",
     ]

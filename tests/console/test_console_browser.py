@@ -1,0 +1,116 @@
+"""The console in a real headless chromium: what a new user does on first opening the emulator."""
+from __future__ import annotations
+
+import re
+
+from tests.console.conftest import screenshot
+
+
+def ready(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_first_visit_exchange_token_timeline_logs_and_customer_search(page, live_server, development):
+    ready(page, live_server + "/")
+    # The manifest: the package, its actions with limits, the sequence as a chain.
+    chain = page.locator(".chain .step")
+    assert chain.all_text_contents() == ["verify-oauth", "upsert-customer", "issue-token"]
+    assert page.locator(".manifest-action").count() == 4
+    assert "timeout 10 s" in page.locator(".manifest-action[data-fqn='customer-auth/verify-oauth']").inner_text()
+    # The development integration, its key masked, preselected in the form.
+    integrations = page.locator("#integrations-body").inner_text()
+    assert "development" in integrations and development.consumer_key not in integrations
+    assert development.consumer_key[:4] + "…" in integrations
+    assert page.locator("#exchange-integration").input_value() == str(development.id)
+    screenshot(page, "01-console-loaded")
+
+    page.click("#exchange-run")
+    token = page.locator("#token-value")
+    token.wait_for()
+    assert token.inner_text().startswith("eyJraWQiOiIxIiwiYWxnIjoiSFMyNTYifQ.")
+    assert '"uid": 1' in page.locator("#token-claims").inner_text()
+    assert re.fullmatch(r"expires in (59|60):\d\d", page.locator("#token-expiry").inner_text())
+    # The request as signed (credentials masked) and the answer.
+    request_text = page.locator("#exchange-request").inner_text()
+    assert "Authorization: OAuth" in request_text and 'oauth_signature_method="HMAC-SHA256"' in request_text
+    assert development.access_token not in request_text
+    assert "roni_cost@example.com" in page.locator("#exchange-answer").inner_text()
+
+    # Four bars on one axis: the sequence and its three components, all successful.
+    rows = page.locator("#timeline .timeline-row")
+    assert [r.get_attribute("data-name") for r in rows.all()] == [
+        "exchange-external-customer-token", "verify-oauth", "upsert-customer", "issue-token"]
+    assert page.locator("#timeline .bar.ok").count() == 4
+    screenshot(page, "02-exchange-token-and-timeline")
+
+    # A bar opens its record: verify-oauth's log says who authenticated.
+    page.locator("#timeline .timeline-row[data-name=verify-oauth] .bar").click()
+    logs = page.locator("#timeline .timeline-row[data-name=verify-oauth] .bar-panel .logs")
+    logs.wait_for()
+    assert "authenticated" in logs.inner_text()
+    screenshot(page, "03-timeline-log-open")
+
+    # The activations list (live): newest first, four records, filterable.
+    page.locator("#activations-body .activation-row").nth(3).wait_for()
+    assert page.locator("#activations-body .activation-row").count() == 4
+    first = page.locator("#activations-body .activation-row").first.inner_text()
+    assert "exchange-external-customer-token" in first and "success" in first
+    page.select_option("#activations-name", "customer-auth/upsert-customer")
+    page.wait_for_function("document.querySelectorAll('#activations-body .activation-row').length === 1")
+    page.locator("#activations-body .activation-row").first.click()
+    page.locator("#activations-body .activation-detail .logs").wait_for()
+    assert "created" in page.locator("#activations-body .activation-detail").inner_text()
+    page.select_option("#activations-status", "application-error")
+    page.wait_for_function("document.querySelectorAll('#activations-body .activation-row').length === 0")
+    page.select_option("#activations-status", "")
+    page.select_option("#activations-name", "")
+    page.locator("#activations").scroll_into_view_if_needed()
+    screenshot(page, "04-activations")
+
+    # The customer the exchange created, found by a case-insensitive part of the email.
+    page.fill("#customers-q", "RONI_C")
+    page.click("#customers-search button")
+    page.wait_for_function("document.querySelector('#customers-count').textContent === '1 match'")
+    assert "roni_cost@example.com" in page.locator("#customers-body").inner_text()
+    page.fill("#customers-q", "nobody")
+    page.click("#customers-search button")
+    page.wait_for_function("document.querySelector('#customers-count').textContent === '0 matches'")
+    page.fill("#customers-q", "roni")
+    page.click("#customers-search button")
+    page.wait_for_function("document.querySelector('#customers-count').textContent === '1 match'")
+    page.locator("#store").scroll_into_view_if_needed()
+    screenshot(page, "05-customer-search")
+
+
+def test_refused_exchange_shows_the_failing_step(page, live_server, emulator, development):
+    """A revoked integration: the answer carries Commerce's error, verify-oauth's bar is an application error."""
+    store = emulator[2]
+    ready(page, live_server + "/")
+    development.token_revoked = True
+    store.save_integration(development)
+    page.click("#exchange-run")
+    page.locator("#timeline .timeline-row").nth(1).wait_for()
+    assert "No token" in page.locator("#token").inner_text()
+    assert "permission to access this resource" in page.locator("#exchange-answer").inner_text()
+    verify = page.locator("#timeline .timeline-row[data-name=verify-oauth]")
+    assert verify.locator(".bar.app-error").count() == 1
+    assert page.locator("#timeline .timeline-row").count() == 2  # the sequence stopped at verify-oauth
+    screenshot(page, "06-refused-exchange")
+
+
+def test_graphql_editor_signs_runs_and_queries_with_the_token(page, live_server, development):
+    ready(page, live_server + "/graphql")
+    assert page.locator("#gql-sign").input_value() == str(development.id)
+    page.click("#gql-run")
+    page.wait_for_function("document.querySelector('#gql-answer').textContent.includes('token')")
+    assert '"email": "roni_cost@example.com"' in page.locator("#gql-answer").inner_text()
+    assert "activation" in page.locator("#gql-status").inner_text()
+    screenshot(page, "07-graphql-editor-exchange")
+
+    page.select_option("#gql-example", "customer")
+    assert "Bearer eyJ" in page.locator("#gql-headers").input_value()
+    page.click("#gql-run")
+    page.wait_for_function("document.querySelector('#gql-answer').textContent.includes('\"customer\"')")
+    assert '"firstname": "Roni"' in page.locator("#gql-answer").inner_text()
+    screenshot(page, "08-graphql-editor-customer-query")
