@@ -219,3 +219,39 @@ def no_leaked_workers() -> Iterator[None]:
             except (ProcessLookupError, ChildProcessError):
                 pass
         pytest.fail(f"test left worker processes alive: {sorted(leaked)}")
+
+
+@pytest.fixture
+def emulator(any_store_url: str) -> Iterator[tuple]:
+    """The emulator exactly as `./scripts/emulate` builds it over the project's app.config.yaml:
+    (flask app, controller, store), a fresh store of each backend, real worker processes."""
+    from emulator.bundle import emulator_app
+    from emulator.manifest import load_manifest
+
+    env = {"STORE_URL": any_store_url, "CRYPT_KEY": CRYPT_KEY}
+    app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), workers_per_action=2,
+                                          state_file=None)
+    try:
+        yield app, controller, store
+    finally:
+        controller.shutdown()
+
+
+@pytest.fixture
+def served(emulator) -> Iterator[str]:
+    """The emulator behind a real HTTP server thread; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app, controller, _ = emulator
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    controller.api_host = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        thread.join()
