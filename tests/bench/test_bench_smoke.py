@@ -1,0 +1,35 @@
+"""scripts/bench in its smoke mode: the benchmark itself works and produces its JSON and its chart.
+
+Not a timed test: no number is checked against a target here (the machine running CI is not the one
+the README's table was measured on), only that every kind of measurement ran and was reported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_bench_smoke_writes_json_and_png(tmp_path: Path) -> None:
+    result, chart = tmp_path / "result.json", tmp_path / "chart.png"
+    done = subprocess.run([str(ROOT / "scripts" / "bench"), "--smoke", "--json", str(result), "--png", str(chart)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(result.read_text())
+    groups = {row["group"] for row in data["rows"]}
+    assert groups == {"loadgen", "overhead", "cold", "http"}
+    scenarios = {row["scenario"] for row in data["rows"] if row["group"] == "http"}
+    assert {"bare Flask endpoint", "graphql existing", "graphql new", "web existing", "web new"} <= scenarios
+    for row in data["rows"]:
+        assert row["n"] > 0 and row["p50_ms"] > 0, row
+        assert row["errors"] == 0, row  # every exchange answered a token
+    assert data["targets"] and all("met" in t for t in data["targets"])
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| target | measured | limit | met |" in done.stdout  # the markdown table for the README
