@@ -15,7 +15,7 @@ def on_startup(controller: Controller, base_url: str, store: Store | None) -> li
     """The developer console's URL first, then the web URLs, the GraphQL and activations URLs, and on
     a first start the development integration's credentials with a ready-to-run exchange (`store` is
     None without the bundle)."""
-    lines = [f"{'console':<13} {base_url}/   (open in a browser: run an exchange, watch its activations)"]
+    lines = [f"{'console':<13} {base_url}/   (open it in a browser: get a token, watch every step run)"]
     if store:
         lines.append(f"{'graphql':<13} {base_url}/graphql")
     for pkg in controller.manifest.packages.values():
