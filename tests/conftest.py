@@ -19,6 +19,8 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 from customer_auth.integrations import Integration
 from customer_auth.store import open_store
 
+pytest_plugins = ["tests.secret_audit"]
+
 ROOT = Path(__file__).resolve().parent.parent
 CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 SEED_CUSTOMER = {"firstname": "Roni", "lastname": "Cost", "email": "roni_cost@example.com", "is_subscribed": False}

@@ -78,7 +78,7 @@ class _ActivationLogHandler(logging.StreamHandler):
 
 def _configure_logging(level: str) -> None:
     root = logging.getLogger("customer_auth")
-    if not root.handlers:
+    if not any(isinstance(handler, _ActivationLogHandler) for handler in root.handlers):
         handler = _ActivationLogHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         root.addHandler(handler)

@@ -1,0 +1,116 @@
+"""Claim 7, nothing leaks: a pytest plugin that watches the whole suite.
+
+It learns every secret the suite creates in this process (integration credentials from
+`new_credential`, the crypt keys the tests use) and collects everything that is written where people
+look: every activation record the emulator keeps (worker logs and results included), every log line,
+every client-facing error message. When the session ends it fails the run if any secret, or any
+customer token with its signature, appears in any of them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+# A compact JWS with a signature long enough to be real; redaction keeps header.claims only.
+SIGNED_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}")
+
+
+@dataclass
+class SecretAudit:
+    secrets: set[str] = field(default_factory=set)
+    sinks: list[tuple[str, str]] = field(default_factory=list)  # (where, text)
+
+    def secret(self, value: str) -> None:
+        if len(value) >= 8:
+            self.secrets.add(value)
+
+    def sink(self, where: str, text: str) -> None:
+        self.sinks.append((where, text))
+
+    def leaks(self) -> list[str]:
+        found = []
+        for where, text in self.sinks:
+            for value in self.secrets:
+                if value in text:
+                    found.append(f"{where}: a secret ({value[:4]}…) in {text[:160]!r}")
+            if SIGNED_TOKEN.search(text):
+                found.append(f"{where}: a signed customer token in {text[:160]!r}")
+        return found
+
+
+class _Collector(logging.Handler):
+    def __init__(self, audit: SecretAudit) -> None:
+        super().__init__(logging.DEBUG)
+        self.audit = audit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.audit.sink(f"log {record.name}", self.format(record))
+        except Exception:  # a record that cannot format is not ours to judge
+            pass
+
+
+AUDIT = SecretAudit()
+OUR_LOGGERS = ("customer_auth", "emulator", "werkzeug", "flask.app", "psycopg", "psycopg.pool")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from customer_auth import errors
+    from customer_auth.store.postgres_store import PostgresStore
+    from customer_auth.store.tinydb_store import TinyDBStore
+    from emulator import activations
+    from tests.conftest import CRYPT_KEY
+
+    AUDIT.secret(CRYPT_KEY)
+    for store_class in (TinyDBStore, PostgresStore):  # every integration the suite stores, rotations too
+        for name in ("add_integration", "save_integration"):
+            setattr(store_class, name, _learning(getattr(store_class, name)))
+
+    add = activations.ActivationStore.add
+
+    def recorded_add(self, activation) -> None:
+        AUDIT.sink(f"activation {activation.name}", json.dumps(activation.to_dict(), default=str))
+        add(self, activation)
+
+    activations.ActivationStore.add = recorded_add
+
+    init = errors.CommerceError.__init__
+
+    def recorded_error(self, messages, category, reason: str = "") -> None:
+        init(self, messages, category, reason)
+        AUDIT.sink("error message", " | ".join(self.messages))
+
+    errors.CommerceError.__init__ = recorded_error
+    collector = _Collector(AUDIT)
+    collector.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    for name in OUR_LOGGERS:  # at the levels they run with; test-side libraries (oauthlib...) are not ours
+        logging.getLogger(name).addHandler(collector)
+
+
+def _learning(method):
+    def learn(self, integration):
+        for value in (integration.consumer_secret, integration.access_token, integration.access_token_secret,
+                      *((integration.previous or {}).get(k, "") for k in ("consumer_secret", "access_token",
+                                                                             "access_token_secret"))):
+            AUDIT.secret(value)
+        return method(self, integration)
+
+    return learn
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = AUDIT.leaks()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if leaks:
+        if reporter:
+            reporter.write_line(f"secret audit: {len(leaks)} leak(s)", red=True)
+            for leak in leaks[:20]:
+                reporter.write_line("  " + leak)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif reporter:
+        reporter.write_line(f"secret audit: {len(AUDIT.secrets)} secrets, {len(AUDIT.sinks)} log lines, "
+                            "activation records and error messages checked: no leak")

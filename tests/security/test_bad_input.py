@@ -1,0 +1,100 @@
+"""Claim 6, bad input never breaks it: random GraphQL documents (hypothesis-graphql over our schema),
+variables, headers and bodies never get a 5xx from the GraphQL endpoint, never a stack trace, and every
+error carries a category. Bodies over 1 MB are refused with 413, as OpenWhisk's payload limit."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis_graphql import Mode, from_schema
+
+from customer_auth.graphql.facade import SCHEMA_PATH
+from customer_auth.integrations import Integration
+from emulator.bundle import emulator_app
+from emulator.manifest import load_manifest
+from tests.conftest import CRYPT_KEY, ROOT, oauth_client
+
+SCHEMA = SCHEMA_PATH.read_text()
+SEQUENCE = "/api/v1/web/guest/customer-auth/exchange-external-customer-token"
+MUTATION = "mutation($input: ExchangeExternalCustomerTokenInput) { exchangeExternalCustomerToken(input: $input) { token customer { email } } }"
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                    max_leaves=12)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator:
+    env = {"STORE_URL": f"tinydb://{tmp_path_factory.mktemp('fuzz')}/store.json", "CRYPT_KEY": CRYPT_KEY,
+           "RATE_LIMIT_PER_MINUTE": "0"}
+    flask_app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), state_file=None)
+    flask_app.integration = store.add_integration(Integration(name="fuzz"))
+    yield flask_app
+    controller.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_workers():
+    """The module-scoped emulator keeps its warm workers between tests; its teardown stops them."""
+    yield
+
+
+def assert_well_formed(response) -> None:
+    assert response.status_code < 500, response.data[:500]
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and 'File "' not in text
+    body = json.loads(text)
+    for error in body.get("errors", []):
+        assert error["extensions"]["category"], error
+
+
+@FUZZ
+@given(document=from_schema(SCHEMA, mode=Mode.POSITIVE) | from_schema(SCHEMA, mode=Mode.NEGATIVE))
+def test_random_documents(app, document):
+    assert_well_formed(app.test_client().post("/graphql", json={"query": document}))
+
+
+@FUZZ
+@given(variables=JSON)
+def test_random_variables(app, variables):
+    assert_well_formed(app.test_client().post("/graphql", json={"query": MUTATION, "variables": {"input": variables}}))
+
+
+@FUZZ
+@given(customer=st.dictionaries(st.sampled_from(["email", "firstname", "lastname", "gender", "dob", "password",
+                                                 "is_subscribed", "taxvat", "prefix", "xyz"]), JSON, max_size=6))
+def test_random_signed_customer_input(app, customer):
+    """Signed, so it reaches upsert-customer's rules: input errors, never a 5xx."""
+    body = json.dumps({"query": MUTATION, "variables": {"input": {"customer": customer}}})
+    _, headers, _ = oauth_client(app.integration).sign("http://localhost/graphql", http_method="POST", body=body,
+                                                       headers={"Content-Type": "application/json"})
+    assert_well_formed(app.test_client().post("/graphql", data=body, headers=headers))
+
+
+@FUZZ
+@given(body=st.binary(max_size=300), content_type=st.sampled_from(
+    ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream", ""]),
+    store=st.text(max_size=20).filter(lambda s: "\n" not in s and "\r" not in s),
+    authorization=st.text(max_size=60).filter(lambda s: "\n" not in s and "\r" not in s))
+def test_random_bodies_and_headers(app, body, content_type, store, authorization):
+    headers = {"Content-Type": content_type, "Store": store, "Authorization": authorization}
+    assert_well_formed(app.test_client().post("/graphql", data=body, headers=headers))
+    answer = app.test_client().post(SEQUENCE, data=body, headers=headers)
+    assert answer.status_code < 500 and b"Traceback" not in answer.data
+
+
+@pytest.mark.parametrize("path", ["/graphql", SEQUENCE])
+def test_bodies_over_1_mb_are_refused(app, path):
+    answer = app.test_client().post(path, data=b"x" * (1024 * 1024 + 1), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+
+
+def test_deep_and_long_documents_are_bounded(app):
+    deep = "{ customer { " + "group { uid " * 30 + "}" * 30 + " } }"
+    answer = app.test_client().post("/graphql", json={"query": deep}).get_json()
+    assert answer["errors"][0]["extensions"]["category"] == "graphql-input"
+    long = "{ " + " ".join(["__typename"] * 20000) + " }"
+    answer = app.test_client().post("/graphql", json={"query": long}).get_json()
+    assert answer["errors"][0]["extensions"]["category"] == "graphql-input"
