@@ -1,5 +1,5 @@
-"""The HTTP face of the emulator: OpenWhisk's web action route, its activations REST API, and (in
-`emulator.rest_api`) the packages and actions API, all under `/api/v1/namespaces` behind basic auth.
+"""The HTTP face of the emulator: OpenWhisk's web action route here, and (in `emulator.rest_api`) the
+REST API of namespaces, packages, actions and activations, under `/api/v1/namespaces` behind basic auth.
 
 Thin by design: every route turns the Flask request into plain values and calls the Controller;
 all OpenWhisk rules live in the core. Other blueprints (the GraphQL facade) register on the app
@@ -13,13 +13,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from emulator.activations import Activation, new_activation_id
+from emulator.activations import new_activation_id
 from emulator.controller import Controller
 from emulator.rest_api import GUEST_KEY, authenticate, rest
 from emulator.web_actions import MAX_BODY_BYTES, RESOURCE_DOES_NOT_EXIST, WebResponse, entity_too_big, error_response
 
-MAX_LIST_LIMIT = 200
-DEFAULT_LIST_LIMIT = 30
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 openwhisk = Blueprint("openwhisk", __name__)
@@ -82,64 +80,3 @@ def web_action(path: str) -> Response:
     headers = {k: v for k, v in request.headers.items()}
     query = request.query_string.decode("latin-1")
     return _to_flask(current_controller().web(path, request.method, headers, query, body, scheme=request.scheme))
-
-
-def _namespace_ok(ns: str) -> bool:
-    return ns in ("_", current_controller().namespace)
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _BadArg(f"The value '{raw}' is not an integer for activations.") from None
-
-
-class _BadArg(Exception):
-    pass
-
-
-@openwhisk.errorhandler(_BadArg)
-def _bad_arg(err: _BadArg) -> Response:
-    return _error(400, str(err))
-
-
-@openwhisk.get("/api/v1/namespaces/<ns>/activations")
-def list_activations(ns: str) -> Response:
-    """Newest first; `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation list`."""
-    if not _namespace_ok(ns):
-        return _error(404, RESOURCE_DOES_NOT_EXIST)
-    limit = _int_arg("limit", DEFAULT_LIST_LIMIT)
-    skip = _int_arg("skip", 0)
-    if not 0 <= limit <= MAX_LIST_LIMIT:
-        return _error(400, f"The value '{limit}' is not in the range of 0 to {MAX_LIST_LIMIT} for activations.")
-    if skip < 0:
-        return _error(400, f"The value '{skip}' is not greater than or equal to 0 for activations.")
-    items = current_controller().activations.list(limit=limit or DEFAULT_LIST_LIMIT, skip=skip,
-                                                  name=request.args.get("name"))
-    return _json([a.to_dict() for a in items])
-
-
-def _find(ns: str, activation_id: str) -> Activation | None:
-    return current_controller().activations.get(activation_id) if _namespace_ok(ns) else None
-
-
-@openwhisk.get("/api/v1/namespaces/<ns>/activations/<activation_id>")
-def get_activation(ns: str, activation_id: str) -> Response:
-    act = _find(ns, activation_id)
-    return _json(act.to_dict()) if act else _error(404, RESOURCE_DOES_NOT_EXIST)
-
-
-@openwhisk.get("/api/v1/namespaces/<ns>/activations/<activation_id>/logs")
-def get_logs(ns: str, activation_id: str) -> Response:
-    act = _find(ns, activation_id)
-    return _json({"logs": act.logs}) if act else _error(404, RESOURCE_DOES_NOT_EXIST)
-
-
-@openwhisk.get("/api/v1/namespaces/<ns>/activations/<activation_id>/result")
-def get_result(ns: str, activation_id: str) -> Response:
-    act = _find(ns, activation_id)
-    return _json(act.response.to_dict()) if act else _error(404, RESOURCE_DOES_NOT_EXIST)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from emulator.activations import INTERNAL_ERROR, SUCCESS, new_activation_id
+from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.controller import Controller, EntityNotFound
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
 from emulator.web_actions import PARAMETERS_NOT_ALLOWED, error_response
@@ -239,3 +239,37 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
 
 def _final(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
+
+
+# ------------------------------------------------------------------------------ activations
+
+@rest.get("/api/v1/namespaces/<ns>/activations")
+def list_activations(ns: str) -> Response:
+    """Newest first; `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation list`."""
+    _namespace(ns)
+    limit, skip = _page("activations")
+    items = _controller().activations.list(limit=limit or 30, skip=skip, name=request.args.get("name"))
+    return _json([a.to_dict() for a in items])
+
+
+def _activation(ns: str, activation_id: str) -> Activation:
+    _namespace(ns)
+    found = _controller().activations.get(activation_id)
+    if found is None:
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
+    return found
+
+
+@rest.get("/api/v1/namespaces/<ns>/activations/<activation_id>")
+def get_activation(ns: str, activation_id: str) -> Response:
+    return _json(_activation(ns, activation_id).to_dict())
+
+
+@rest.get("/api/v1/namespaces/<ns>/activations/<activation_id>/logs")
+def get_logs(ns: str, activation_id: str) -> Response:
+    return _json({"logs": _activation(ns, activation_id).logs})
+
+
+@rest.get("/api/v1/namespaces/<ns>/activations/<activation_id>/result")
+def get_result(ns: str, activation_id: str) -> Response:
+    return _json(_activation(ns, activation_id).response.to_dict())
