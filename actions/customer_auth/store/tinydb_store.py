@@ -7,8 +7,11 @@
   data is kept and re-read only when the file's identity (inode, mtime, size) changes.
 - Lookups by email, consumer key and access token go through in-memory indexes rebuilt only when the
   data changes, so an existing customer is found without scanning the table.
-- Nonces live in a second file beside the first (`<name>.nonces.json`): they are written on every
-  request, and rewriting a small file keeps that cheap however many customers there are.
+- Nonces are written on every request, so they live apart from the customers, sharded by a hash of
+  (consumer key, nonce) over small TinyDB files (`<name>.nonces/00.json` .. `31.json`), each with its
+  own lock: a request rewrites one small file, and requests on different shards do not wait for each
+  other. The rate-limit buckets have a small file of their own (`<name>.buckets.json`). A nonce file
+  of the earlier layout (`<name>.nonces.json`) is moved into the shards on first use.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import os
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +39,7 @@ CUSTOMERS = "customers"
 REVOCATIONS = "revocations"
 NONCES = "nonces"
 BUCKETS = "rate_buckets"
+NONCE_SHARDS = 32
 
 
 class AtomicJSONStorage(Storage):
@@ -103,7 +108,8 @@ class AtomicJSONStorage(Storage):
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"), ensure_ascii=False)
+                # json.dumps, not json.dump: only dumps uses the C encoder (dump to a file is pure Python)
+                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
@@ -177,8 +183,13 @@ class TinyDBStore:
 
     def __init__(self, path: str) -> None:
         main = Path(path)
+        suffix = main.suffix or ".json"
         self._main = _Database(main)
-        self._nonces = _Database(main.with_name(main.stem + ".nonces" + (main.suffix or ".json")))
+        self._nonce_dir = main.with_name(main.stem + ".nonces")
+        self._nonce_shards: dict[int, _Database] = {}  # opened on first use: opening costs nothing
+        self._shards_lock = threading.Lock()
+        self._legacy_nonces: Path | None = main.with_name(main.stem + ".nonces" + suffix)
+        self._buckets = _Database(main.with_name(main.stem + ".buckets" + suffix))
         self._audit = _AuditFile(main.with_name(main.stem + ".audit.jsonl"))
         self._indexes = _Indexes()
 
@@ -221,20 +232,54 @@ class TinyDBStore:
 
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission:
-        with self._nonces.write() as db:
-            if nonce is not None:
-                nonces = db.table(NONCES)
-                nonces.remove(Query().timestamp < expire_before)
-                key = f"{consumer_key}:{nonce}"
-                if nonces.contains(Query().key == key):
+        # The nonce first, under its shard's lock: a replayed nonce returns before the bucket is
+        # touched, so it takes no token. Then the bucket, under the buckets' lock.
+        if nonce is not None:
+            self._migrate_legacy_nonces()
+            key = f"{consumer_key}:{nonce}"
+            with self._nonce_shard(key).write() as db:
+                if not _use_nonce(db.storage, key, timestamp, expire_before):
                     return Admission.REPLAYED
-                nonces.insert({"key": key, "timestamp": timestamp})
-            if limit is None:
-                return Admission.ACCEPTED
-            buckets, by_key = db.table(BUCKETS), Query().key == consumer_key
-            taken, bucket = take_token(buckets.get(by_key), limit, now)  # type: ignore[arg-type]
-            buckets.upsert({"key": consumer_key, **bucket}, by_key)
-            return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
+        if limit is None:
+            return Admission.ACCEPTED
+        with self._buckets.write() as db:
+            data = db.storage.read() or {}
+            table = data.setdefault(BUCKETS, {})
+            doc_id = next((i for i, doc in table.items() if doc.get("key") == consumer_key), None)
+            taken, bucket = take_token(None if doc_id is None else table[doc_id], limit, now)
+            table[doc_id or str(_next_doc_id(table))] = {"key": consumer_key, **bucket}
+            db.storage.write(data)
+        return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
+
+    def _nonce_shard(self, key: str) -> _Database:
+        shard = zlib.crc32(key.encode("utf-8")) % NONCE_SHARDS  # stable across processes, unlike hash()
+        db = self._nonce_shards.get(shard)
+        if db is None:
+            with self._shards_lock:
+                db = self._nonce_shards.get(shard)
+                if db is None:
+                    db = self._nonce_shards[shard] = _Database(self._nonce_dir / f"{shard:02d}.json")
+        return db
+
+    def _migrate_legacy_nonces(self) -> None:
+        """Nonces of the one-file layout move into the shards (once, by whichever process comes first;
+        every other process waits on the old file's lock, then finds it gone)."""
+        legacy = self._legacy_nonces
+        if legacy is None:
+            return
+        if legacy.exists():
+            old = _Database(legacy)
+            with old.write() as db:
+                docs = list(((db.storage.read() or {}).get(NONCES) or {}).values())
+                by_shard: dict[int, list[dict[str, Any]]] = {}
+                for doc in docs:
+                    by_shard.setdefault(zlib.crc32(doc["key"].encode("utf-8")) % NONCE_SHARDS, []).append(doc)
+                for docs_of_shard in by_shard.values():
+                    with self._nonce_shard(docs_of_shard[0]["key"]).write() as shard:
+                        for doc in docs_of_shard:
+                            _use_nonce(shard.storage, doc["key"], doc["timestamp"], 0)
+                legacy.unlink(missing_ok=True)
+        self._legacy_nonces = None
 
     # Customers -------------------------------------------------------------------------------
     def customer(self, customer_id: int) -> Customer | None:
@@ -376,6 +421,27 @@ class _AuditFile:
                 if len(entries) >= limit:
                     break
         return entries
+
+
+def _use_nonce(storage: AtomicJSONStorage, key: str, timestamp: int, expire_before: int) -> bool:
+    """Inside a transaction on a nonce shard: True (and recorded) if `key` is not there unexpired.
+    Expired nonces are purged in the same pass; the shard is small, so a scan costs little."""
+    data = storage.read() or {}
+    table = data.get(NONCES) or {}
+    live = {doc_id: doc for doc_id, doc in table.items() if doc["timestamp"] >= expire_before}
+    if any(doc["key"] == key for doc in live.values()):
+        if len(live) != len(table):
+            data[NONCES] = live
+            storage.write(data)
+        return False
+    live[str(_next_doc_id(table))] = {"key": key, "timestamp": timestamp}
+    data[NONCES] = live
+    storage.write(data)
+    return True
+
+
+def _next_doc_id(table: dict[str, Any]) -> int:
+    return max(map(int, table), default=0) + 1
 
 
 def _insert_keeping_ids(table: Table, items: list[Any]) -> None:
