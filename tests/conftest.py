@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -239,14 +240,14 @@ def emulator(any_store_url: str) -> Iterator[tuple]:
         controller.shutdown()
 
 
-@pytest.fixture
-def served(emulator) -> Iterator[str]:
-    """The emulator behind a real HTTP server thread; yields its base URL."""
+@contextmanager
+def serving(app, controller) -> Iterator[str]:
+    """`app` behind a real HTTP server thread on a free loopback port; yields its base URL, which is
+    also the controller's API host (actions annotated provide-api-key call it back)."""
     import threading
 
     from werkzeug.serving import make_server
 
-    app, controller, _ = emulator
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     controller.api_host = base
@@ -257,3 +258,10 @@ def served(emulator) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+@pytest.fixture
+def served(emulator) -> Iterator[str]:
+    """The emulator behind a real HTTP server thread; yields its base URL."""
+    with serving(emulator[0], emulator[1]) as base:
+        yield base

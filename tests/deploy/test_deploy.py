@@ -3,21 +3,19 @@ exchange through the deployed web sequence and through the deployed `graphql` ac
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
-from werkzeug.serving import make_server
 
 from customer_auth.integrations import Integration
 from customer_auth.store import open_store
 from emulator.bundle import emulator_app
 from emulator.manifest import load_manifest
 from emulator.rest_api import GUEST_KEY
-from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client
+from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client, serving
 
 import deploy  # noqa: E402  (scripts/lib/deploy.py, on sys.path through tests/deploy/conftest.py)
 
@@ -34,16 +32,10 @@ def openwhisk(tmp_path: Path) -> Iterator[str]:
     empty = tmp_path / "empty.yaml"
     empty.write_text("application:\n  runtimeManifest:\n    packages: {}\n")
     app, controller, _ = emulator_app(load_manifest(empty, {}), state_file=None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    controller.api_host = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield base
+        with serving(app, controller) as base:
+            yield base
     finally:
-        server.shutdown()
-        thread.join()
         controller.shutdown()
 
 

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from customer_auth.integrations import Integration
 from customer_auth.tokens import unverified_customer_id
@@ -125,24 +123,17 @@ def test_no_secret_in_activation_records(emulator, integration):
 
 
 @pytest.mark.slow
-def test_concurrent_exchanges_for_one_new_email(emulator, integration):
+def test_concurrent_exchanges_for_one_new_email(emulator, served, integration):
     """A real HTTP server, 64 overlapping exchanges for one new email, several warm workers per action:
     exactly one customer, and every token carries its id."""
-    app, controller, store = emulator
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        def exchange(_: int) -> dict:
-            payload, headers = signed(integration, base + "/graphql", {"query": SEED_MUTATION})
-            return requests.post(base + "/graphql", data=payload, headers=headers, timeout=30).json()
+    _, controller, store = emulator
 
-        with ThreadPoolExecutor(16) as pool:
-            answers = list(pool.map(exchange, range(64)))
-    finally:
-        server.shutdown()
-        thread.join()
+    def exchange(_: int) -> dict:
+        payload, headers = signed(integration, served + "/graphql", {"query": SEED_MUTATION})
+        return requests.post(served + "/graphql", data=payload, headers=headers, timeout=30).json()
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(exchange, range(64)))
     tokens = [a["data"]["exchangeExternalCustomerToken"]["token"] for a in answers]
     assert {unverified_customer_id(token) for token in tokens} == {1}
     assert store.customer_count() == 1
