@@ -2,8 +2,12 @@
 
 - One `psycopg_pool.ConnectionPool` per store, opened on first use (creating the store costs nothing)
   and kept for the life of the warm action container, so activations after the first reuse its
-  connections. Every connection is checked before it is handed out (`ConnectionPool.check_connection`),
-  so one the server dropped (a restart, a failover, an idle timeout) is replaced, not used.
+  connections. Connections are not checked before use (a check is one more round trip per request):
+  a connection the server dropped (a restart, a failover, an idle timeout) fails on first use, is
+  discarded with every other dead idle connection (`ConnectionPool.check`), and the work is retried
+  once on a fresh connection.
+- Few round trips: a lookup is one autocommit statement (no BEGIN / COMMIT around it); the nonce and
+  the rate-limit bucket are decided by one statement; the audit entry is one INSERT.
 - No request hangs: connecting is bounded by `connect_timeout`, waiting for a pooled connection by
   `pool_timeout`, and every statement by `statement_timeout`. A database that is down or slow raises
   `StoreError` with the reason (never the password); a down server is reported as soon as a connection
@@ -29,10 +33,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -55,6 +59,8 @@ BATCH = 1000  # rows per executemany in imports, and per fetch in exports
 
 CUSTOMER_COLUMNS = [f.name for f in fields(Customer) if f.name != "id"]
 INTEGRATION_COLUMNS = [f.name for f in fields(Integration) if f.name != "id"]
+
+T = TypeVar("T")
 
 _abandoned_pools: list[ConnectionPool] = []  # pools inherited through fork: never closed in the child
 
@@ -100,7 +106,6 @@ class PostgresStore:
                     kwargs={"autocommit": True},
                     connection_class=self._connection_class(),
                     configure=self._configure,
-                    check=ConnectionPool.check_connection,
                     timeout=self._pool_timeout,
                     reconnect_timeout=max(self._pool_timeout, 1.0),
                     num_workers=2,
@@ -151,26 +156,65 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on a pooled connection; database failures become StoreError (ValueError
-        for a uniqueness conflict), and the migrations run first on first use."""
+        """One transaction on a pooled connection (for work that cannot be retried as a function:
+        the export's server-side cursor); database failures become StoreError."""
         pool, conn = self._getconn()
         try:
-            try:
+            with self._errors():
                 if not self._migrated:
                     self._migrate(conn)
                 with conn.transaction():
                     yield conn
-            except psycopg.errors.UniqueViolation as error:
-                raise ValueError(f"already exists: {_one_line(error)}") from None
-            except psycopg.errors.QueryCanceled as error:
-                raise StoreError(
-                    f"PostgreSQL at {self.location}: statement timed out "
-                    f"(statement_timeout={self._statement_timeout}): {_one_line(error)}"
-                ) from None
-            except psycopg.Error as error:
-                raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
         finally:
             pool.putconn(conn)
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], transaction: bool = False) -> T:
+        """`work(conn)` on a pooled connection, inside a transaction if asked (else each statement
+        commits on its own: autocommit, one round trip). A connection found dead is discarded with
+        the pool's other dead ones and the work runs once more on a fresh connection; database
+        failures become StoreError (ValueError for a uniqueness conflict)."""
+        for attempt in (1, 2):
+            pool, conn = self._getconn()
+            try:
+                with self._errors(retry=attempt == 1 and self._dead(conn)):
+                    if not self._migrated:
+                        self._migrate(conn)
+                    if not transaction:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
+            except _Retry:
+                pool.putconn(conn)
+                conn = None  # type: ignore[assignment]
+                pool.check()  # the server dropped this one: its idle siblings are likely dead too
+                continue
+            finally:
+                if conn is not None:
+                    pool.putconn(conn)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _dead(conn: psycopg.Connection[Any]) -> Callable[[], bool]:
+        return lambda: conn.broken or conn.closed
+
+    @contextmanager
+    def _errors(self, retry: Callable[[], bool] | bool = False) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.errors.UniqueViolation as error:
+            raise ValueError(f"already exists: {_one_line(error)}") from None
+        except psycopg.errors.QueryCanceled as error:
+            raise StoreError(
+                f"PostgreSQL at {self.location}: statement timed out "
+                f"(statement_timeout={self._statement_timeout}): {_one_line(error)}"
+            ) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            if retry and (retry() if callable(retry) else True):
+                log.info("PostgreSQL connection lost (%s); retrying on a new one", type(error).__name__)
+                raise _Retry() from None
+            raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         if self._auto_migrate:
@@ -213,13 +257,15 @@ class PostgresStore:
             pool.close()
 
     def _rows(self, query: Any, params: Any = ()) -> list[dict[str, Any]]:
-        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
+        def work(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+
+        return self._run(work)
 
     def _execute(self, query: Any, params: Any = ()) -> None:
-        with self._transaction() as conn:
-            conn.execute(query, params)
+        self._run(lambda conn: conn.execute(query, params))
 
     # Integrations ----------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> Integration:
@@ -259,34 +305,30 @@ class PostgresStore:
 
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission:
-        with self._transaction() as conn:
-            if nonce is not None:
-                # One statement decides: a new (consumer_key, nonce) is inserted; a known one counts as
-                # unused only when it has expired (the purge may not have run yet), and is then refreshed.
-                # A concurrent twin waits on the row lock and then finds the row fresh: one winner.
-                used = conn.execute(
-                    """INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%s, %s, %s)
-                       ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
-                       WHERE nonces."timestamp" < %s""",
-                    [consumer_key, nonce, timestamp, expire_before],
-                ).rowcount == 1
-                clock = time.monotonic()
-                if clock >= self._next_purge:  # purging is housekeeping: an index range scan, now and then
-                    self._next_purge = clock + NONCE_PURGE_INTERVAL
-                    conn.execute('DELETE FROM nonces WHERE "timestamp" < %s', [expire_before])
-                if not used:
-                    return Admission.REPLAYED
-            if limit is None:
-                return Admission.ACCEPTED
-            # The token bucket in one statement: refill by the time passed, take a token only if one is there.
-            taken = conn.execute(
-                """INSERT INTO rate_buckets AS b (key, tokens, updated) VALUES (%(key)s, %(burst)s - 1, %(now)s)
-                   ON CONFLICT (key) DO UPDATE
-                   SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
-                   WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1""",
-                {"key": consumer_key, "burst": float(limit.burst), "now": now, "rate": limit.per_minute / 60.0},
-            ).rowcount == 1
-            return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
+        # One statement decides, atomically (autocommit: one round trip). A new (consumer_key, nonce)
+        # is inserted; a known one counts as unused only when it has expired (the purge may not have
+        # run yet), and is then refreshed. A concurrent twin waits on the row lock and then finds the
+        # row fresh: one winner. The bucket is touched only when the nonce was used (or there is none),
+        # so a replayed nonce takes no token: refill by the time passed, take a token if one is there.
+        bucket = {"key": consumer_key, "burst": float(limit.burst) if limit else 0.0, "now": now,
+                  "rate": limit.per_minute / 60.0 if limit else 0.0, "limited": limit is not None}
+        nonce_params = {"nonce": nonce, "timestamp": timestamp, "expire_before": expire_before}
+        purge = False
+        if nonce is not None:
+            clock = time.monotonic()
+            if clock >= self._next_purge:  # housekeeping, now and then: an index range scan
+                self._next_purge, purge = clock + NONCE_PURGE_INTERVAL, True
+        query = _ADMIT_NONCE if nonce is not None else _ADMIT_BEARER
+
+        def work(conn: psycopg.Connection[Any]) -> Admission:
+            used, taken = conn.execute(query, {**bucket, **nonce_params}).fetchone()
+            if purge:
+                conn.execute('DELETE FROM nonces WHERE "timestamp" < %s', [expire_before])
+            if not used:
+                return Admission.REPLAYED
+            return Admission.ACCEPTED if taken or limit is None else Admission.RATE_LIMITED
+
+        return self._run(work)
 
     # Customers -------------------------------------------------------------------------------
     def customer(self, customer_id: int) -> Customer | None:
@@ -306,17 +348,22 @@ class PostgresStore:
             "INSERT INTO customers (id, email_key, {}) VALUES (COALESCE(%(id)s, {}), %(email_key)s, {}) "
             "ON CONFLICT (website_id, email_key) DO NOTHING RETURNING id"
         ).format(_names(CUSTOMER_COLUMNS), _NEXT_CUSTOMER_ID, _placeholders(CUSTOMER_COLUMNS))
-        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
-            # Look first: most calls find an existing customer, and an INSERT that does nothing
-            # would still spend an id. Then insert; if another process won meanwhile, read its row.
-            if row := cur.execute(find, key).fetchone():
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[Customer, bool]:
+            # Each statement commits on its own. Look first: most calls find an existing customer, and
+            # an INSERT that does nothing would still spend an id. Then insert; if another process won
+            # meanwhile (the unique index decides), read its row: it is committed, so visible.
+            with conn.cursor(row_factory=dict_row) as cur:
+                if row := cur.execute(find, key).fetchone():
+                    return _customer(row), False
+                if row := cur.execute(insert, _customer_values(candidate)).fetchone():
+                    candidate.id = row["id"]
+                    return candidate, True
+                row = cur.execute(find, key).fetchone()
+                assert row is not None, "the conflicting customer is committed, so it is visible"
                 return _customer(row), False
-            if row := cur.execute(insert, _customer_values(candidate)).fetchone():
-                candidate.id = row["id"]
-                return candidate, True
-            row = cur.execute(find, key).fetchone()
-            assert row is not None, "the conflicting customer is committed, so it is visible"
-            return _customer(row), False
+
+        return self._run(work)
 
     def save_customer(self, customer: Customer) -> None:
         if customer.id is None:
@@ -402,6 +449,42 @@ class PostgresStore:
         rows = self._rows("SELECT user_type, user_id, revoke_before FROM revocations ORDER BY user_type, user_id")
         return iter([Revocation(int(r["user_type"]), int(r["user_id"]), int(r["revoke_before"])) for r in rows])
 
+
+class _Retry(Exception):
+    """The connection was found dead: run the work again on another one."""
+
+
+# admit() as one statement. `used`: the nonce was inserted, or refreshed because it had expired.
+# `taken`: a token was taken from the bucket (only tried when the nonce was used and a limit is set).
+_ADMIT_NONCE = """
+WITH used AS (
+    INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%(key)s, %(nonce)s, %(timestamp)s)
+    ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
+    WHERE nonces."timestamp" < %(expire_before)s
+    RETURNING 1
+), taken AS (
+    INSERT INTO rate_buckets AS b (key, tokens, updated)
+    SELECT %(key)s, %(burst)s - 1, %(now)s WHERE %(limited)s AND EXISTS (SELECT 1 FROM used)
+    ON CONFLICT (key) DO UPDATE
+    SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
+    WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM used), EXISTS (SELECT 1 FROM taken)
+"""
+
+# A Bearer request has no nonce: only the bucket.
+_ADMIT_BEARER = """
+WITH taken AS (
+    INSERT INTO rate_buckets AS b (key, tokens, updated)
+    SELECT %(key)s, %(burst)s - 1, %(now)s WHERE %(limited)s
+    ON CONFLICT (key) DO UPDATE
+    SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
+    WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1
+    RETURNING 1
+)
+SELECT true, EXISTS (SELECT 1 FROM taken)
+"""
 
 _NEXT_CUSTOMER_ID = sql.SQL("nextval(pg_get_serial_sequence('customers', 'id'))")
 
