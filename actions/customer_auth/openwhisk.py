@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +24,9 @@ def rest_invoker(environ: Mapping[str, str] = os.environ) -> Invoke:
         raise RuntimeError("__OW_API_HOST is not set: annotate the action with provide-api-key: true")
 
     def invoke(fqn: str, params: dict[str, Any]) -> Any:
+        import urllib.error  # imported on first use: urllib.request and http.client cost ~25 ms to import
+        import urllib.request
+
         url = f"{api_host}/api/v1/namespaces/{namespace}/actions/{fqn}?blocking=true&result=true"
         request = urllib.request.Request(
             url,
