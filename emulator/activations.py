@@ -98,29 +98,42 @@ class Redactor:
         self._secrets = secrets or (lambda: ())
 
     def redact(self, text: str) -> str:
-        for secret in sorted({s for s in self._secrets() if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
-                             key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-        text = _JWS.sub(lambda m: f"{m.group(1)}.{REDACTED}", text)
-        return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+        return self._redact(text, self._current())
 
     def redact_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, list):
-            return [self.redact_value(v) for v in value]
-        if isinstance(value, dict):
-            return {k: (REDACTED if str(k).lower() == "authorization" and isinstance(v, str) else self.redact_value(v))
-                    for k, v in value.items()}
-        return value
+        return self._redact_value(value, self._current())
 
     def activation(self, act: Activation) -> Activation:
-        """A redacted copy: logs and result."""
+        """A redacted copy: logs and result (the secrets are asked for once per record)."""
+        secrets = self._current()
         clean = copy.copy(act)
-        clean.logs = [self.redact(line) for line in act.logs]
-        clean.response = Response(act.response.status_code, self.redact_value(act.response.result))
+        clean.logs = [self._redact(line, secrets) for line in act.logs]
+        clean.response = Response(act.response.status_code, self._redact_value(act.response.result, secrets))
         clean.annotations = copy.deepcopy(act.annotations)
         return clean
+
+    def _current(self) -> list[str]:
+        """The secrets to replace, longest first (a secret holding another is replaced whole)."""
+        return sorted({s for s in self._secrets() if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
+                      key=len, reverse=True)
+
+    def _redact(self, text: str, secrets: list[str]) -> str:
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        if "." in text:
+            text = _JWS.sub(lambda m: f"{m.group(1)}.{REDACTED}", text)
+        return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+
+    def _redact_value(self, value: Any, secrets: list[str]) -> Any:
+        if isinstance(value, str):
+            return self._redact(value, secrets)
+        if isinstance(value, list):
+            return [self._redact_value(v, secrets) for v in value]
+        if isinstance(value, dict):
+            return {k: (REDACTED if str(k).lower() == "authorization" and isinstance(v, str)
+                        else self._redact_value(v, secrets)) for k, v in value.items()}
+        return value
 
 
 class ActivationStore:

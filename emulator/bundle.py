@@ -3,6 +3,8 @@ development integration a first start creates. The OpenWhisk core stays generic;
 """
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,12 +48,32 @@ def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLF
     return GraphQLFacade(settings, invoke)
 
 
-def integration_secrets(store: Store) -> Callable[[], Iterable[str]]:
-    """Every integration's secrets, for the activation records' redaction."""
+SECRETS_REFRESH_SECONDS = 2.0
+
+
+def integration_secrets(store: Store, refresh_seconds: float = SECRETS_REFRESH_SECONDS,
+                        clock: Callable[[], float] = time.monotonic) -> Callable[[], Iterable[str]]:
+    """Every integration's secrets (a rotated-out set too, during its grace period), for the activation
+    records' redaction. Asked for with every record, so the list is kept and re-read from the store
+    every `refresh_seconds`, not on every call: one store query per record would cost more than the
+    record. An integration changed by another process (scripts/integration) is seen within that time."""
+    cached: list[tuple[float, tuple[str, ...]]] = []
+    lock = threading.Lock()
 
     def secrets() -> Iterable[str]:
-        for integration in store.integrations():
-            yield from (integration.consumer_secret, integration.access_token, integration.access_token_secret)
+        now = clock()
+        if cached and now - cached[0][0] < refresh_seconds:
+            return cached[0][1]
+        with lock:
+            if cached and clock() - cached[0][0] < refresh_seconds:
+                return cached[0][1]
+            values: list[str] = []
+            for integration in store.integrations():
+                values += (integration.consumer_secret, integration.access_token, integration.access_token_secret)
+                values += (str((integration.previous or {}).get(key) or "")
+                           for key in ("consumer_secret", "access_token", "access_token_secret"))
+            cached[:] = [(clock(), tuple(v for v in values if v))]
+            return cached[0][1]
 
     return secrets
 
