@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: filelock's polling lock
+    fcntl = None  # type: ignore[assignment]
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
@@ -125,13 +130,54 @@ class AtomicJSONStorage(Storage):
         self._signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
+class _BlockingFileLock:
+    """A cross-process exclusive lock on `path` (flock). A waiter sleeps in the kernel and wakes as
+    soon as the holder releases, where filelock's FileLock polls every 50 ms: under contention (every
+    request takes the buckets' lock) that poll was most of an exchange's time. The lock file is opened
+    on each acquire, so a forked child never shares its parent's lock. The holder's death releases it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._depth = 0  # re-entered by the thread holding it (callers hold a per-object RLock)
+
+    def __enter__(self) -> None:
+        self._depth += 1
+        if self._depth > 1:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            self._depth -= 1
+            raise
+        self._fd = fd
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+
+def _file_lock(path: str) -> Any:
+    """Used under a per-object threading lock, so one holder per process at a time."""
+    return _BlockingFileLock(path) if fcntl is not None else FileLock(path, thread_local=False)
+
+
 class _Database:
     """One TinyDB file with its lock: `read()` for lookups, `write()` for a transaction."""
 
     def __init__(self, path: Path) -> None:
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self.storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
-        self._file_lock = FileLock(f"{path}.lock", thread_local=False)
+        self._file_lock = _file_lock(f"{path}.lock")
         self._mutex = threading.RLock()
 
     def table(self, name: str) -> Table:
@@ -396,11 +442,12 @@ class _AuditFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = FileLock(f"{path}.lock", thread_local=False)
+        self._lock = _file_lock(f"{path}.lock")
+        self._mutex = threading.Lock()
 
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+        with self._mutex, self._lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
