@@ -45,8 +45,9 @@ class Store(Protocol):
     # Nonces whose timestamp is older than `expire_before` are purged; they can no longer verify.
     def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool: ...
 
-    # One atomic step per authenticated request: the nonce (when there is one: Bearer requests have
-    # none) and then a token from the consumer's bucket. A replayed nonce takes no token.
+    # One step per authenticated request: the nonce's one use (atomic: of concurrent twins, one wins;
+    # Bearer requests have none), then, only if it was used, a token from the consumer's bucket
+    # (atomic too). A replayed nonce takes no token.
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission: ...
 
