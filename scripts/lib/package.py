@@ -104,22 +104,49 @@ def python_version(runtime: str) -> str:
 
 
 def third_party_modules(stage: Path) -> dict[str, Path]:
-    """Top-level modules the staged sources import that are neither stdlib nor staged: module -> first importer."""
+    """Top-level third-party modules reachable from `__main__.py`, following the staged modules it
+    imports at any depth (imports inside functions too): module -> the first file importing it.
+    A library module the action never reaches adds nothing to its virtualenv."""
     local = {p.stem if p.is_file() else p.name for p in stage.iterdir()}
     found: dict[str, Path] = {}
-    for source in sorted(stage.rglob("*.py")):
-        tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in local and top != "__future__":
-                    found.setdefault(top, source.relative_to(stage))
+    queue, seen = [stage / "__main__.py"], set()
+    while queue:
+        source = queue.pop()
+        if source in seen or not source.is_file():
+            continue
+        seen.add(source)
+        relative = source.relative_to(stage).with_suffix("")
+        package = relative.parts[:-1]  # a module's package, which for an __init__ is its own folder
+        for dotted, names in _imports(ast.parse(source.read_text(encoding="utf-8"), filename=str(source)), package):
+            top = dotted[0]
+            if top in local:
+                queue.extend(_module_files(stage, dotted, names))
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                found.setdefault(top, source.relative_to(stage))
     return found
+
+
+def _imports(tree: ast.AST, package: tuple[str, ...]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """(absolute dotted module, names imported from it) for every import in `tree`."""
+    out: list[tuple[tuple[str, ...], list[str]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((tuple(alias.name.split(".")), []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            module = base + (tuple(node.module.split(".")) if node.module else ())
+            if module:
+                out.append((module, [alias.name for alias in node.names]))
+    return out
+
+
+def _module_files(stage: Path, dotted: tuple[str, ...], names: list[str]) -> list[Path]:
+    """The staged files importing `dotted` (and `from dotted import names`) executes."""
+    files = [stage.joinpath(*dotted[:i], "__init__.py") for i in range(1, len(dotted) + 1)]
+    files.append(stage.joinpath(*dotted).with_suffix(".py"))
+    files.extend(stage.joinpath(*dotted, f"{name}.py") for name in names)  # submodules named in a from-import
+    files.extend(stage.joinpath(*dotted, name, "__init__.py") for name in names)
+    return files
 
 
 def requirements_for(modules: dict[str, Path], action: Action) -> list[str]:

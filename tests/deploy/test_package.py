@@ -54,6 +54,21 @@ def test_zip_layout_and_size(zips):
         assert path.stat().st_size < 22 * 1024 * 1024
 
 
+def site_packages(zip_path: Path) -> set[str]:
+    prefix = "virtualenv/lib/python3.11/site-packages/"
+    return {n[len(prefix):].split("/")[0] for n in zipfile.ZipFile(zip_path).namelist() if n.startswith(prefix)}
+
+
+def test_each_zip_holds_what_its_action_imports(zips):
+    """Traced from each __main__.py through the library modules it reaches."""
+    assert "graphql" in site_packages(zips["graphql"])
+    assert "email_validator" in site_packages(zips["upsert-customer"])
+    for name in ("verify-oauth", "upsert-customer", "issue-token"):
+        assert "graphql" not in site_packages(zips[name])
+    assert "email_validator" not in site_packages(zips["verify-oauth"])
+    assert {"authlib", "tinydb", "filelock", "psycopg"} <= site_packages(zips["verify-oauth"])
+
+
 def test_plain_python_cannot_see_the_project_venv(tmp_path):
     done = subprocess.run([plain_python(), "-I", "-S", "-c", "import jwt"], capture_output=True, text=True)
     assert done.returncode != 0 and "No module named 'jwt'" in done.stderr
