@@ -15,10 +15,11 @@ from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from urllib.request import parse_http_list, parse_keqv_list
 
-from urllib.parse import urlparse, urlunparse
-
-from authlib.common.urls import extract_params, quote, unquote, url_decode
+from authlib.common.urls import extract_params, url_decode
+from authlib.oauth1.rfc5849.signature import construct_base_string
+from authlib.oauth1.rfc5849.util import escape, unescape
 
 from .integrations import CREDENTIAL_LENGTH, Credentials, Integration
 from .store import Store
@@ -121,86 +122,6 @@ def parse_authorization(credentials: str) -> dict[str, str]:
     except ValueError:
         raise OAuthError("malformed OAuth Authorization header") from None
     return {unescape(k): unescape(v) for k, v in pairs.items()}
-
-
-# The signature base string of RFC 5849 section 3.4.1, as authlib.oauth1.rfc5849.signature builds it
-# (construct_base_string, normalize_base_string_uri, normalize_parameters, util.escape / unescape),
-# copied: importing `authlib.oauth1` imports its client, and with it urllib.request, http.client, ssl
-# and email (~20 ms of every cold start). Only authlib's URL helpers are imported.
-def escape(s: str) -> str:
-    return quote(s, safe=b"~")
-
-
-def unescape(s: str) -> str:
-    return unquote(s)
-
-
-def construct_base_string(method: str, uri: str, params: list[tuple[str, str]]) -> str:
-    """METHOD&base-string-URI&normalized-parameters, each percent-encoded (section 3.4.1.1)."""
-    unescaped = [(k, unescape(v) if k.startswith("oauth_") else v)
-                 for k, v in params if k not in ("oauth_signature", "realm")]
-    return "&".join([escape(method.upper()), escape(_base_string_uri(uri)), escape(_normalize_parameters(unescaped))])
-
-
-def _base_string_uri(uri: str) -> str:
-    """Section 3.4.1.2: scheme and host lower-cased, the default port dropped, no query or fragment."""
-    scheme, netloc, path, params, _query, _fragment = urlparse(uri)
-    if not scheme or not netloc:
-        raise ValueError("uri must include a scheme and netloc")
-    scheme, netloc = scheme.lower(), netloc.lower()
-    if ":" in netloc:
-        host, port = netloc.split(":", 1)
-        if (scheme, port) in (("http", "80"), ("https", "443")):
-            netloc = host
-    return urlunparse((scheme, netloc, path or "/", params, "", ""))
-
-
-def _normalize_parameters(params: list[tuple[str, str]]) -> str:
-    """Section 3.4.1.3.2: names and values encoded, sorted, joined as name=value with '&'."""
-    return "&".join(f"{k}={v}" for k, v in sorted((escape(k), escape(v)) for k, v in params))
-
-
-# urllib.request's parse_http_list and parse_keqv_list (Python 3.11), copied: importing urllib.request
-# (and with it http.client, ssl, email) costs ~25 ms of every cold start, for two small functions.
-def parse_http_list(s: str) -> list[str]:
-    """Comma-separated list of RFC 2068 section 2, whose elements may be quoted-strings holding commas."""
-    res: list[str] = []
-    part = ""
-    escape = quote = False
-    for cur in s:
-        if escape:
-            part += cur
-            escape = False
-            continue
-        if quote:
-            if cur == "\\":
-                escape = True
-                continue
-            elif cur == '"':
-                quote = False
-            part += cur
-            continue
-        if cur == ",":
-            res.append(part)
-            part = ""
-            continue
-        if cur == '"':
-            quote = True
-        part += cur
-    if part:
-        res.append(part)
-    return [part.strip() for part in res]
-
-
-def parse_keqv_list(items: list[str]) -> dict[str, str]:
-    """key=value strings (keys not duplicated), a quoted value unquoted."""
-    parsed = {}
-    for elt in items:
-        k, v = elt.split("=", 1)
-        if v[0] == '"' and v[-1] == '"':
-            v = v[1:-1]
-        parsed[k] = v
-    return parsed
 
 
 def _oauth_integration(
