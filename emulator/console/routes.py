@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 
 from customer_auth.customers import Customer
+from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import Store
 from emulator.activations import STATUS_NAMES, Activation
@@ -223,17 +224,11 @@ def run_exchange() -> Response:
 
     Body: {"integration": id, "customer": {email, firstname, lastname, is_subscribed}, "store": code}.
     """
-    why = refusal(request.environ)
-    if why is not None:
-        raise ConsoleError(403, f"The console signs exchanges only for a browser on this machine with the "
-                                f"emulator listening on loopback: {why}.")
+    _require_local("exchanges")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("customer"), dict):
         raise ConsoleError(400, 'Send {"integration": id, "customer": {"email", "firstname", "lastname"}}.')
-    store = _store()
-    integration = store.integration(_as_int(body.get("integration")))
-    if integration is None:
-        raise ConsoleError(404, f"No integration {body.get('integration')!r} in the store.")
+    integration = _signing_integration(body.get("integration"))
     customer = {k: body["customer"].get(k) for k in ("email", "firstname", "lastname")}
     customer["is_subscribed"] = bool(body["customer"].get("is_subscribed", False))
     result = exchange(current_app._get_current_object(), integration, customer,  # type: ignore[attr-defined]
@@ -251,20 +246,29 @@ def sign() -> Response:
 
     Body: {"integration": id, "body": "<the exact JSON text to send>"}. Local only, as the exchange.
     """
-    why = refusal(request.environ)
-    if why is not None:
-        raise ConsoleError(403, f"The console signs requests only for a browser on this machine with the "
-                                f"emulator listening on loopback: {why}.")
+    _require_local("requests")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
         raise ConsoleError(400, 'Send {"integration": id, "body": "<the request body>"}.')
-    integration = _store().integration(_as_int(payload.get("integration")))
-    if integration is None:
-        raise ConsoleError(404, f"No integration {payload.get('integration')!r} in the store.")
+    integration = _signing_integration(payload.get("integration"))
     url = signed_url(request.host_url, _context().settings())
     signed = SignedRequest(method="POST", url=url, headers={"content-type": "application/json"}, body=payload["body"])
     return jsonify({"authorization": authorization_header(signed, integration, int(time.time()), secrets.token_hex(16)),
                     "url": url})
+
+
+def _require_local(what: str) -> None:
+    why = refusal(request.environ)
+    if why is not None:
+        raise ConsoleError(403, f"The console signs {what} only for a browser on this machine with the "
+                                f"emulator listening on loopback: {why}.")
+
+
+def _signing_integration(value: Any) -> Integration:
+    integration = _store().integration(_as_int(value))
+    if integration is None:
+        raise ConsoleError(404, f"No integration {value!r} in the store.")
+    return integration
 
 
 def _as_int(value: Any) -> int:
