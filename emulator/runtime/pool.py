@@ -39,7 +39,10 @@ class ActionPool:
         self._stage_dir = stage_dir
         self._clock = clock
         self.max_workers = max(1, max_workers)
-        self._command = command or default_command(action.main, isolated=action.isolated)
+        # Our launcher on manifest actions: the staged modules' bytecode is compiled once, in this
+        # process, and found by the workers under the stage dir (not for a custom command).
+        self._pycache = stage_dir / "pycache" if command is None and not action.isolated else None
+        self._command = command or default_command(action.main, isolated=action.isolated, pycache=self._pycache)
         self._sentinels = sentinels
         self._cond = threading.Condition()
         self._idle: list[Worker] = []
@@ -47,6 +50,7 @@ class ActionPool:
         self._count = 0
         self._version: tuple | None = None
         self._folder: Path | None = None
+        self._snapshot: staging.Snapshot | None = None
         self._closed = False
 
     def run(self, message: dict[str, Any]) -> PoolRun:
@@ -74,7 +78,7 @@ class ActionPool:
         for w in live:
             w.kill()
         if self._folder is not None and self.action.staged is None:
-            staging.unstage(self._folder)
+            self._unstage(self._folder)
 
     def retire(self) -> None:
         """Stop taking activations: idle workers die now, busy ones when their activation ends
@@ -89,7 +93,7 @@ class ActionPool:
         for w in idle:
             w.kill()
         if self._folder is not None and self.action.staged is None and not self._live:
-            staging.unstage(self._folder)
+            self._unstage(self._folder)
 
     def busy(self) -> int:
         with self._cond:
@@ -102,8 +106,12 @@ class ActionPool:
         if self.action.staged is not None:  # deployed: its unpacked zip never changes
             self._folder, self._version = self.action.staged, "deployed"
             return
+        if self._snapshot is not None and staging.unchanged(self._snapshot):
+            return
+        folders = staging.folder_stats(staging.watched_folders(self.action, self._root))
         layout = staging.zip_layout(self.action, self._root)
         version = staging.fingerprint(layout)
+        self._snapshot = staging.snapshot(folders, version)
         if version == self._version:
             return
         stale, self._idle = self._idle, []
@@ -113,6 +121,8 @@ class ActionPool:
             w.kill()
         # Busy workers still use the old folder; it is cleaned up with the pool's stage dir.
         self._folder = staging.stage(layout, self._stage_dir, self.action.fqn)
+        if self._pycache is not None:
+            staging.write_bytecode(layout, self._pycache / self._folder.name)
         self._version = version
 
     def _acquire(self, timeout_ms: int) -> tuple[Worker | None, int | None, RunOutcome | None]:
@@ -158,6 +168,11 @@ class ActionPool:
             self._cond.notify()
         if not keep:
             worker.kill()
+
+    def _unstage(self, folder: Path) -> None:
+        staging.unstage(folder)
+        if self._pycache is not None:
+            staging.unstage(self._pycache / folder.name)
 
     def _forget(self, worker: Worker) -> None:
         with self._cond:
