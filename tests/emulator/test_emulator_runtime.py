@@ -147,6 +147,43 @@ def test_reload_when_a_source_file_changes(make_controller, tmp_path: Path) -> N
     assert controller.worker_count("demo/uses-lib") == 1  # the old worker was retired
 
 
+def test_restage_when_an_included_file_is_added(make_controller, tmp_path: Path) -> None:
+    """The pool skips globbing while no watched folder or file changed: a new file still shows."""
+    shutil.copytree(FIXTURES, tmp_path / "fx")
+    controller = make_controller(tmp_path / "fx" / "app.config.yaml")
+    greet = tmp_path / "fx" / "shared_lib" / "greet"
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
+    (greet / "words.py").write_text("WORD = 'salut'\n")
+    (greet / "__init__.py").write_text("from .words import WORD\n\n\ndef greet(name):\n    return f'{WORD} {name}'\n")
+    later = time.time_ns() + 10**9
+    os.utime(greet / "__init__.py", ns=(later, later))
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "salut a"}
+    (greet / "more.py").write_text("X = 1\n")  # only the folder changed
+    controller.invoke("demo/uses-lib", {"name": "a"})
+    assert (controller._pools["demo/uses-lib"]._folder / "shared_lib" / "greet" / "more.py").exists()
+
+
+def test_staged_bytecode_is_not_used_once_the_source_changed(make_controller, tmp_path: Path) -> None:
+    """Bytecode compiled at staging is checked against the source's mtime and size by the worker."""
+    shutil.copytree(FIXTURES, tmp_path / "fx")
+    controller = make_controller(tmp_path / "fx" / "app.config.yaml")
+    lib = tmp_path / "fx" / "shared_lib" / "greet" / "__init__.py"
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
+    pool = controller._pools["demo/uses-lib"]
+    pyc = pool._pycache / pool._folder.name / "shared_lib" / "greet" / "__init__.pyc"
+    assert pyc.exists()
+    # Edited behind the pool's back (its snapshot still matches): a new worker compiles the source.
+    stat = lib.stat()
+    lib.write_text("def greet(name):\n    return f'hallo {name}'\n")
+    os.utime(lib, ns=(stat.st_mtime_ns + 2 * 10**9, stat.st_mtime_ns + 2 * 10**9))
+    pool._refresh = lambda: None  # no restage: only the worker's check stands between
+    for w in list(pool._idle):
+        w.kill()
+    pool._idle.clear()
+    pool._count = 0
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hallo a"}
+
+
 def test_shutdown_kills_workers(make_controller) -> None:
     controller = make_controller()
     pid = controller.invoke("demo/echo", {}).response.result["pid"]
