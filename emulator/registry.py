@@ -114,6 +114,7 @@ class EntityRegistry:
         self._manifest = manifest
         self._state_file = Path(state_file) if state_file else None
         self._clock = clock
+        self._last_update = 0
         self._lock = threading.RLock()
         self.packages: dict[str, PackageDoc] = {}
         self.actions: dict[str, ActionDoc] = {}
@@ -385,7 +386,9 @@ class EntityRegistry:
     # ---------------------------------------------------------------------------------- persistence
 
     def _now(self) -> int:
-        return int(self._clock() * 1000)
+        """Milliseconds, strictly increasing: entities put within one millisecond still list newest first."""
+        self._last_update = max(int(self._clock() * 1000), self._last_update + 1)
+        return self._last_update
 
     def _save(self) -> None:
         if self._state_file is None:
