@@ -22,6 +22,7 @@ from authlib.oauth1.rfc5849.signature import construct_base_string
 from authlib.oauth1.rfc5849.util import escape, unescape
 
 from .integrations import CREDENTIAL_LENGTH, Credentials, Integration
+from .signed_request import SignedRequest
 from .store import Store
 from .store.base import Admission, RateLimit
 
@@ -51,16 +52,6 @@ class OAuthError(Exception):
 
 class RateLimited(OAuthError):
     """An authenticated integration went over its rate limit."""
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    """The HTTP request as the client signed it: the URL it called, not the one we were reached at."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]  # names lower-cased
-    body: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .errors import (
     AUTHORIZATION, INPUT, NO_SUCH_ENTITY, CommerceError, ConfigurationError, InputError, InternalError,
     RateLimitError,
 )
-from .oauth1 import SignedRequest
+from .signed_request import SignedRequest
 from .settings import text
 from .store import open_store
 
