@@ -3,17 +3,16 @@
 The storage rules every backend shares are in test_store.py, which runs on PostgreSQL too."""
 from __future__ import annotations
 
-import multiprocessing
 import time
-from urllib.parse import parse_qsl, urlsplit
 from dataclasses import fields
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
-from customer_auth.store import StoreError, open_store
-from customer_auth.store import migrations
+from customer_auth.store import StoreError, migrations, open_store
+from tests.conftest import race
 from tests.library.test_store import customer
 
 pytestmark = pytest.mark.postgres
@@ -43,13 +42,7 @@ def test_migrations_are_recorded_and_idempotent(postgres_url, postgres_admin):
 
 
 def test_concurrent_migrations_apply_once(postgres_url, processes=6):
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        barrier = manager.Barrier(processes)
-        with ctx.Pool(processes) as pool:
-            results = pool.starmap(_migrate, [(postgres_url, barrier)] * processes)
-            pool.close()
-            pool.join()  # reaped, not just terminated
+    results = race(_migrate, (postgres_url,), processes)
     assert sorted(results) == [[]] * (processes - 1) + [[v for v, _, _ in migrations.MIGRATIONS]]
 
 

@@ -4,7 +4,6 @@ Tests taking `store_url` or `store` run once per backend (TinyDB, PostgreSQL: se
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
 from customer_auth.store import Revocation, StoreError, open_store
+from tests.conftest import race
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,25 +164,13 @@ def _use_nonce(url: str, barrier) -> bool:
 
 @pytest.mark.parametrize("processes", [8])
 def test_one_customer_under_concurrent_processes(store_url, store, processes):
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        barrier = manager.Barrier(processes)
-        with ctx.Pool(processes) as pool:
-            ids = pool.starmap(_create, [(store_url, "race@example.com", barrier)] * processes)
-            pool.close()
-            pool.join()  # reaped, not just terminated
+    ids = race(_create, (store_url, "race@example.com"), processes)
     assert len(set(ids)) == 1
     assert store.customer_count() == 1
 
 
 def test_one_nonce_use_under_concurrent_processes(store_url, processes=8):
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        barrier = manager.Barrier(processes)
-        with ctx.Pool(processes) as pool:
-            results = pool.starmap(_use_nonce, [(store_url, barrier)] * processes)
-            pool.close()
-            pool.join()  # reaped, not just terminated
+    results = race(_use_nonce, (store_url,), processes)
     assert sorted(results) == [False] * (processes - 1) + [True]
 
 

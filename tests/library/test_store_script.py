@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from customer_auth.integrations import Integration
 from customer_auth.store import Revocation, open_store
+
 from tests.library.test_store import customer, full_customer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,6 @@ import json
 
 import jwt
 import pytest
-
 from customer_auth import tokens
 
 NOW = 1_800_000_000
