@@ -4,10 +4,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import NoSuchEntityError
+from .records import Record
 from .stores import StoreView
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ PROFILE_FIELDS = (
 
 
 @dataclass
-class Customer:
+class Customer(Record):
     email: str
     firstname: str
     lastname: str
@@ -57,13 +58,6 @@ class Customer:
         """Customers are unique per (website, email), compared case-insensitively."""
         return email_key(self.email)
 
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Customer:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
 
     def public_record(self) -> dict[str, Any]:
         """The record passed between actions: everything but the password hash."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
+
+from .records import Record
 
 # The REST twin of the mutation (POST /V1/customers/{id}/token) needs this resource; which one the
 # GraphQL mutation checks is unconfirmed in Commerce, so OAUTH_REQUIRED_RESOURCE can change it.
@@ -37,7 +39,7 @@ class Credentials(NamedTuple):
 
 
 @dataclass
-class Integration:
+class Integration(Record):
     name: str
     consumer_key: str = field(default_factory=new_credential)
     consumer_secret: str = field(default_factory=new_credential)
@@ -81,13 +83,6 @@ class Integration:
     def allows(self, resource: str) -> bool:
         return resource in self.resources or "Magento_Backend::all" in self.resources
 
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Integration:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
 
     def credentials(self) -> dict[str, Any]:
         """What `scripts/integration create --json` prints: the one time secrets are shown."""
