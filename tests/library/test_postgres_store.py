@@ -13,7 +13,7 @@ from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
 from customer_auth.store import StoreError, migrations, open_store
 from tests.conftest import race
-from tests.library.test_store import customer
+from tests.library.test_store import customer, use_nonce
 
 pytestmark = pytest.mark.postgres
 psycopg = pytest.importorskip("psycopg")
@@ -117,9 +117,9 @@ def test_auto_migrate_off_asks_for_scripts_store_migrate(postgres_url):
 
 
 def test_expired_nonces_are_purged(store, postgres_admin):
-    assert store.use_nonce("k", "old", 1000, 0)
+    assert use_nonce(store, "k", "old", 1000, 0)
     store._next_purge = 0.0
-    assert store.use_nonce("k", "new", 5000, 2000)
+    assert use_nonce(store, "k", "new", 5000, 2000)
     schema = schema_of(store)
     rows = postgres_admin.execute(f'SELECT nonce FROM "{schema}".nonces ORDER BY nonce').fetchall()
     assert rows == [("new",)]

@@ -1,6 +1,6 @@
 """The storage interface every backend implements.
 
-Each method that decides something under concurrency (`use_nonce`, `find_or_create_customer`) is
+Each method that decides something under concurrency (`admit`, `find_or_create_customer`) is
 atomic in every backend: two processes asking at once get one winner.
 """
 from __future__ import annotations
@@ -41,13 +41,10 @@ class Store(Protocol):
     def integration_by_access_token(self, access_token: str) -> Integration | None: ...
     def integrations(self) -> list[Integration]: ...  # by id
 
-    # Nonces (RFC 5849 section 3.3): True the first time (consumer_key, nonce) is seen.
-    # Nonces whose timestamp is older than `expire_before` are purged; they can no longer verify.
-    def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool: ...
-
-    # One step per authenticated request: the nonce's one use (atomic: of concurrent twins, one wins;
-    # Bearer requests have none), then, only if it was used, a token from the consumer's bucket
-    # (atomic too). A replayed nonce takes no token.
+    # One step per authenticated request: the nonce's one use (RFC 5849 section 3.3; atomic: of
+    # concurrent twins, one wins; Bearer requests have none), then, only if it was used, a token from
+    # the consumer's bucket (atomic too). A replayed nonce takes no token. Nonces whose timestamp is
+    # older than `expire_before` are purged: they can no longer verify.
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission: ...
 

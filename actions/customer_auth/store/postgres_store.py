@@ -300,9 +300,6 @@ class PostgresStore:
         return [_integration(row) for row in self._rows("SELECT * FROM integrations ORDER BY id")]
 
     # Nonces ----------------------------------------------------------------------------------
-    def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
-        return self.admit(consumer_key, nonce, timestamp, expire_before, None, 0.0) is Admission.ACCEPTED
-
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission:
         # One statement decides, atomically (autocommit: one round trip). A new (consumer_key, nonce)

@@ -273,9 +273,6 @@ class TinyDBStore:
             return [i for doc in docs if (i := _integration(doc))]
 
     # Nonces and rate limits -------------------------------------------------------------------
-    def use_nonce(self, consumer_key: str, nonce: str, timestamp: int, expire_before: int) -> bool:
-        return self.admit(consumer_key, nonce, timestamp, expire_before, None, 0.0) is Admission.ACCEPTED
-
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission:
         # The nonce first, under its shard's lock: a replayed nonce returns before the bucket is
