@@ -19,7 +19,6 @@ import io
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -418,9 +417,6 @@ class EntityRegistry:
         for doc in sorted(pending, key=_is_sequence_doc):
             doc.runtime = self._runtime(doc)
             self.actions[doc.fqn] = doc
-
-    def remove_code(self) -> None:
-        shutil.rmtree(self._code_root, ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------- helpers

@@ -15,8 +15,8 @@ import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
-from customer_auth.store.base import Admission
 from customer_auth.store import Revocation, StoreError, open_store
+from customer_auth.store.base import Admission
 from tests.conftest import race
 
 ROOT = Path(__file__).resolve().parents[2]
