@@ -56,13 +56,25 @@ class AtomicJSONStorage(Storage):
         self._data: dict[str, Any] | None = None
         self._signature: tuple[int, int, int] | None = None
         self._in_transaction = False
+        self._pinned = False
         self._dirty = False
         self.generation = 0  # bumped whenever the data may have changed
 
     def read(self) -> dict[str, Any] | None:
-        if not self._in_transaction:
+        if not (self._in_transaction or self._pinned):
             self._load(force=False)
         return self._data
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One look at the file for a whole lookup: the index and the document come from one version."""
+        if not self._in_transaction:  # inside a transaction the data in memory is the truth
+            self._load(force=False)
+        self._pinned = True
+        try:
+            yield
+        finally:
+            self._pinned = False
 
     def write(self, data: dict[str, Any]) -> None:
         if not self._in_transaction:
@@ -188,7 +200,7 @@ class _Database:
 
     @contextmanager
     def read(self) -> Iterator[_Database]:
-        with self._mutex:
+        with self._mutex, self.storage.snapshot():
             yield self
 
     @contextmanager
