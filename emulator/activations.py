@@ -96,6 +96,7 @@ class Redactor:
 
     def __init__(self, secrets: Callable[[], Iterable[str]] | None = None) -> None:
         self._secrets = secrets or (lambda: ())
+        self._sorted: tuple[tuple[str, ...], list[str]] = ((), [])  # the last list asked for, sorted
 
     def redact(self, text: str) -> str:
         return self._redact(text, self._current())
@@ -109,13 +110,19 @@ class Redactor:
         clean = copy.copy(act)
         clean.logs = [self._redact(line, secrets) for line in act.logs]
         clean.response = Response(act.response.status_code, self._redact_value(act.response.result, secrets))
-        clean.annotations = copy.deepcopy(act.annotations)
+        clean.annotations = [dict(a) for a in act.annotations]  # values are never changed in place
         return clean
 
     def _current(self) -> list[str]:
-        """The secrets to replace, longest first (a secret holding another is replaced whole)."""
-        return sorted({s for s in self._secrets() if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
-                      key=len, reverse=True)
+        """The secrets to replace, longest first (a secret holding another is replaced whole).
+        Sorted again only when the list asked for changed."""
+        given = tuple(self._secrets())
+        known, ordered = self._sorted
+        if given != known:
+            ordered = sorted({s for s in given if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
+                             key=len, reverse=True)
+            self._sorted = (given, ordered)
+        return ordered
 
     def _redact(self, text: str, secrets: list[str]) -> str:
         for secret in secrets:

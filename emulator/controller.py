@@ -66,6 +66,7 @@ class Controller:
         self.api_key = api_key  # given to actions annotated provide-api-key, as OpenWhisk does
         self.activations = ActivationStore(activation_store_size)
         extra_secrets = secrets or (lambda: ())
+        self._manifest_secrets: tuple[Manifest | None, list[str]] = (None, [])
         self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets(), self.api_key])
         self._command = command
         self._sentinels = sentinels
@@ -255,11 +256,16 @@ class Controller:
                           Response(status, outcome.result), outcome.logs, annotations, cause=cause)
 
     def _input_secrets(self) -> list[str]:
-        """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...)."""
-        out = []
-        actions = [a for pkg in self.manifest.packages.values() for a in pkg.actions.values()]
-        for action in [*actions, *self.registry.runtime_actions()]:
-            for name, value in action.inputs.items():
-                if isinstance(value, str) and value and any(h in name.upper() for h in SECRET_NAME_HINTS):
-                    out.append(value)
-        return out
+        """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...). The
+        manifest's are found once per manifest (it is replaced, never changed, on reload)."""
+        manifest, found = self._manifest_secrets
+        if manifest is not self.manifest:
+            manifest = self.manifest
+            found = _secret_inputs(a for pkg in manifest.packages.values() for a in pkg.actions.values())
+            self._manifest_secrets = (manifest, found)
+        return [*found, *_secret_inputs(self.registry.runtime_actions())]
+
+
+def _secret_inputs(actions: Iterable[Action]) -> list[str]:
+    return [value for action in actions for name, value in action.inputs.items()
+            if isinstance(value, str) and value and any(h in name.upper() for h in SECRET_NAME_HINTS)]

@@ -3,7 +3,9 @@
 Each action gets its own pool: an idle worker is reused (module state survives between
 activations, as in a warm container), a new one is started while fewer than `max_workers` exist,
 otherwise the activation waits for one to be released. A worker that failed (timeout, crash) is
-discarded. When the action's staged files change, the pool restages and retires the old workers.
+discarded. When the action's staged files change, the pool restages and retires the old workers:
+the kernel says when something in the source folders changed (`watch.FolderWatch`), then the files'
+stats tell whether the staged layout did.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any, Callable
 from emulator.manifest import Action
 from emulator.runtime import staging
 from emulator.runtime.containers import Command, RunOutcome, Worker, default_command
+from emulator.runtime.watch import FolderWatch
 
 
 @dataclass
@@ -51,6 +54,7 @@ class ActionPool:
         self._version: tuple | None = None
         self._folder: Path | None = None
         self._snapshot: staging.Snapshot | None = None
+        self._watch: FolderWatch | None = None
         self._closed = False
 
     def run(self, message: dict[str, Any]) -> PoolRun:
@@ -74,6 +78,7 @@ class ActionPool:
         with self._cond:
             self._closed = True
             live, self._idle = list(self._live), []
+            self._stop_watching()
             self._cond.notify_all()
         for w in live:
             w.kill()
@@ -89,6 +94,7 @@ class ActionPool:
             self._count -= len(idle)
             for w in idle:
                 self._live.discard(w)
+            self._stop_watching()
             self._cond.notify_all()
         for w in idle:
             w.kill()
@@ -106,9 +112,15 @@ class ActionPool:
         if self.action.staged is not None:  # deployed: its unpacked zip never changes
             self._folder, self._version = self.action.staged, "deployed"
             return
-        if self._snapshot is not None and staging.unchanged(self._snapshot):
-            return
-        folders = staging.folder_stats(staging.watched_folders(self.action, self._root))
+        if self._snapshot is not None:
+            if self._watch is not None and not self._watch.changed():
+                return
+            if staging.unchanged(self._snapshot):
+                return
+        watched = staging.watched_folders(self.action, self._root)
+        self._stop_watching()
+        self._watch = FolderWatch.open(watched)  # before the stats: a change from now on is noticed
+        folders = staging.folder_stats(watched)
         layout = staging.zip_layout(self.action, self._root)
         version = staging.fingerprint(layout)
         self._snapshot = staging.snapshot(folders, version)
@@ -168,6 +180,12 @@ class ActionPool:
             self._cond.notify()
         if not keep:
             worker.kill()
+
+    def _stop_watching(self) -> None:
+        """Called under the lock."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
 
     def _unstage(self, folder: Path) -> None:
         staging.unstage(folder)

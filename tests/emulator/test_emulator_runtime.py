@@ -13,6 +13,8 @@ import pytest
 
 from tests.emulator.conftest import FIXTURES, SECRET
 from emulator.activations import APPLICATION_ERROR, DEVELOPER_ERROR, SUCCESS
+from emulator.runtime import staging
+from emulator.runtime.watch import FolderWatch
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z {4}(stdout|stderr): ")
 
@@ -161,6 +163,35 @@ def test_restage_when_an_included_file_is_added(make_controller, tmp_path: Path)
     (greet / "more.py").write_text("X = 1\n")  # only the folder changed
     controller.invoke("demo/uses-lib", {"name": "a"})
     assert (controller._pools["demo/uses-lib"]._folder / "shared_lib" / "greet" / "more.py").exists()
+
+
+def test_a_folder_watch_reports_changes_once(tmp_path: Path) -> None:
+    watch = FolderWatch.open([str(tmp_path)])
+    assert watch is not None  # Linux: inotify
+    try:
+        assert watch.changed() is False
+        (tmp_path / "new.py").write_text("X = 1\n")
+        assert watch.changed() is True
+        assert watch.changed() is False  # the events were consumed
+    finally:
+        watch.close()
+    assert watch.changed() is True  # closed: it can no longer vouch for anything
+    assert FolderWatch.open([str(tmp_path / "missing")]) is None
+
+
+def test_the_pool_looks_at_the_files_only_after_a_change_notice(make_controller, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "fx")
+    controller = make_controller(tmp_path / "fx" / "app.config.yaml")
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
+    looks: list[object] = []
+    real = staging.unchanged
+    monkeypatch.setattr(staging, "unchanged", lambda snap: looks.append(snap) or real(snap))
+    controller.invoke("demo/uses-lib", {"name": "a"})
+    assert looks == []
+    (tmp_path / "fx" / "shared_lib" / "greet" / "notes.txt").write_text("a file beside the code\n")
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
+    assert len(looks) == 1
 
 
 def test_staged_bytecode_is_not_used_once_the_source_changed(make_controller, tmp_path: Path) -> None:

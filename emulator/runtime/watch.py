@@ -1,0 +1,77 @@
+"""Change notices for an action's source folders, so a warm pool knows its code changed without
+looking at every file on every activation.
+
+On Linux the kernel tells (inotify, through ctypes: no dependency): asking costs one non-blocking
+read. An event is only a hint that something may have changed; the pool then compares its
+snapshot of stats as before, so a spurious event costs a look and a missed one cannot happen
+(the watch is set before the snapshot is taken). Where inotify is missing or refuses a folder,
+`FolderWatch.open` returns None and the pool looks at every file each time, as it did before.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Iterable
+
+# <sys/inotify.h>: whatever changes a folder's listing or a file in it.
+_IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_DELETE_SELF, _IN_MOVE_SELF = 0x400, 0x800
+_MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE
+         | _IN_DELETE | _IN_DELETE_SELF | _IN_MOVE_SELF)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.inotify_init1, libc.inotify_add_watch  # noqa: B018 - present on Linux only
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+
+
+class FolderWatch:
+    """An inotify descriptor watching some folders; `changed()` says whether anything happened
+    in them since the last call."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @classmethod
+    def open(cls, folders: Iterable[str]) -> FolderWatch | None:
+        if _LIBC is None:
+            return None
+        fd = _LIBC.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            return None
+        watch = cls(fd)
+        for folder in folders:
+            if _LIBC.inotify_add_watch(fd, os.fsencode(folder), _MASK) < 0:
+                watch.close()  # a folder that vanished, or the watch limit: look at the files instead
+                return None
+        return watch
+
+    def changed(self) -> bool:
+        """True if an event arrived (all pending ones are consumed). A closed watch reports a change."""
+        if self._fd < 0:
+            return True
+        seen = False
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return seen
+            except OSError:
+                return True
+            if not data:
+                return True
+            seen = True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
