@@ -19,6 +19,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLSchema,
     OperationDefinitionNode,
+    VariableDefinitionNode,
     coerce_input_value,
     is_input_type,
     is_non_null_type,
@@ -43,33 +44,37 @@ def variable_errors(
         var_type = type_from_ast(schema, definition.type)
         if var_type is None or not is_input_type(var_type):
             continue  # validation has already reported it
-        type_str = inspect(var_type)
-        location = GraphQLError("", definition).locations
         if name not in inputs:
             if definition.default_value is None and is_non_null_type(var_type):
                 errors.append(messages.error(
-                    f'Variable "${name}" of required type "{type_str}" was not provided.', INPUT, location
+                    f'Variable "${name}" of required type "{inspect(var_type)}" was not provided.', INPUT,
+                    _location(definition),
                 ))
             continue
         value = inputs[name]
         if value is None and is_non_null_type(var_type):
             errors.append(
-                messages.error(f'Variable "${name}" of non-null type "{type_str}" must not be null.',
-                               INPUT, location)
+                messages.error(f'Variable "${name}" of non-null type "{inspect(var_type)}" must not be null.',
+                               INPUT, _location(definition))
             )
             continue
 
         def on_error(path: Sequence[str | int], _invalid: Any, error: GraphQLError, var_type: Any = var_type,
-                     location: Any = location) -> None:
-            errors.append(messages.error(_message(var_type, path, error.message), INPUT, location))
+                     definition: VariableDefinitionNode = definition) -> None:
+            errors.append(messages.error(_message(var_type, path, error.message), INPUT, _location(definition)))
 
         try:
             coerce_input_value(value, var_type, on_error)
         except RecursionError:
-            errors.append(messages.error(f'Variable "${name}" is nested too deeply.', INPUT, location))
+            errors.append(messages.error(f'Variable "${name}" is nested too deeply.', INPUT, _location(definition)))
         if len(errors) >= MAX_ERRORS:
             break
     return errors[:MAX_ERRORS]
+
+
+def _location(definition: VariableDefinitionNode) -> Any:
+    """Where the variable is defined, found only for an error (a valid request never needs it)."""
+    return GraphQLError("", definition).locations
 
 
 def _message(var_type: Any, path: Sequence[str | int], message: str) -> str:
