@@ -1,18 +1,21 @@
 """Storage behind one small interface, chosen by one setting, `STORE_URL`.
 
-`tinydb:///absolute/path/store.json` (the embedded default) or `postgresql://...` / `postgres://...`
-(see postgres_store.py for its parameters). A store is opened once per URL and kept for the life of
+`tinydb:///absolute/path/store.json` (the embedded default; its one parameter, `synchronous=normal`
+or `full`, is described in tinydb_store.py) or `postgresql://...` / `postgres://...` (see
+postgres_store.py for its parameters). A store is opened once per URL and kept for the life of
 the warm action container; opening costs nothing, the first use connects.
 """
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError
 from .base import Revocation, Store, StoreError
 
 __all__ = ["Revocation", "Store", "StoreError", "open_store"]
+
+TINYDB_PARAMS = ("synchronous",)
 
 
 @lru_cache(maxsize=4)
@@ -21,7 +24,7 @@ def open_store(url: str) -> Store:
     if scheme == "tinydb":
         from .tinydb_store import TinyDBStore
 
-        return TinyDBStore(tinydb_path(url))
+        return TinyDBStore(tinydb_path(url), **tinydb_params(url))
     if scheme in ("postgresql", "postgres"):
         from .postgres_store import PostgresStore  # imported here: TinyDB users need no psycopg
 
@@ -32,6 +35,21 @@ def open_store(url: str) -> Store:
 
 
 def tinydb_path(url: str) -> str:
-    """`tinydb:///abs/path.json` -> `/abs/path.json`; `tinydb://relative/path.json` -> `relative/path.json`."""
+    """`tinydb:///abs/path.json` -> `/abs/path.json`; `tinydb://relative/path.json` -> `relative/path.json`
+    (the query, if any, is not part of the path)."""
     parts = urlsplit(url)
     return unquote(parts.netloc + parts.path)
+
+
+def tinydb_params(url: str) -> dict[str, str]:
+    """The query of a `tinydb:` URL as TinyDBStore's keyword arguments; a name it does not take, or one
+    given twice, is a ConfigurationError (a misspelt `synchronous` must not quietly mean the default)."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if name not in TINYDB_PARAMS:
+            raise ConfigurationError(f"setting STORE_URL has an unknown parameter {name!r}; a tinydb: store "
+                                     f"takes {', '.join(TINYDB_PARAMS)}")
+        if name in params:
+            raise ConfigurationError(f"setting STORE_URL has the parameter {name!r} twice")
+        params[name] = value
+    return params

@@ -1,231 +1,109 @@
-"""The embedded store: TinyDB files, safe for several processes and for crashes.
+"""The embedded store: TinyDB files and small journals beside them, safe for several processes and
+for crashes.
 
-- Every write happens inside a transaction holding a cross-process file lock; it re-reads the file,
-  applies its changes in memory and writes the whole file once, to a temporary file that is fsynced
-  and renamed over the old one. A crash leaves either the old file or the new one, never half of one.
-- Reads take no lock: the file is replaced atomically, so a reader sees one whole version. The parsed
-  data is kept and re-read only when the file's identity (inode, mtime, size) changes.
-- Lookups by email, consumer key and access token go through in-memory indexes rebuilt only when the
-  data changes, so an existing customer is found without scanning the table.
-- Nonces are written on every request, so they live apart from the customers, sharded by a hash of
-  (consumer key, nonce) over small TinyDB files (`<name>.nonces/00.json` .. `31.json`), each with its
-  own lock: a request rewrites one small file, and requests on different shards do not wait for each
-  other. The rate-limit buckets have a small file of their own (`<name>.buckets.json`). A nonce file
-  of the earlier layout (`<name>.nonces.json`) is moved into the shards on first use.
+`STORE_URL=tinydb:///path/store.json` names the main file; the others live beside it:
+
+- `store.json`: integrations and token revocations (what every process reads), a TinyDB file.
+- `store.customers/00.json` .. `63.json`: the customers, TinyDB files too, each customer in the one
+  chosen by a hash of its (website, email): creating a customer rewrites 1/64 of them, a lookup by
+  email reads one file, and a process that never looks at customers never reads them. Ids come from
+  the counter `store.customers/next_id` (see tinydb_customers.py).
+- `store.nonces/00.jsonl` .. `31.jsonl`: each nonce's use, appended to the journal chosen by a hash
+  of (consumer key, nonce), compacted when most of its lines have expired (see journal.py).
+- `store.buckets/<sha256 of the consumer key>`: each integration's rate-limit bucket, one
+  fixed-width JSON record rewritten in place.
+- `store.audit.jsonl`: the audit trail, one JSON line per entry.
+
+The TinyDB files: every write happens inside a transaction holding a cross-process lock
+(`<file>.lock`); it re-reads the file, applies its changes in memory and writes the whole file once,
+to a temporary file that is fsynced and renamed over the old one (then the directory is fsynced). A
+crash leaves either the old file or the new one, never half of one. Reads take no lock: a reader sees
+one whole version, parsed once and re-read only when the file's identity (inode, mtime, size)
+changes; lookups by email, consumer key and access token go through in-memory indexes.
+
+The journals, buckets and audit trail change on every request: each process keeps them open and
+changes them in place under `flock` on the file itself, with one write (an append, or a `pwrite` of
+the whole record); no temporary file, no rename, no other file to lock.
+
+Durability, the `synchronous` parameter of the URL (SQLite's words), e.g.
+`tinydb:///path/store.json?synchronous=full`:
+
+- `normal` (the default): those appends and records are not fsynced. They survive a killed process
+  (the data is in the kernel's page cache), but an OS crash or a power loss can lose the last seconds
+  of them: nonces used then could be replayed within the timestamp window, buckets refill, audit
+  entries go missing.
+- `full`: each of those writes is fsynced before the request goes on (a few milliseconds each on
+  most disks).
+
+The TinyDB files (integrations, customers, revocations) and the customer id counter are fsynced in
+both modes.
+
+Files of earlier layouts are moved into this one by the first process to use the store (others
+wait, or find the work done): customers kept in `store.json` move to the customer files; the nonces
+of `store.nonces/NN.json` (TinyDB shards) and of `store.nonces.json` (one file) move into the
+journals; `store.buckets.json` is dropped (every bucket starts full again). Processes running code of
+an earlier layout must be stopped first.
+
+A copy or a backup of the store is all these files, taken together while no process writes.
+Needs a POSIX system (`flock`, `pread`, `pwrite`).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import math
 import os
-import tempfile
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from filelock import FileLock
+from tinydb import Query
+from tinydb.table import Document
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: filelock's polling lock
-    fcntl = None  # type: ignore[assignment]
-from tinydb import Query, TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Document, Table
-
-from ..customers import Customer, email_key
+from ..customers import Customer
+from ..errors import ConfigurationError
 from ..integrations import Integration
 from .base import Admission, RateLimit, Revocation, StoreError, take_token
+from .journal import AuditJournal, NonceJournal
+from .tinydb_customers import CUSTOMERS, CustomerShards
+from .tinydb_files import Database, KeptFile, assign_ids, fixed_record, stored_fields
 
 INTEGRATIONS = "integrations"
-CUSTOMERS = "customers"
 REVOCATIONS = "revocations"
-NONCES = "nonces"
-BUCKETS = "rate_buckets"
+NONCES = "nonces"  # the table of the earlier layouts' nonce files
 NONCE_SHARDS = 32
+SYNCHRONOUS = ("normal", "full")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-class AtomicJSONStorage(Storage):
-    """TinyDB storage writing whole files atomically, re-reading only what changed on disk."""
+def _upgraded(method: F) -> F:
+    """The method runs on the current layout: a process's first call moves earlier layouts' files."""
 
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._data: dict[str, Any] | None = None
-        self._signature: tuple[int, int, int] | None = None
-        self._in_transaction = False
-        self._pinned = False
-        self._dirty = False
-        self.generation = 0  # bumped whenever the data may have changed
+    @functools.wraps(method)
+    def run(self: TinyDBStore, *args: Any, **kwargs: Any) -> Any:
+        if not self._upgraded:
+            self._upgrade()
+        return method(self, *args, **kwargs)
 
-    def read(self) -> dict[str, Any] | None:
-        if not (self._in_transaction or self._pinned):
-            self._load(force=False)
-        return self._data
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """One look at the file for a whole lookup: the index and the document come from one version."""
-        if not self._in_transaction:  # inside a transaction the data in memory is the truth
-            self._load(force=False)
-        self._pinned = True
-        try:
-            yield
-        finally:
-            self._pinned = False
-
-    def write(self, data: dict[str, Any]) -> None:
-        if not self._in_transaction:
-            raise RuntimeError("TinyDB writes must happen inside a store transaction")
-        self._data = data
-        self._dirty = True
-        self.generation += 1
-
-    def close(self) -> None:
-        pass
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Fresh read, then one atomic write of everything changed; the caller holds the file lock."""
-        self._load(force=True)
-        self._in_transaction, self._dirty = True, False
-        try:
-            yield
-            if self._dirty:
-                self._write_file(self._data or {})
-        except BaseException:
-            self._signature = None  # what is in memory may be half-applied: re-read next time
-            raise
-        finally:
-            self._in_transaction = False
-
-    def _load(self, force: bool) -> None:
-        try:
-            with open(self.path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-                if not force and signature == self._signature:
-                    return
-                raw = handle.read()
-        except FileNotFoundError:
-            if self._data is not None or self._signature is not None:
-                self.generation += 1
-            self._data, self._signature = None, None
-            return
-        try:
-            self._data = json.loads(raw) if raw.strip() else None
-        except ValueError as exc:
-            raise StoreError(f"the store file {self.path} is not valid JSON: {exc}") from None
-        self._signature = signature
-        self.generation += 1
-
-    def _write_file(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # json.dumps, not json.dump: only dumps uses the C encoder (dump to a file is pure Python)
-                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        stat = os.stat(self.path)
-        self._signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
-class _BlockingFileLock:
-    """A cross-process exclusive lock on `path` (flock). A waiter sleeps in the kernel and wakes as
-    soon as the holder releases, where filelock's FileLock polls every 50 ms: under contention (every
-    request takes the buckets' lock) that poll was most of an exchange's time. The lock file is opened
-    on each acquire, so a forked child never shares its parent's lock. The holder's death releases it."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-        self._depth = 0  # re-entered by the thread holding it (callers hold a per-object RLock)
-
-    def __enter__(self) -> None:
-        self._depth += 1
-        if self._depth > 1:
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            self._depth -= 1
-            raise
-        self._fd = fd
-
-    def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        if self._depth:
-            return
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
-
-
-def _file_lock(path: str) -> Any:
-    """Used under a per-object threading lock, so one holder per process at a time."""
-    return _BlockingFileLock(path) if fcntl is not None else FileLock(path, thread_local=False)
-
-
-class _Database:
-    """One TinyDB file with its lock: `read()` for lookups, `write()` for a transaction."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = TinyDB(str(path), storage=AtomicJSONStorage)
-        self.storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
-        self._file_lock = _file_lock(f"{path}.lock")
-        self._mutex = threading.RLock()
-
-    def table(self, name: str) -> Table:
-        # No query cache: another process may have changed the file since the last query.
-        table = self._db.table(name, cache_size=0)
-        table._next_id = None  # recomputed from the data, never from a stale in-memory counter
-        return table
-
-    @contextmanager
-    def read(self) -> Iterator[_Database]:
-        with self._mutex, self.storage.snapshot():
-            yield self
-
-    @contextmanager
-    def write(self) -> Iterator[_Database]:
-        with self._mutex, self._file_lock, self.storage.transaction():
-            yield self
+    return run  # type: ignore[return-value]
 
 
 class _Indexes:
-    """Secondary indexes over the main file, rebuilt when its data generation changes."""
+    """Secondary indexes over the integrations, rebuilt when the main file's data generation changes."""
 
     def __init__(self) -> None:
         self.generation = -1
-        self.customer_by_email: dict[tuple[int, str], int] = {}
         self.integration_by_consumer_key: dict[str, int] = {}
         self.integration_by_access_token: dict[str, int] = {}
 
-    def refresh(self, db: _Database) -> _Indexes:
+    def refresh(self, db: Database) -> _Indexes:
         data = db.storage.read() or {}  # first: reading is what notices another process's write
         if self.generation == db.storage.generation:
             return self
-        self.customer_by_email = {
-            (doc["website_id"], email_key(doc["email"])): int(doc_id)
-            for doc_id, doc in data.get(CUSTOMERS, {}).items()
-        }
         integrations = data.get(INTEGRATIONS, {})
         self.integration_by_consumer_key = {d["consumer_key"]: int(i) for i, d in integrations.items()}
         self.integration_by_access_token = {d["access_token"]: int(i) for i, d in integrations.items()}
@@ -237,138 +115,117 @@ class _Indexes:
 
 
 class TinyDBStore:
-    """The `Store` interface over TinyDB files."""
+    """The `Store` interface over TinyDB files and journals."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = "normal") -> None:
+        if synchronous.lower() not in SYNCHRONOUS:
+            raise ConfigurationError(f"setting STORE_URL has synchronous={synchronous!r}; "
+                                     f"a tinydb: store takes {' or '.join(SYNCHRONOUS)}")
+        sync = synchronous.lower() == "full"
         main = Path(path)
-        suffix = main.suffix or ".json"
-        self._main = _Database(main)
-        self._nonce_dir = main.with_name(main.stem + ".nonces")
-        self._nonce_shards: dict[int, _Database] = {}  # opened on first use: opening costs nothing
-        self._shards_lock = threading.Lock()
-        self._legacy_nonces: Path | None = main.with_name(main.stem + ".nonces" + suffix)
-        self._buckets = _Database(main.with_name(main.stem + ".buckets" + suffix))
-        self._audit = _AuditFile(main.with_name(main.stem + ".audit.jsonl"))
+
+        def beside(suffix: str) -> Path:
+            return main.with_name(main.stem + suffix)
+
+        self._main = Database(main)
         self._indexes = _Indexes()
+        self._customers = CustomerShards(beside(".customers"))
+        self._nonce_dir = beside(".nonces")
+        self._journals: dict[int, NonceJournal] = {}  # opened on first use: opening costs nothing
+        self._journals_lock = threading.Lock()
+        self._sync = sync
+        self._buckets = _Buckets(beside(".buckets"), sync)
+        self._audit = AuditJournal(beside(".audit.jsonl"), sync)
+        old_suffix = main.suffix or ".json"
+        self._old_nonces = beside(".nonces" + old_suffix)
+        self._old_buckets = beside(".buckets" + old_suffix)
+        self._upgraded = False
+        self._upgrade_lock = threading.Lock()
 
     # Integrations ----------------------------------------------------------------------------
+    @_upgraded
     def add_integration(self, integration: Integration) -> Integration:
         with self._main.write() as db:
             table = db.table(INTEGRATIONS)
             if table.search(Query().name == integration.name):
                 raise ValueError(f"an integration named {integration.name!r} already exists")
-            integration.id = table.insert(_record(integration))
+            integration.id = table.insert(stored_fields(integration))
         return integration
 
+    @_upgraded
     def save_integration(self, integration: Integration) -> None:
         with self._main.write() as db:
-            db.table(INTEGRATIONS).upsert(Document(_record(integration), doc_id=integration.id))
+            db.table(INTEGRATIONS).upsert(Document(stored_fields(integration), doc_id=integration.id))  # type: ignore[arg-type]
 
+    @_upgraded
     def integration(self, integration_id: int) -> Integration | None:
         with self._main.read() as db:
-            doc = db.table(INTEGRATIONS).get(doc_id=integration_id)
-            return _integration(doc)
+            return _integration(db.table(INTEGRATIONS).get(doc_id=integration_id))
 
+    @_upgraded
     def integration_by_consumer_key(self, consumer_key: str) -> Integration | None:
         with self._main.read() as db:
             doc_id = self._indexes.refresh(db).integration_by_consumer_key.get(consumer_key)
             return None if doc_id is None else _integration(db.table(INTEGRATIONS).get(doc_id=doc_id))
 
+    @_upgraded
     def integration_by_access_token(self, access_token: str) -> Integration | None:
         with self._main.read() as db:
             doc_id = self._indexes.refresh(db).integration_by_access_token.get(access_token)
             return None if doc_id is None else _integration(db.table(INTEGRATIONS).get(doc_id=doc_id))
 
+    @_upgraded
     def integrations(self) -> list[Integration]:
         with self._main.read() as db:
             docs = sorted(db.table(INTEGRATIONS).all(), key=lambda doc: doc.doc_id)
             return [i for doc in docs if (i := _integration(doc))]
 
     # Nonces and rate limits -------------------------------------------------------------------
+    @_upgraded
     def admit(self, consumer_key: str, nonce: str | None, timestamp: int, expire_before: int,
               limit: RateLimit | None, now: float) -> Admission:
-        # The nonce first, under its shard's lock: a replayed nonce returns before the bucket is
-        # touched, so it takes no token. Then the bucket, under the buckets' lock.
+        # The nonce first, under its journal's lock: a replayed nonce returns before the bucket is
+        # touched, so it takes no token. Then the bucket, under its own file's lock.
         if nonce is not None:
-            self._migrate_legacy_nonces()
             key = f"{consumer_key}:{nonce}"
-            with self._nonce_shard(key).write() as db:
-                if not _use_nonce(db.storage, key, timestamp, expire_before):
-                    return Admission.REPLAYED
+            if not self._journal(_nonce_shard(key)).admit(key, timestamp, expire_before):
+                return Admission.REPLAYED
         if limit is None:
             return Admission.ACCEPTED
-        with self._buckets.write() as db:
-            data = db.storage.read() or {}
-            table = data.setdefault(BUCKETS, {})
-            doc_id = next((i for i, doc in table.items() if doc.get("key") == consumer_key), None)
-            taken, bucket = take_token(None if doc_id is None else table[doc_id], limit, now)
-            table[doc_id or str(_next_doc_id(table))] = {"key": consumer_key, **bucket}
-            db.storage.write(data)
-        return Admission.ACCEPTED if taken else Admission.RATE_LIMITED
+        return Admission.ACCEPTED if self._buckets.take(consumer_key, limit, now) else Admission.RATE_LIMITED
 
-    def _nonce_shard(self, key: str) -> _Database:
-        shard = zlib.crc32(key.encode("utf-8")) % NONCE_SHARDS  # stable across processes, unlike hash()
-        db = self._nonce_shards.get(shard)
-        if db is None:
-            with self._shards_lock:
-                db = self._nonce_shards.get(shard)
-                if db is None:
-                    db = self._nonce_shards[shard] = _Database(self._nonce_dir / f"{shard:02d}.json")
-        return db
-
-    def _migrate_legacy_nonces(self) -> None:
-        """Nonces of the one-file layout move into the shards (once, by whichever process comes first;
-        every other process waits on the old file's lock, then finds it gone)."""
-        legacy = self._legacy_nonces
-        if legacy is None:
-            return
-        if legacy.exists():
-            old = _Database(legacy)
-            with old.write() as db:
-                docs = list(((db.storage.read() or {}).get(NONCES) or {}).values())
-                by_shard: dict[int, list[dict[str, Any]]] = {}
-                for doc in docs:
-                    by_shard.setdefault(zlib.crc32(doc["key"].encode("utf-8")) % NONCE_SHARDS, []).append(doc)
-                for docs_of_shard in by_shard.values():
-                    with self._nonce_shard(docs_of_shard[0]["key"]).write() as shard:
-                        for doc in docs_of_shard:
-                            _use_nonce(shard.storage, doc["key"], doc["timestamp"], 0)
-                legacy.unlink(missing_ok=True)
-        self._legacy_nonces = None
+    def _journal(self, shard: int) -> NonceJournal:
+        journal = self._journals.get(shard)
+        if journal is None:
+            with self._journals_lock:
+                journal = self._journals.get(shard)
+                if journal is None:
+                    journal = self._journals[shard] = NonceJournal(self._nonce_dir / f"{shard:02d}.jsonl", self._sync)
+        return journal
 
     # Customers -------------------------------------------------------------------------------
+    @_upgraded
     def customer(self, customer_id: int) -> Customer | None:
-        with self._main.read() as db:
-            return _customer(db.table(CUSTOMERS).get(doc_id=customer_id))
+        return self._customers.get(customer_id)
 
+    @_upgraded
     def find_customer(self, website_id: int, email: str) -> Customer | None:
-        with self._main.read() as db:
-            return self._find(db, website_id, email)
+        return self._customers.find(website_id, email)
 
+    @_upgraded
     def find_or_create_customer(self, candidate: Customer) -> tuple[Customer, bool]:
-        existing = self.find_customer(candidate.website_id, candidate.email)
-        if existing:
-            return existing, False
-        with self._main.write() as db:  # decide again under the lock: another process may have won
-            existing = self._find(db, candidate.website_id, candidate.email)
-            if existing:
-                return existing, False
-            candidate.id = db.table(CUSTOMERS).insert(_record(candidate))
-            return candidate, True
+        return self._customers.find_or_create(candidate)
 
+    @_upgraded
     def save_customer(self, customer: Customer) -> None:
-        with self._main.write() as db:
-            db.table(CUSTOMERS).upsert(Document(_record(customer), doc_id=customer.id))
+        self._customers.save(customer)
 
+    @_upgraded
     def customer_count(self) -> int:
-        with self._main.read() as db:
-            return len(db.table(CUSTOMERS))
-
-    def _find(self, db: _Database, website_id: int, email: str) -> Customer | None:
-        doc_id = self._indexes.refresh(db).customer_by_email.get((website_id, email_key(email)))
-        return None if doc_id is None else _customer(db.table(CUSTOMERS).get(doc_id=doc_id))
+        return self._customers.count()
 
     # Revocations -----------------------------------------------------------------------------
+    @_upgraded
     def revoke_tokens(self, user_type: int, user_id: int, revoke_before: int) -> None:
         revocation = Query()
         with self._main.write() as db:
@@ -377,6 +234,7 @@ class TinyDBStore:
                 (revocation.user_type == user_type) & (revocation.user_id == user_id),
             )
 
+    @_upgraded
     def revoked_before(self, user_type: int, user_id: int) -> int | None:
         revocation = Query()
         with self._main.read() as db:
@@ -386,31 +244,26 @@ class TinyDBStore:
             return None if doc is None else int(doc["revoke_before"])  # type: ignore[index]
 
     # Bulk import and export ----------------------------------------------------------------
+    @_upgraded
     def import_integrations(self, integrations: Iterable[Integration]) -> int:
         items = list(integrations)
         with self._main.write() as db:
             table = db.table(INTEGRATIONS)
-            names = {doc["name"] for doc in table.all()}
+            docs = table.all()
+            names = {doc["name"] for doc in docs}
             for integration in items:
                 if integration.name in names:
                     raise ValueError(f"an integration named {integration.name!r} already exists")
                 names.add(integration.name)
-            _insert_keeping_ids(table, items)
+            assign_ids(items, {doc.doc_id for doc in docs})
+            table.insert_multiple([Document(stored_fields(item), doc_id=item.id) for item in items])
         return len(items)
 
+    @_upgraded
     def import_customers(self, customers: Iterable[Customer]) -> int:
-        items = list(customers)
-        with self._main.write() as db:
-            table = db.table(CUSTOMERS)
-            keys = {(doc["website_id"], email_key(doc["email"])) for doc in table.all()}
-            for item in items:
-                key = (item.website_id, item.email_key)
-                if key in keys:
-                    raise ValueError(f"a customer with email {item.email!r} already exists in website {item.website_id}")
-                keys.add(key)
-            _insert_keeping_ids(table, items)
-        return len(items)
+        return self._customers.import_customers(list(customers))
 
+    @_upgraded
     def import_revocations(self, revocations: Iterable[Revocation]) -> int:
         items = [Revocation(*item) for item in revocations]
         with self._main.write() as db:
@@ -423,11 +276,11 @@ class TinyDBStore:
             table.insert_multiple([item._asdict() for item in items])
         return len(items)
 
+    @_upgraded
     def customers(self) -> Iterator[Customer]:
-        with self._main.read() as db:
-            docs = sorted(db.table(CUSTOMERS).all(), key=lambda doc: doc.doc_id)
-        return (c for doc in docs if (c := _customer(doc)))
+        return iter(self._customers.all())
 
+    @_upgraded
     def revocations(self) -> Iterator[Revocation]:
         with self._main.read() as db:
             docs = db.table(REVOCATIONS).all()
@@ -442,87 +295,111 @@ class TinyDBStore:
         return self._audit.newest(limit, integration_id)
 
     def close(self) -> None:
-        pass
+        """Closes the files this process keeps open; using the store again reopens them."""
+        for journal in list(self._journals.values()):
+            journal.close()
+        self._buckets.close()
+        self._audit.close()
+        self._customers.close()
 
+    # Earlier layouts ---------------------------------------------------------------------------
+    def _upgrade(self) -> None:
+        with self._upgrade_lock:
+            if self._upgraded:
+                return
+            self._move_customers()
+            self._move_nonces()
+            for path in (self._old_buckets, Path(f"{self._old_buckets}.lock")):
+                path.unlink(missing_ok=True)  # the buckets start full again
+            Path(f"{self._audit.path}.lock").unlink(missing_ok=True)  # the audit file is its own lock now
+            self._upgraded = True
 
-class _AuditFile:
-    """The audit trail as JSON lines, appended under a file lock and fsynced: a crash loses no entry
-    that was acknowledged, and a torn last line (a crash mid-write) is skipped when reading."""
+    def _move_customers(self) -> None:
+        """Customers kept in the main file move to the customer files, ids kept. The main file drops
+        them only after that, in one atomic write: a crash in between means moving them again."""
+        with self._main.read() as db:
+            if CUSTOMERS not in (db.storage.read() or {}):
+                return
+        with self._main.write() as db:  # every other process's upgrade waits here
+            data = db.storage.read() or {}
+            docs = data.pop(CUSTOMERS, None)
+            if docs is None:
+                return  # moved by another process while this one waited
+            self._customers.adopt(docs)
+            db.storage.write(data)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = _file_lock(f"{path}.lock")
-        self._mutex = threading.Lock()
-
-    def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
-        with self._mutex, self._lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def newest(self, limit: int, integration_id: int | None) -> list[dict[str, Any]]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for line in reversed(lines):
+    def _move_nonces(self) -> None:
+        """Nonces of the earlier TinyDB files move into the journals, then the file is removed. Two
+        processes moving one file at once record its uses twice, which changes nothing; one that finds
+        the file gone knows its uses are in the journals."""
+        for old in [self._old_nonces, *sorted(self._nonce_dir.glob("*.json"))]:
             try:
-                entry = json.loads(line)
-            except ValueError:
+                raw = old.read_bytes()
+            except FileNotFoundError:
                 continue
-            if integration_id is None or entry.get("integration_id") == integration_id:
-                entries.append(entry)
-                if len(entries) >= limit:
-                    break
-        return entries
+            try:
+                docs = ((json.loads(raw) if raw.strip() else {}).get(NONCES) or {}).values()
+            except ValueError as exc:
+                raise StoreError(f"the store file {old} is not valid JSON: {exc}") from None
+            by_shard: dict[int, list[tuple[str, int]]] = {}
+            for doc in docs:
+                by_shard.setdefault(_nonce_shard(doc["key"]), []).append((doc["key"], int(doc["timestamp"])))
+            for shard, uses in by_shard.items():
+                self._journal(shard).add(uses)
+            old.unlink(missing_ok=True)
+            Path(f"{old}.lock").unlink(missing_ok=True)
 
 
-def _use_nonce(storage: AtomicJSONStorage, key: str, timestamp: int, expire_before: int) -> bool:
-    """Inside a transaction on a nonce shard: True (and recorded) if `key` is not there unexpired.
-    Expired nonces are purged in the same pass; the shard is small, so a scan costs little."""
-    data = storage.read() or {}
-    table = data.get(NONCES) or {}
-    live = {doc_id: doc for doc_id, doc in table.items() if doc["timestamp"] >= expire_before}
-    if any(doc["key"] == key for doc in live.values()):
-        if len(live) != len(table):
-            data[NONCES] = live
-            storage.write(data)
-        return False
-    live[str(_next_doc_id(table))] = {"key": key, "timestamp": timestamp}
-    data[NONCES] = live
-    storage.write(data)
-    return True
+class _Buckets:
+    """The rate-limit buckets: a file per integration (named by a hash of its consumer key) holding
+    one fixed-width JSON record, rewritten whole by one `pwrite` under the file's lock. A record that
+    does not parse (a torn write, after an OS crash) counts as a full bucket, and is rewritten."""
+
+    SIZE = 96
+
+    def __init__(self, directory: Path, sync: bool) -> None:
+        self._directory = directory
+        self._sync = sync
+        self._files: dict[str, KeptFile] = {}
+        self._lock = threading.Lock()
+
+    def take(self, consumer_key: str, limit: RateLimit, now: float) -> bool:
+        file = self._file(consumer_key)
+        with file.locked() as (fd, _):
+            taken, bucket = take_token(_bucket(os.pread(fd, self.SIZE, 0)), limit, now)
+            file.write(fd, fixed_record(json.dumps(bucket, separators=(",", ":")).encode("ascii"), self.SIZE), 0)
+            if self._sync:
+                os.fsync(fd)
+        return taken
+
+    def close(self) -> None:
+        for file in list(self._files.values()):
+            file.close()
+
+    def _file(self, consumer_key: str) -> KeptFile:
+        file = self._files.get(consumer_key)
+        if file is None:
+            with self._lock:
+                file = self._files.get(consumer_key)
+                if file is None:
+                    name = hashlib.sha256(consumer_key.encode("utf-8")).hexdigest()
+                    file = self._files[consumer_key] = KeptFile(self._directory / name)
+        return file
 
 
-def _next_doc_id(table: dict[str, Any]) -> int:
-    return max(map(int, table), default=0) + 1
+def _bucket(raw: bytes) -> dict[str, float] | None:
+    """The stored bucket, or None (a full one) for an empty or unreadable record."""
+    try:
+        record = json.loads(raw)
+        bucket = {"tokens": float(record["tokens"]), "updated": float(record["updated"])}
+    except (ValueError, KeyError, TypeError):
+        return None
+    return bucket if all(map(math.isfinite, bucket.values())) else None
 
 
-def _insert_keeping_ids(table: Table, items: list[Any]) -> None:
-    """One table update for all items: given ids are kept (ValueError if taken), the others follow
-    the highest id. Sets each item's id."""
-    taken = {doc.doc_id for doc in table.all()}
-    given = [item.id for item in items if item.id is not None]
-    if len(given) != len(set(given)) or taken.intersection(given):
-        raise ValueError("an imported id is already taken")
-    next_id = max(taken | set(given), default=0) + 1
-    for item in items:
-        if item.id is None:
-            item.id, next_id = next_id, next_id + 1
-    table.insert_multiple([Document(_record(item), doc_id=item.id) for item in items])
-
-
-def _record(entity: Customer | Integration) -> dict[str, Any]:
-    record = entity.to_record()
-    record.pop("id", None)  # the TinyDB document id is the entity id
-    return record
+def _nonce_shard(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8")) % NONCE_SHARDS  # stable across processes, unlike hash()
 
 
 def _integration(doc: Any) -> Integration | None:
     return None if doc is None else Integration.from_record({**doc, "id": doc.doc_id})
-
-
-def _customer(doc: Any) -> Customer | None:
-    return None if doc is None else Customer.from_record({**doc, "id": doc.doc_id})
