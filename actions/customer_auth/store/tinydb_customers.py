@@ -114,7 +114,7 @@ class CustomerShards:
         with target.db.read():
             elsewhere = str(customer.id) not in target.docs()
         number = self._index_ids().get(customer.id) if elsewhere else target.number  # all shards: only then
-        previous = None if number in (None, target.number) else self._shard(number)  # type: ignore[arg-type]
+        previous = self._shard(number) if number is not None and number != target.number else None
         with ExitStack() as locks:
             for shard in sorted([target] if previous is None else [target, previous], key=lambda s: s.number):
                 locks.enter_context(shard.db.locked())

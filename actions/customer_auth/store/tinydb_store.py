@@ -6,8 +6,9 @@ for crashes.
 - `store.json`: integrations and token revocations (what every process reads), a TinyDB file.
 - `store.customers/00.json` .. `63.json`: the customers, TinyDB files too, each customer in the one
   chosen by a hash of its (website, email): creating a customer rewrites 1/64 of them, a lookup by
-  email reads one file, and a process that never looks at customers never reads them. Ids come from
-  the counter `store.customers/next_id` (see tinydb_customers.py).
+  email reads one file, and a process that never looks at customers never reads them (a lookup by
+  id reads them all, the first time). Ids come from the counter `store.customers/next_id` (see
+  tinydb_customers.py).
 - `store.nonces/00.jsonl` .. `31.jsonl`: each nonce's use, appended to the journal chosen by a hash
   of (consumer key, nonce), compacted when most of its lines have expired (see journal.py).
 - `store.buckets/<sha256 of the consumer key>`: each integration's rate-limit bucket, one
