@@ -2,8 +2,10 @@
 
 The record fields and the status codes follow OpenWhisk's WhiskActivation / ActivationResponse,
 so `wsk activation get`-style tooling reads them. The store keeps the newest N records in memory
-(no database: the emulator is for development). Records are redacted on the way in, so a secret an
-action printed or returned never reaches the activations API.
+(no database: the emulator is for development). Every record is redacted before anyone reads it,
+so a secret an action printed or returned never reaches the activations API: the secrets are
+captured when the record is stored, the redaction itself is done on its first read (under load
+most records are pushed out unread, and the exchange does not wait for it).
 """
 from __future__ import annotations
 
@@ -106,7 +108,14 @@ class Redactor:
 
     def activation(self, act: Activation) -> Activation:
         """A redacted copy: logs and result (the secrets are asked for once per record)."""
+        return self._activation(act, self._current())
+
+    def deferred(self) -> Callable[[Activation], Activation]:
+        """`activation` with the secrets of now, to be done later (ActivationStore.add)."""
         secrets = self._current()
+        return lambda act: self._activation(act, secrets)
+
+    def _activation(self, act: Activation, secrets: list[str]) -> Activation:
         clean = copy.copy(act)
         clean.logs = [self._redact(line, secrets) for line in act.logs]
         clean.response = Response(act.response.status_code, self._redact_value(act.response.result, secrets))
@@ -143,29 +152,46 @@ class Redactor:
         return value
 
 
+class _Entry:
+    """A stored record and, until its first read, the redaction it still needs."""
+
+    __slots__ = ("activation", "redact")
+
+    def __init__(self, activation: Activation, redact: Callable[[Activation], Activation] | None) -> None:
+        self.activation, self.redact = activation, redact
+
+    def ready(self) -> Activation:
+        """Called under the store's lock: the redaction is done once."""
+        if self.redact is not None:
+            self.activation, self.redact = self.redact(self.activation), None
+        return self.activation
+
+
 class ActivationStore:
-    """The newest `size` activations, thread-safe, listed newest first."""
+    """The newest `size` activations, thread-safe, listed newest first. `add(record, redact)` keeps
+    `redact` (Redactor.deferred) to apply on the record's first read: nothing unredacted is returned."""
 
     def __init__(self, size: int = 1000) -> None:
-        self._items: deque[Activation] = deque(maxlen=max(1, size))
+        self._items: deque[_Entry] = deque(maxlen=max(1, size))
         self._lock = threading.Lock()
 
-    def add(self, activation: Activation) -> None:
+    def add(self, activation: Activation, redact: Callable[[Activation], Activation] | None = None) -> None:
         with self._lock:
-            self._items.append(activation)
+            self._items.append(_Entry(activation, redact))
 
     def get(self, activation_id: str) -> Activation | None:
         with self._lock:
-            return next((a for a in reversed(self._items) if a.activation_id == activation_id), None)
+            entry = next((e for e in reversed(self._items) if e.activation.activation_id == activation_id), None)
+            return None if entry is None else entry.ready()
 
     def list(self, limit: int = 30, skip: int = 0, name: str | None = None) -> list[Activation]:
         """Newest first; `name` is 'action' or 'package/action' as in `wsk activation list NAME`."""
+        wanted = name.strip("/") if name else None
         with self._lock:
-            items = list(reversed(self._items))
-        if name:
-            wanted = name.strip("/")
-            items = [a for a in items if a.name == wanted or _path_of(a).endswith("/" + wanted)]
-        return items[skip: skip + limit]
+            # Names and paths are never secret: filtering looks at the records as stored.
+            entries = [e for e in reversed(self._items) if wanted is None or e.activation.name == wanted
+                       or _path_of(e.activation).endswith("/" + wanted)]
+            return [e.ready() for e in entries[skip: skip + limit]]
 
     def __len__(self) -> int:
         with self._lock:

@@ -97,7 +97,8 @@ class Controller:
                activation_id: str | None = None) -> Activation:
         """Run an action or sequence, blocking; returns its record (result unredacted).
 
-        The stored copy (activations API) is redacted. Raises EntityNotFound for unknown names.
+        The stored copy (activations API) is redacted before it is read. Raises EntityNotFound for
+        unknown names.
         `activation_id` lets a caller (a non-blocking invoke) know the id before the run.
         """
         entity = self.find(fqn)
@@ -109,7 +110,7 @@ class Controller:
                                clock=self.clock, cause=cause, activation_id=activation_id)
         else:
             act = self._run_action(entity, params, cause, activation_id)
-        self.activations.add(self._redactor.activation(act))
+        self.activations.add(act, self._redactor.deferred())
         return act
 
     # Deployments (the REST API's PUT / DELETE): the registry decides, the controller retires workers.
@@ -187,7 +188,7 @@ class Controller:
                                clock=self.clock, cause=cause)
         else:
             act = self._run_action(entity, payload, cause)
-        self.activations.add(self._redactor.activation(act))
+        self.activations.add(act, self._redactor.deferred())
         return act
 
     def _pool(self, action: Action) -> ActionPool:

@@ -72,9 +72,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     add = activations.ActivationStore.add
 
-    def recorded_add(self, activation) -> None:
-        AUDIT.sink(f"activation {activation.name}", json.dumps(activation.to_dict(), default=str))
-        add(self, activation)
+    def recorded_add(self, activation, redact=None) -> None:
+        # What a read of this record returns (the store redacts on first read).
+        served = redact(activation) if redact is not None else activation
+        AUDIT.sink(f"activation {activation.name}", json.dumps(served.to_dict(), default=str))
+        add(self, activation, redact)
 
     activations.ActivationStore.add = recorded_add
 

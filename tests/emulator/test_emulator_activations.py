@@ -1,6 +1,8 @@
 """Activation records, the store, redaction, and sequences."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.emulator.conftest import SECRET
@@ -35,6 +37,21 @@ def test_store_is_bounded_newest_first_with_skip_limit_and_name() -> None:
     assert [a.response.result["i"] for a in store.list(name="b")] == [6, 4]
     assert store.get(f"{6:032x}").response.result == {"i": 6}
     assert store.get(f"{0:032x}") is None  # fell out of the bounded store
+
+
+def test_a_stored_record_is_redacted_on_first_read_with_the_secrets_of_its_time() -> None:
+    secrets = ["first-secret"]
+    redactor = Redactor(lambda: list(secrets))
+    store = ActivationStore()
+    act = Activation("f" * 32, "guest", "a", 1, 2, Response(0, {"value": "first-secret"}),
+                     logs=["2024-01-01T00:00:00.000000Z    stdout: first-secret"])
+    store.add(act, redactor.deferred())
+    secrets[:] = ["second-secret"]  # rotated before anyone read the record
+    stored = store.get(act.activation_id)
+    assert "first-secret" not in json.dumps(stored.to_dict())
+    assert stored.response.result == {"value": "[REDACTED]"}
+    assert store.get(act.activation_id) is stored and store.list() == [stored]  # redacted once
+    assert act.response.result == {"value": "first-secret"}  # the caller's record is left as it was
 
 
 def test_record_shape() -> None:
