@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "actions"), str(Path(__file__).resolve().parent)]
 
 from bench_load import LoadSpec, build_requests, customer_email, drive_in_process, null_server  # noqa: E402
+from bench_server import IN_PROCESS, PING, load_main  # noqa: E402
 
 SEQUENCE = "customer-auth/exchange-external-customer-token"
 WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
@@ -46,6 +47,7 @@ CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 SETTINGS = {"CRYPT_KEY": CRYPT_KEY, "RATE_LIMIT_PER_MINUTE": "100000000", "RATE_LIMIT_BURST": "10000000"}
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 README = ROOT / "README.md"
+IN_PROCESS_SCENARIO = "graphql existing, mains in-process"
 SEED_LAYOUT = "v2"  # cached TinyDB seeds are rebuilt when the store's file layout changes
 CHART = ROOT / "docs" / "bench.png"
 RESULT = ROOT / ".data" / "bench" / "result.json"
@@ -245,14 +247,16 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
     server = Server(store.url, opts)
     out = []
     try:
-        plan = [("ping", "/__bench/ping", None)] if full else []
+        plan = [("ping", PING, None)] if full else []
         plan += [("graphql", "/graphql", "existing")]
+        plan += [("graphql", IN_PROCESS, "existing")] if full else []
         plan += [("web", WEB_PATH, "existing")] if full else []
         new_allowed = not (backend == "tinydb" and size > opts.tinydb_new_max)
         plan += [("graphql", "/graphql", "new")] if new_allowed else []
         plan += [("web", WEB_PATH, "new")] if full and new_allowed else []
         for kind, path, customers in plan:
-            name = "bare Flask endpoint" if kind == "ping" else f"{kind} {customers}"
+            name = ("bare Flask endpoint" if kind == "ping" else IN_PROCESS_SCENARIO if path == IN_PROCESS
+                    else f"{kind} {customers}")
             spec = LoadSpec("127.0.0.1", server.port, kind, path, opts.concurrency, duration=opts.duration,
                             integration=store.credentials(),
                             customers=(customers, size) if customers == "existing" else ("new", f"{size}"),
@@ -323,15 +327,6 @@ def _signed_web_params(manifest: Any, integration: Any, email: str) -> dict[str,
     return web_params(manifest.find(SEQUENCE), "POST", headers, "", body.encode(), called_path=WEB_PATH)
 
 
-def _load_main(action: Any) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"bench_{action.name.replace('-', '_')}", action.function)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     """The sequence through the controller's worker processes against the three mains called in turn,
     one request at a time, interleaved, over the same store (TinyDB, 1k customers, existing customers)."""
@@ -342,7 +337,7 @@ def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     manifest = load_manifest(ROOT / "app.config.yaml", {**SETTINGS, "STORE_URL": store.url})
     seq = manifest.find(SEQUENCE)
     actions = [manifest.find(fqn) for fqn in seq.components]
-    mains = [_load_main(a) for a in actions]
+    mains = [load_main(a) for a in actions]
     controller = Controller(manifest, workers_per_action=1)
     direct, through = [], []
     try:
@@ -432,6 +427,10 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
         gql = find(rows, backend=backend, customers=small, scenario="graphql existing")
         if ping and gql:
             add(f"{backend}: /graphql existing / bare Flask throughput", gql["throughput"] / ping["throughput"], 0.40, "higher")
+            inline = find(rows, backend=backend, customers=small, scenario=IN_PROCESS_SCENARIO)
+            if inline:
+                add(f"{backend}: same, mains in-process (no workers) / bare Flask throughput",
+                    inline["throughput"] / ping["throughput"], 0.40, "higher", "reference, not a target")
             add(f"{backend}: /graphql existing p99 / p50", gql["p99_ms"] / gql["p50_ms"], 4.0, "lower")
         a, b = find(rows, backend=backend, customers=small, scenario="graphql existing"), \
             find(rows, backend=backend, customers=large, scenario="graphql existing")

@@ -1,5 +1,10 @@
 """The server scripts/bench measures: the emulator as `scripts/emulate` serves it (same server, same
-processes), plus `/__bench/ping`, a bare Flask JSON endpoint in the same app, as the ceiling.
+processes), plus two reference endpoints in the same app:
+
+- `/__bench/ping`, a bare Flask JSON endpoint: the ceiling of the server itself;
+- `/__bench/graphql-in-process`: the same GraphQL facade over the same store, but the sequence's
+  three `main`s called in the server process, with no worker process and no activation record:
+  what the exchange costs without the emulator's OpenWhisk runtime.
 
     python scripts/lib/bench_server.py --port P --server gunicorn --processes 2 --threads 8 --workers-per-action 4
 Settings (STORE_URL, CRYPT_KEY, ...) come from the environment, as for the emulator.
@@ -10,14 +15,46 @@ import argparse
 import os
 import sys
 
-from flask import jsonify
+import importlib.util
+from typing import Any
 
-from emulator.bundle import emulator_app
+from flask import Response, jsonify, request
+
+from customer_auth.graphql import GraphQLFacade
+
+from emulator.bundle import bundle_settings, emulator_app
 from emulator.manifest import load_manifest
 from emulator.project import ROOT, development_env
 from emulator.servers import SERVERS, serve
 
 PING = "/__bench/ping"
+IN_PROCESS = "/__bench/graphql-in-process"
+SEQUENCE = "customer-auth/exchange-external-customer-token"
+
+
+def load_main(action: Any) -> Any:
+    """An action's `main`, imported in this process from its manifest file."""
+    spec = importlib.util.spec_from_file_location(f"bench_{action.name.replace('-', '_')}", action.function)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def in_process_facade(manifest: Any) -> GraphQLFacade:
+    """The facade invoking the sequence as plain function calls: each step's result is the next one's
+    params (over its own inputs), and the first error ends it, as in the sequence."""
+    sequence = manifest.find(SEQUENCE)
+    steps = [(action.inputs, load_main(action)) for action in map(manifest.find, sequence.components)]
+
+    def invoke(fqn: str, params: dict[str, Any]) -> dict[str, Any]:
+        payload = {**sequence.inputs, **params}
+        for inputs, main in steps:
+            payload = main({**inputs, **payload})
+            if "error" in payload:
+                break
+        return payload
+
+    return GraphQLFacade(bundle_settings(manifest), invoke)
 
 
 def main() -> int:
@@ -35,6 +72,14 @@ def main() -> int:
         app, controller, store = emulator_app(manifest, workers_per_action=args.workers_per_action,
                                               api_host=base_url, state_file=None)
         app.add_url_rule(PING, "bench_ping", lambda: jsonify(ok=True))
+        facade = in_process_facade(manifest)
+
+        def in_process() -> Response:
+            headers = {**request.headers, "X-Forwarded-Proto": request.scheme}
+            status, out_headers, body = facade.handle(request.method, request.path, "", headers, request.get_data())
+            return Response(body, status=status, headers=out_headers)
+
+        app.add_url_rule(IN_PROCESS, "bench_in_process", in_process, methods=["POST"])
         return app
 
     if args.server == "flask":

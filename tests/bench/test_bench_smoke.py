@@ -26,7 +26,8 @@ def test_bench_smoke_writes_json_and_png(tmp_path: Path) -> None:
     groups = {row["group"] for row in data["rows"]}
     assert groups == {"loadgen", "overhead", "cold", "http"}
     scenarios = {row["scenario"] for row in data["rows"] if row["group"] == "http"}
-    assert {"bare Flask endpoint", "graphql existing", "graphql new", "web existing", "web new"} <= scenarios
+    assert {"bare Flask endpoint", "graphql existing", "graphql existing, mains in-process", "graphql new",
+            "web existing", "web new"} <= scenarios
     for row in data["rows"]:
         assert row["n"] > 0 and row["p50_ms"] > 0, row
         assert row["errors"] == 0, row  # every exchange answered a token
