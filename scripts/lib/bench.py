@@ -48,6 +48,7 @@ SETTINGS = {"CRYPT_KEY": CRYPT_KEY, "RATE_LIMIT_PER_MINUTE": "100000000", "RATE_
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 README = ROOT / "README.md"
 IN_PROCESS_SCENARIO = "graphql existing, mains in-process"
+NO_OP_SEQUENCE = "sequence of 3 no-op actions via workers"
 SEED_LAYOUT = "v2"  # cached TinyDB seeds are rebuilt when the store's file layout changes
 CHART = ROOT / "docs" / "bench.png"
 RESULT = ROOT / ".data" / "bench" / "result.json"
@@ -361,11 +362,53 @@ def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
             through.append(t2 - t1)
     finally:
         controller.shutdown()
+    empty = _no_op_sequence(workdir, opts.overhead_count)
     rows = [{"group": "overhead", "backend": "tinydb", "customers": store.size, "scenario": name,
              **summarise(xs, sum(xs)), "concurrency": 1}
-            for name, xs in (("direct composition (3 mains)", direct), ("sequence via worker processes", through))]
-    log(f"  direct p50 {rows[0]['p50_ms']:.2f} ms, through workers p50 {rows[1]['p50_ms']:.2f} ms")
+            for name, xs in (("direct composition (3 mains)", direct), ("sequence via worker processes", through),
+                             (NO_OP_SEQUENCE, empty))]
+    log(f"  direct p50 {rows[0]['p50_ms']:.2f} ms, through workers p50 {rows[1]['p50_ms']:.2f} ms, "
+        f"three no-op actions p50 {rows[2]['p50_ms']:.2f} ms")
     return rows
+
+
+NO_OP_MANIFEST = """\
+application:
+  runtimeManifest:
+    packages:
+      noop:
+        actions:
+          a: {function: step/__main__.py}
+          b: {function: step/__main__.py}
+          c: {function: step/__main__.py}
+        sequences:
+          abc: {actions: 'a, b, c'}
+"""
+
+
+def _no_op_sequence(workdir: Path, count: int) -> list[float]:
+    """A sequence of three actions that return their params: what the runtime itself costs per
+    sequence (three process hops, four activation records), with nothing of the exchange in it."""
+    from emulator.controller import Controller
+    from emulator.manifest import load_manifest
+
+    folder = workdir / "no-op"
+    (folder / "step").mkdir(parents=True, exist_ok=True)
+    (folder / "step" / "__main__.py").write_text("def main(params):\n    return params\n")
+    (folder / "app.config.yaml").write_text(NO_OP_MANIFEST)
+    controller = Controller(load_manifest(folder / "app.config.yaml", {}), workers_per_action=1)
+    try:
+        for _ in range(10):
+            controller.invoke("noop/abc", {"n": 0})
+        times = []
+        for i in range(count):
+            t0 = time.perf_counter()
+            act = controller.invoke("noop/abc", {"n": i})
+            times.append(time.perf_counter() - t0)
+            assert act.response.result == {"n": i}, act.response.result
+        return times
+    finally:
+        controller.shutdown()
 
 
 def cold_starts(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
