@@ -531,10 +531,11 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     rows = [r for r in result["rows"] if r["group"] == "http"]
     small = result["config"]["sizes"][0]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=72)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=72)
     bars = [r for r in rows if r["customers"] == small]
-    labels = [f"{r['backend'][:5]}\n{r['scenario'].replace('bare Flask endpoint', 'bare Flask')}" for r in bars]
-    left.barh(range(len(bars)), [r["throughput"] for r in bars], color="#4878a8")
+    labels = [f"{r['backend']}: {r['scenario']}" for r in bars]
+    colors = {"tinydb": "#4878a8", "postgresql": "#d0813c"}
+    left.barh(range(len(bars)), [r["throughput"] for r in bars], color=[colors.get(r["backend"], "#888") for r in bars])
     left.set_yticks(range(len(bars)), labels, fontsize=7)
     left.invert_yaxis()
     left.set_xlabel("requests/s")
