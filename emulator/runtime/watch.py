@@ -10,7 +10,6 @@ snapshot of stats as before, so a spurious event costs a look and a missed one c
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Iterable
 
@@ -24,7 +23,7 @@ _MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_
 
 def _libc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the C library the interpreter is linked with
         libc.inotify_init1, libc.inotify_add_watch  # noqa: B018 - present on Linux only
     except (OSError, AttributeError):
         return None
