@@ -188,7 +188,8 @@ def test_ids_unique_when_processes_create_customers_at_once(tmp_path, processes=
     assert sorted(found.pop() for found in ids.values()) == list(range(1, len(emails) + 1))
     store = TinyDBStore(str(tmp_path / "store.json"))
     assert store.customer_count() == len(emails)
-    assert len(list((tmp_path / "store.customers").glob("*.json"))) > CUSTOMER_SHARDS // 4  # spread
+    files = len(list((tmp_path / "store.customers").glob("*.json")))
+    assert files > min(len(emails), CUSTOMER_SHARDS) // 2  # spread over the shards, not piled in a few
 
 
 def test_customer_by_id_across_shards_and_processes(tmp_path):

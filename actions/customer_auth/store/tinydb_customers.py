@@ -1,6 +1,6 @@
-"""The TinyDB backend's customers: 64 TinyDB files (`NN.json`, table `customers`, the document id is
+"""The TinyDB backend's customers: 256 TinyDB files (`NNN.json`, table `customers`, the document id is
 the customer id), a customer in the file chosen by a hash of its (website, email), so that creating
-one rewrites 1/64 of the customers and a lookup by email reads one file. Ids come from `next_id`, a
+one rewrites 1/256 of the customers and a lookup by email reads one file. Ids come from `next_id`, a
 counter beside them.
 
 Lock order, to never deadlock: shards in ascending order, then the counter. Creating a customer takes
@@ -22,7 +22,7 @@ from .base import StoreError
 from .tinydb_files import Database, KeptFile, assign_ids, fixed_record, stored_fields
 
 CUSTOMERS = "customers"
-CUSTOMER_SHARDS = 64
+CUSTOMER_SHARDS = 256
 
 
 class _Shard:
@@ -215,7 +215,7 @@ class CustomerShards:
             with self._shards_lock:
                 shard = self._shards.get(number)
                 if shard is None:
-                    shard = self._shards[number] = _Shard(number, self._directory / f"{number:02d}.json")
+                    shard = self._shards[number] = _Shard(number, self._directory / f"{number:03d}.json")
         return shard
 
     def _all(self) -> list[_Shard]:
@@ -226,7 +226,7 @@ class CustomerShards:
         (so taking no shard's: see the lock order above)."""
         highest = 0
         for number in range(CUSTOMER_SHARDS):
-            path = self._directory / f"{number:02d}.json"
+            path = self._directory / f"{number:03d}.json"
             try:
                 raw = path.read_bytes()
             except FileNotFoundError:

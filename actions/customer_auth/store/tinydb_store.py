@@ -4,8 +4,8 @@ for crashes.
 `STORE_URL=tinydb:///path/store.json` names the main file; the others live beside it:
 
 - `store.json`: integrations and token revocations (what every process reads), a TinyDB file.
-- `store.customers/00.json` .. `63.json`: the customers, TinyDB files too, each customer in the one
-  chosen by a hash of its (website, email): creating a customer rewrites 1/64 of them, a lookup by
+- `store.customers/000.json` .. `255.json`: the customers, TinyDB files too, each customer in the one
+  chosen by a hash of its (website, email): creating a customer rewrites 1/256 of them, a lookup by
   email reads one file, and a process that never looks at customers never reads them (a lookup by
   id reads them all, the first time). Ids come from the counter `store.customers/next_id` (see
   tinydb_customers.py).
