@@ -106,12 +106,9 @@ class Redactor:
     def redact_value(self, value: Any) -> Any:
         return self._redact_value(value, self._current())
 
-    def activation(self, act: Activation) -> Activation:
-        """A redacted copy: logs and result (the secrets are asked for once per record)."""
-        return self._activation(act, self._current())
-
     def deferred(self) -> Callable[[Activation], Activation]:
-        """`activation` with the secrets of now, to be done later (ActivationStore.add)."""
+        """A record's redaction with the secrets of now, to be done later (ActivationStore.add):
+        a redacted copy of its logs and result."""
         secrets = self._current()
         return lambda act: self._activation(act, secrets)
 
@@ -186,12 +183,19 @@ class ActivationStore:
 
     def list(self, limit: int = 30, skip: int = 0, name: str | None = None) -> list[Activation]:
         """Newest first; `name` is 'action' or 'package/action' as in `wsk activation list NAME`."""
+        return self.page(limit, skip, name)[0]
+
+    def page(self, limit: int, skip: int = 0, name: str | None = None,
+             status: int | None = None) -> tuple[list[Activation], int]:
+        """`list`, also by status code, and how many records match. Names, paths and status codes
+        are never secret: the filter looks at the records as stored, and only the page is redacted."""
         wanted = name.strip("/") if name else None
         with self._lock:
-            # Names and paths are never secret: filtering looks at the records as stored.
-            entries = [e for e in reversed(self._items) if wanted is None or e.activation.name == wanted
-                       or _path_of(e.activation).endswith("/" + wanted)]
-            return [e.ready() for e in entries[skip: skip + limit]]
+            entries = [e for e in reversed(self._items)
+                       if (wanted is None or e.activation.name == wanted
+                           or _path_of(e.activation).endswith("/" + wanted))
+                       and (status is None or e.activation.response.status_code == status)]
+            return [e.ready() for e in entries[skip: skip + limit]], len(entries)
 
     def __len__(self) -> int:
         with self._lock:

@@ -7,8 +7,6 @@ returned by `create_app`, and reach the controller with `current_controller()`.
 """
 from __future__ import annotations
 
-import json
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -68,10 +66,6 @@ def _http_error(err: HTTPException) -> Response | HTTPException:
         return err
     message = RESOURCE_DOES_NOT_EXIST if err.code == 404 else (err.description or err.name)
     return _error(err.code or 500, message)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data), status=status, mimetype="application/json")
 
 
 @openwhisk.route("/api/v1/web/<path:path>", methods=HTTP_METHODS)

@@ -18,7 +18,7 @@ from emulator.activations import (
     Response, new_activation_id,
 )
 from emulator.manifest import Action, Manifest, Sequence, load_env, load_manifest
-from emulator.registry import EntityRegistry
+from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import ActionPool, new_stage_root
 from emulator.sequences import run_sequence
@@ -26,7 +26,6 @@ from emulator.web_actions import WebGateway, WebResponse
 
 TIMEOUT_PREFIX = "The action exceeded its time limits"
 PROVISION_ERROR = "Failed to provision resources to run the action."  # OpenWhisk's wording
-SEQUENCE_COMPONENT_NOT_FOUND = "Sequence component does not exist."
 SECRET_NAME_HINTS = ("SECRET", "KEY", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
 
 
@@ -104,14 +103,7 @@ class Controller:
         entity = self.find(fqn)
         if entity is None:
             raise EntityNotFound(fqn)
-        params = dict(params or {})
-        if isinstance(entity, Sequence):
-            act = run_sequence(entity, {**entity.inputs, **params}, self._component, namespace=self.namespace,
-                               clock=self.clock, cause=cause, activation_id=activation_id)
-        else:
-            act = self._run_action(entity, params, cause, activation_id)
-        self.activations.add(act, self._redactor.deferred())
-        return act
+        return self._run(entity, dict(params or {}), cause, activation_id)
 
     # Deployments (the REST API's PUT / DELETE): the registry decides, the controller retires workers.
 
@@ -148,9 +140,6 @@ class Controller:
         namespace, _, rest = path.lstrip("/").partition("/")
         return self.web_gateway.handle(namespace, rest, method, headers, query_string, body, scheme=scheme)
 
-    def redact(self, text: str) -> str:
-        return self._redactor.redact(text)
-
     def reload(self, manifest: Manifest | None = None, env: Mapping[str, str] | None = None) -> None:
         """Take a new manifest (default: reread the same file) and retire every worker."""
         if manifest is None:
@@ -179,15 +168,23 @@ class Controller:
 
     def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation:
         entity = self.find(fqn)
-        if entity is None:  # deleted since the sequence was deployed (SequenceActions: an application error)
-            now = int(self.clock() * 1000)
-            act = Activation(new_activation_id(), self.namespace, fqn.rpartition("/")[2], now, now,
-                             Response(APPLICATION_ERROR, {"error": SEQUENCE_COMPONENT_NOT_FOUND}), cause=cause)
-        elif isinstance(entity, Sequence):  # a sequence may hold sequences
-            act = run_sequence(entity, {**entity.inputs, **payload}, self._component, namespace=self.namespace,
-                               clock=self.clock, cause=cause)
+        if entity is not None:  # a sequence may hold sequences
+            return self._run(entity, payload, cause)
+        # deleted since the sequence was deployed (SequenceActions: an application error)
+        now = int(self.clock() * 1000)
+        act = Activation(new_activation_id(), self.namespace, fqn.rpartition("/")[2], now, now,
+                         Response(APPLICATION_ERROR, {"error": SEQUENCE_COMPONENT_NOT_FOUND}), cause=cause)
+        self.activations.add(act, self._redactor.deferred())
+        return act
+
+    def _run(self, entity: Action | Sequence, params: dict[str, Any], cause: str | None,
+             activation_id: str | None = None) -> Activation:
+        """Run `entity` and store its record (redacted when first read)."""
+        if isinstance(entity, Sequence):
+            act = run_sequence(entity, {**entity.inputs, **params}, self._component, namespace=self.namespace,
+                               clock=self.clock, cause=cause, activation_id=activation_id)
         else:
-            act = self._run_action(entity, payload, cause)
+            act = self._run_action(entity, params, cause, activation_id)
         self.activations.add(act, self._redactor.deferred())
         return act
 

@@ -272,25 +272,28 @@ def _web(value: Any, annotations: dict[str, Any], file: Path, key: str) -> tuple
         web, raw = True, True
     else:
         raise ManifestError(file, key, f"must be true, 'yes', 'raw' or 'no' (got {value!r})")
-    web = web or _truthy(annotations.get("web-export"))
-    raw = raw or _truthy(annotations.get("raw-http"))
+    web = web or truthy(annotations.get("web-export"))
+    raw = raw or truthy(annotations.get("raw-http"))
     return web, raw and web
 
 
-def _truthy(value: Any) -> bool:
+def truthy(value: Any) -> bool:
+    """An annotation's yes: true, or the strings "true" / "yes" (any case)."""
     return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
+
+
+LIMIT_RULES = {  # name: (default, low, high), OpenWhisk's defaults and bounds
+    "timeout": (DEFAULT_TIMEOUT_MS, 100, MAX_TIMEOUT_MS),
+    "memory": (DEFAULT_MEMORY_MB, 128, 4096),
+    "logs": (10, 0, 10),
+    "concurrency": (DEFAULT_CONCURRENCY, 1, 500),
+}
 
 
 def _limits(spec: Any, file: Path, key: str) -> dict[str, int]:
     spec = _mapping(spec, file, key)
-    rules = {
-        "timeout": (DEFAULT_TIMEOUT_MS, 100, MAX_TIMEOUT_MS),
-        "memory": (DEFAULT_MEMORY_MB, 128, 4096),
-        "concurrency": (DEFAULT_CONCURRENCY, 1, 500),
-        "logs": (10, 0, 10),
-    }
     out = {}
-    for name, (default, low, high) in rules.items():
+    for name, (default, low, high) in LIMIT_RULES.items():
         value = spec.get(name, default)
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)

@@ -27,12 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator.manifest import (
-    DEFAULT_CONCURRENCY, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, MAX_SEQUENCE_LENGTH, MAX_TIMEOUT_MS, Action,
-    Manifest, Sequence,
-)
+from emulator.manifest import LIMIT_RULES, MAX_SEQUENCE_LENGTH, Action, Manifest, Sequence, truthy
+from emulator.web_actions import RESOURCE_DOES_NOT_EXIST
 
-RESOURCE_DOES_NOT_EXIST = "The requested resource does not exist."
 RESOURCE_EXISTS = "resource already exists"  # ApiUtils.putEntity's RejectRequest(Conflict, ...)
 SEQUENCE_COMPONENT_NOT_FOUND = "Sequence component does not exist."
 SEQUENCE_TOO_LONG = "Too many actions in the sequence."
@@ -42,12 +39,6 @@ EXEC_UNDEFINED = "exec undefined"
 MANIFEST_READ_ONLY = "'{}' is defined by the manifest (app.config.yaml); change it there."
 PYTHON_KINDS = ("python:3", "python:3.10", "python:3.11", "python:3.12", "python:default")
 MAX_CODE_BYTES = 48 * 1024 * 1024  # OpenWhisk's default action size limit
-LIMIT_RULES = {  # name: (default, low, high)
-    "timeout": (DEFAULT_TIMEOUT_MS, 100, MAX_TIMEOUT_MS),
-    "memory": (DEFAULT_MEMORY_MB, 128, 4096),
-    "logs": (10, 0, 10),
-    "concurrency": (DEFAULT_CONCURRENCY, 1, 500),
-}
 
 
 class ApiError(Exception):
@@ -361,8 +352,8 @@ class EntityRegistry:
 
     def _runtime(self, doc: ActionDoc) -> Action | Sequence:
         annotations = _kv(doc.annotations)
-        web = _truthy(annotations.get("web-export"))
-        raw = web and _truthy(annotations.get("raw-http"))
+        web = truthy(annotations.get("web-export"))
+        raw = web and truthy(annotations.get("raw-http"))
         inputs = {**self._package_params(doc.package), **_kv(doc.parameters)}
         if doc.exec["kind"] == "sequence":
             components = [self._key(c) or c for c in doc.exec["components"]]
@@ -430,7 +421,7 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
         annotations.append({"key": "raw-http", "value": True})
     if isinstance(entity, Sequence):
         exec_doc: dict[str, Any] = {"kind": "sequence", "components": [f"/{namespace}/{c}" for c in entity.components]}
-        limits = {"timeout": DEFAULT_TIMEOUT_MS, "memory": DEFAULT_MEMORY_MB, "logs": 10, "concurrency": 1}
+        limits = {name: rule[0] for name, rule in LIMIT_RULES.items()}
         parameters: list[dict[str, Any]] = []
     else:
         exec_doc = {"kind": entity.runtime, "binary": False}
@@ -514,6 +505,3 @@ def _check_name(name: str) -> None:
     if not name or len(name) > 256 or name.startswith(" ") or any(c in name for c in "/\\\x00"):
         raise ApiError(400, "The name of the entity contains illegal characters.")
 
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.controller import Controller, EntityNotFound
+from emulator.manifest import truthy
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
 from emulator.web_actions import PARAMETERS_NOT_ALLOWED, error_response
 
@@ -205,7 +206,7 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
     entity = controller.find(fqn)
     if entity is None:
         raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
-    if _final(entity.annotations.get("final")) and set(payload) & {k for k, v in entity.inputs.items() if v is not None}:
+    if truthy(entity.annotations.get("final")) and set(payload) & {k for k, v in entity.inputs.items() if v is not None}:
         raise ApiError(400, PARAMETERS_NOT_ALLOWED)  # final parameters may not be overridden
     activation_id = new_activation_id()
     outcome: dict[str, Any] = {}
@@ -235,10 +236,6 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
     code = act.response.status_code
     status = 200 if code == SUCCESS else 500 if code == INTERNAL_ERROR else 502  # Actions.doInvoke
     return _json(body, status, headers)
-
-
-def _final(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
 
 
 # ------------------------------------------------------------------------------ activations

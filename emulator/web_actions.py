@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from emulator.activations import Activation, new_activation_id
-from emulator.manifest import Action, Sequence
+from emulator.manifest import Action, Sequence, truthy
 
 MAX_BODY_BYTES = 1024 * 1024
 RESERVED = frozenset({"__ow_method", "__ow_headers", "__ow_path", "__ow_user", "__ow_query", "__ow_body"})
@@ -81,7 +81,7 @@ class WebGateway:
         try:
             entity, extension, rest = self._resolve(namespace, path)
             hdrs = {k.lower(): v for k, v in headers.items()}
-            if not _truthy(entity.annotations.get("web-custom-options")):
+            if not truthy(entity.annotations.get("web-custom-options")):
                 cors = _cors(hdrs)
                 if method.upper() == "OPTIONS":
                     return WebResponse(200, cors)
@@ -182,7 +182,7 @@ def _params(entity: Action | Sequence, method: str, headers: dict[str, str], res
 
 def _final_params(entity: Action | Sequence) -> set[str]:
     """annotation final: true makes every defined input immutable (WhiskAction.immutableParameters)."""
-    if not _truthy(entity.annotations.get("final")) or not isinstance(entity, Action):
+    if not truthy(entity.annotations.get("final")) or not isinstance(entity, Action):
         return set()
     return {k for k, v in entity.inputs.items() if v is not None}
 
@@ -202,9 +202,6 @@ def _is_text(media: str) -> bool:
     return (media.startswith("text/") or media.endswith("+xml") or _json_family(media) or media in (
         "application/xml", "application/javascript", "application/x-www-form-urlencoded", "application/graphql"))
 
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
 
 
 # ----------------------------------------------------------------------------------- response side

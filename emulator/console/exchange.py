@@ -81,8 +81,6 @@ def timeline(activations: ActivationStore, activation_id: str) -> list[Activatio
         return []
     out = [top]
     if top.annotation("kind") == "sequence":
-        for component_id in top.logs:
-            component = activations.get(component_id)
-            if component is not None:
-                out.extend(timeline(activations, component.activation_id))
+        for component_id in top.logs:  # a component pushed out of the bounded store is left out
+            out.extend(timeline(activations, component_id))
     return out

@@ -181,14 +181,13 @@ def activations() -> Response:
     store = current_controller().activations
     limit = min(max(_int_arg("limit", 30), 1), MAX_ACTIVATIONS)
     skip = max(_int_arg("skip", 0), 0)
-    records = store.list(limit=max(len(store), 1), name=request.args.get("name") or None)
-    status = request.args.get("status", "")
+    status, code = request.args.get("status", ""), None
     if status:
         code = int(status) if status.isdigit() else STATUS_KEYS.get(status)
         if code not in STATUS_NAMES:
             raise ConsoleError(400, f"status must be one of {', '.join(STATUS_KEYS)} (or 0-3), got {status!r}")
-        records = [r for r in records if r.response.status_code == code]
-    return jsonify({"items": [_record(a) for a in records[skip: skip + limit]], "total": len(records)})
+    records, total = store.page(limit, skip, name=request.args.get("name") or None, status=code)
+    return jsonify({"items": [_record(a) for a in records], "total": total})
 
 
 @console.get("/console/api/activations/<activation_id>")

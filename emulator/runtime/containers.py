@@ -207,7 +207,6 @@ class Worker:
         self._busy = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.version: object = None
-        self.runs = 0
 
     @property
     def pid(self) -> int | None:
@@ -293,7 +292,6 @@ class Worker:
     def run(self, message: dict[str, Any], timeout_ms: int) -> RunOutcome:
         """Send one activation and wait for its result, its logs, or the end of its time."""
         assert self.proc is not None and self.proc.stdin is not None
-        self.runs += 1
         self._busy = True
         try:
             return self._run(message, timeout_ms)

@@ -29,7 +29,6 @@ class PoolRun:
     outcome: RunOutcome
     wait_ms: int
     init_ms: int | None
-    pid: int | None
 
 
 class ActionPool:
@@ -63,11 +62,11 @@ class ActionPool:
         worker, init_ms, failed = self._acquire(timeout_ms)
         wait_ms = int((time.monotonic() - waited_from) * 1000) - (init_ms or 0)
         if failed is not None:
-            return PoolRun(failed, max(0, wait_ms), init_ms, None)
+            return PoolRun(failed, max(0, wait_ms), init_ms)
         assert worker is not None
         outcome = worker.run(message, timeout_ms)
         self._release(worker, outcome.worker_ok)
-        return PoolRun(outcome, max(0, wait_ms), init_ms, worker.pid)
+        return PoolRun(outcome, max(0, wait_ms), init_ms)
 
     def workers(self) -> int:
         with self._cond:
@@ -100,10 +99,6 @@ class ActionPool:
             w.kill()
         if self._folder is not None and self.action.staged is None and not self._live:
             self._unstage(self._folder)
-
-    def busy(self) -> int:
-        with self._cond:
-            return len(self._live)
 
     # ---------------------------------------------------------------------------------- internals
 
