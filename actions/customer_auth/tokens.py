@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 from base64 import urlsafe_b64encode
+from collections.abc import Callable
 from dataclasses import dataclass
 
 USER_TYPE_INTEGRATION = 1
@@ -65,8 +66,13 @@ def issue(customer_id: int, policy: TokenPolicy, now: int) -> str:
     return f"{signing_input.decode()}.{urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
-def read(token: str, policy: TokenPolicy, now: int, revoked_before: int | None = None) -> int:
-    """The customer id a valid, unrevoked customer token carries; TokenError otherwise."""
+Revocation = Callable[[int], "int | None"]  # customer id -> revocation time
+
+
+def read(token: str, policy: TokenPolicy, now: int, revoked_before: int | Revocation | None = None) -> int:
+    """The customer id a valid, unrevoked customer token carries; TokenError otherwise.
+    `revoked_before`: the revocation time, or its lookup by customer id, asked only once the token's
+    signature and expiry have passed (a forged token costs no store read)."""
     import jwt
 
     try:
@@ -88,13 +94,15 @@ def read(token: str, policy: TokenPolicy, now: int, revoked_before: int | None =
         raise TokenError("the token's uid and iat must be integers")
     if not isinstance(claims["exp"], int) or claims["exp"] <= now:
         raise TokenError("the token has expired")
+    if callable(revoked_before):
+        revoked_before = revoked_before(claims["uid"])
     if revoked_before is not None and claims["iat"] <= revoked_before:
         raise TokenError(f"the token was revoked (iat {claims['iat']} <= {revoked_before})")
     return int(claims["uid"])
 
 
 def unverified_customer_id(token: str) -> int | None:
-    """The uid claim without verification, to look up a revocation before the full check."""
+    """The uid claim without verification (for display and diagnostics; `read` decides)."""
     import jwt
 
     try:

@@ -204,13 +204,10 @@ def current_customer_id(context: Context) -> int:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _not_authorized("no bearer token")
-    customer_id = tokens.unverified_customer_id(token)
-    if customer_id is None:
-        raise _not_authorized("the token carries no customer id")
     policy = settings.token_policy(context.settings)
-    revoked_before = context.store.revoked_before(tokens.USER_TYPE_CUSTOMER, customer_id)
     try:
-        return tokens.read(token, policy, context.now(), revoked_before)
+        return tokens.read(token, policy, context.now(),
+                           lambda customer_id: context.store.revoked_before(tokens.USER_TYPE_CUSTOMER, customer_id))
     except tokens.TokenError as refusal:
         raise _not_authorized(str(refusal)) from None
 
