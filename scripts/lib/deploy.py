@@ -18,7 +18,8 @@ import requests
 import yaml
 
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
-from emulator.project import ROOT, development_env
+from emulator.environment import load_env
+from emulator.project import ROOT
 
 REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
 
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.apihost or not args.auth:
             parser.error("--apihost and --auth are required (or --manifest)")
-        manifest = load_manifest(Path(args.app_config), development_env())
+        # The environment over .env, as App Builder reads it: never the emulator's development defaults
+        # (its TinyDB file and generated crypt key), so a missing setting is refused below.
+        manifest = load_manifest(Path(args.app_config), load_env(ROOT))
         check_settings(manifest, args.apihost)
         client = OpenWhisk(args.apihost, args.auth, verify=not args.insecure)
         namespace = client.namespace() if args.namespace == "_" else args.namespace

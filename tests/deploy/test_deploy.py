@@ -80,6 +80,10 @@ def test_deploy_then_exchange_through_the_deployed_zips(zips, openwhisk, any_sto
 
 
 def test_deploy_refuses_missing_settings_and_missing_zips(openwhisk, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STORE_URL", "")  # the environment wins over .env: set, but empty
+    monkeypatch.setenv("CRYPT_KEY", "")
+    assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path)]) == 1
+    assert "set STORE_URL, CRYPT_KEY in the environment or .env" in capsys.readouterr().err
     monkeypatch.setenv("STORE_URL", f"tinydb://{tmp_path}/s.json")
     monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
     assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path / "none")]) == 1
