@@ -107,7 +107,10 @@ def test_sigkill_during_a_stream_of_new_customers(any_store_url, tmp_path):
 
         if any_store_url.startswith("tinydb:"):
             path = Path(any_store_url.removeprefix("tinydb://"))
-            json.loads(path.read_text())  # never unreadable
+            files = [path, *path.with_name(path.stem + ".customers").glob("*.json")]
+            assert len(files) > 1  # the main file and the customer files the stream wrote
+            for file in files:
+                json.loads(file.read_text())  # never unreadable
             store = TinyDBStore(str(path))  # a fresh open, as after a restart
         else:
             store = open_store(any_store_url)
