@@ -29,8 +29,7 @@ class NonceJournal:
     old file: `KeptFile.locked` notices the path now names another and locks that one instead."""
 
     def __init__(self, path: Path, sync: bool) -> None:
-        self._file = KeptFile(path, append=True)
-        self._sync = sync
+        self._file = KeptFile(path, append=True, sync=sync)
         self._read_through = 0  # the descriptor (`KeptFile.opened`) the state below was read through
         self._read_to = 0  # offset after the last whole line read
         self._lines = 0
@@ -88,8 +87,6 @@ class NonceJournal:
         if stat.st_size > self._read_to:  # a torn line: ours must not continue it
             data = b"\n" + data
         self._file.write(fd, data)
-        if self._sync:
-            os.fsync(fd)
         self._read_to = stat.st_size + len(data)
         self._lines += len(uses) + data.startswith(b"\n")
 
@@ -111,8 +108,7 @@ class AuditJournal:
 
     def __init__(self, path: Path, sync: bool) -> None:
         self.path = path
-        self._file = KeptFile(path, append=True)
-        self._sync = sync
+        self._file = KeptFile(path, append=True, sync=sync)
 
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
@@ -120,8 +116,6 @@ class AuditJournal:
             if stat.st_size and os.pread(fd, 1, stat.st_size - 1) != b"\n":
                 line = b"\n" + line  # after a torn line
             self._file.write(fd, line)
-            if self._sync:
-                os.fsync(fd)
 
     def newest(self, limit: int, integration_id: int | None) -> list[dict[str, Any]]:
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..customers import Customer, email_key
 from .base import StoreError
-from .tinydb_files import Database, KeptFile, assign_ids, fixed_record, stored_fields
+from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, stored_fields
 
 CUSTOMERS = "customers"
 CUSTOMER_SHARDS = 256
@@ -67,8 +67,8 @@ class CustomerShards:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        self._shards: dict[int, _Shard] = {}  # opened on first use: opening costs nothing
-        self._shards_lock = threading.Lock()
+        self._shards: OnFirstUse[int, _Shard] = OnFirstUse(
+            lambda number: _Shard(number, self._directory / f"{number:03d}.json"))
         self._ids = _IdCounter(directory / "next_id", self._highest_id)
         self._id_lock = threading.Lock()
         self._shard_of_id: dict[int, int] = {}  # where this process last saw each id
@@ -210,13 +210,7 @@ class CustomerShards:
         return self._shard(zlib.crc32(key) % CUSTOMER_SHARDS)  # stable across processes, unlike hash()
 
     def _shard(self, number: int) -> _Shard:
-        shard = self._shards.get(number)
-        if shard is None:
-            with self._shards_lock:
-                shard = self._shards.get(number)
-                if shard is None:
-                    shard = self._shards[number] = _Shard(number, self._directory / f"{number:03d}.json")
-        return shard
+        return self._shards[number]
 
     def _all(self) -> list[_Shard]:
         return [self._shard(number) for number in range(CUSTOMER_SHARDS)]
@@ -249,7 +243,7 @@ class _IdCounter:
     SIZE = 24
 
     def __init__(self, path: Path, highest: Callable[[], int]) -> None:
-        self._file = KeptFile(path)
+        self._file = KeptFile(path, sync=True)  # an id handed out must never be handed out again
         self._highest = highest
 
     def allocate(self) -> int:
@@ -279,7 +273,6 @@ class _IdCounter:
 
     def _write(self, fd: int, value: int) -> None:
         self._file.write(fd, fixed_record(b"%d" % value, self.SIZE), 0)
-        os.fsync(fd)
 
 
 def _customer(customer_id: int, doc: dict[str, Any]) -> Customer:

@@ -9,10 +9,10 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from filelock import FileLock
 
@@ -202,6 +202,32 @@ class Database:
             yield self
 
 
+K, V = TypeVar("K"), TypeVar("V")
+
+
+class OnFirstUse(Generic[K, V]):
+    """Objects made by `make(key)` on their key's first use, once (thread-safe): the journals,
+    bucket files and customer files a process opens as requests need them."""
+
+    def __init__(self, make: Callable[[K], V]) -> None:
+        self._make = make
+        self._made: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: K) -> V:
+        made = self._made.get(key)
+        if made is None:
+            with self._lock:
+                made = self._made.get(key)
+                if made is None:
+                    made = self._made[key] = self._make(key)
+        return made
+
+    def values(self) -> list[V]:
+        with self._lock:
+            return list(self._made.values())
+
+
 class KeptFile:
     """A small file kept open for the life of the process and changed in place under `flock` on that
     descriptor: no lock file to open, no temporary file, no rename. A thread mutex is held as well
@@ -209,8 +235,9 @@ class KeptFile:
     a fork is replaced by one of the child's own, and so is one whose file the path no longer names
     (a journal's compaction replaces it). The holder's death releases the lock."""
 
-    def __init__(self, path: Path, append: bool = False) -> None:
+    def __init__(self, path: Path, append: bool = False, sync: bool = False) -> None:
         self.path = path
+        self._sync = sync  # fsync after every write
         self._flags = os.O_RDWR | os.O_CREAT | (os.O_APPEND if append else 0)
         self._fd: int | None = None
         self._pid = 0
@@ -234,10 +261,13 @@ class KeptFile:
                 self._close()  # replaced while we waited: lock the file the path names now
 
     def write(self, fd: int, data: bytes, offset: int | None = None) -> None:
-        """One write (at `offset`, else appended); a short one (a full disk) is an error."""
+        """One write (at `offset`, else appended), fsynced if the file was opened `sync`; a short one
+        (a full disk) is an error."""
         written = os.write(fd, data) if offset is None else os.pwrite(fd, data, offset)
         if written != len(data):
             raise StoreError(f"could not write to {self.path} ({written} of {len(data)} bytes: is the disk full?)")
+        if self._sync:
+            os.fsync(fd)
 
     def close(self) -> None:
         with self._mutex:

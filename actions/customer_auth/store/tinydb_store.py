@@ -70,7 +70,7 @@ from ..integrations import Integration
 from .base import Admission, RateLimit, Revocation, StoreError, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
-from .tinydb_files import Database, KeptFile, assign_ids, fixed_record, stored_fields
+from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, stored_fields
 
 INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"
@@ -94,12 +94,14 @@ def _upgraded(method: F) -> F:
 
 
 class _Indexes:
-    """Secondary indexes over the integrations, rebuilt when the main file's data generation changes."""
+    """Secondary indexes over the integrations and the revocations, rebuilt when the main file's data
+    generation changes."""
 
     def __init__(self) -> None:
         self.generation = -1
         self.integration_by_consumer_key: dict[str, int] = {}
         self.integration_by_access_token: dict[str, int] = {}
+        self.revoked_before: dict[tuple[int, int], int] = {}
 
     def refresh(self, db: Database) -> _Indexes:
         data = db.storage.read() or {}  # first: reading is what notices another process's write
@@ -111,6 +113,8 @@ class _Indexes:
         for i, d in integrations.items():  # a rotated-out token stays findable during its grace period
             if d.get("previous"):
                 self.integration_by_access_token.setdefault(d["previous"]["access_token"], int(i))
+        self.revoked_before = {(int(d["user_type"]), int(d["user_id"])): int(d["revoke_before"])
+                               for d in data.get(REVOCATIONS, {}).values()}
         self.generation = db.storage.generation
         return self
 
@@ -132,8 +136,8 @@ class TinyDBStore:
         self._indexes = _Indexes()
         self._customers = CustomerShards(beside(".customers"))
         self._nonce_dir = beside(".nonces")
-        self._journals: dict[int, NonceJournal] = {}  # opened on first use: opening costs nothing
-        self._journals_lock = threading.Lock()
+        self._journals: OnFirstUse[int, NonceJournal] = OnFirstUse(
+            lambda shard: NonceJournal(self._nonce_dir / f"{shard:02d}.jsonl", self._sync))
         self._sync = sync
         self._buckets = _Buckets(beside(".buckets"), sync)
         self._audit = AuditJournal(beside(".audit.jsonl"), sync)
@@ -189,20 +193,11 @@ class TinyDBStore:
         # touched, so it takes no token. Then the bucket, under its own file's lock.
         if nonce is not None:
             key = f"{consumer_key}:{nonce}"
-            if not self._journal(_nonce_shard(key)).admit(key, timestamp, expire_before):
+            if not self._journals[_nonce_shard(key)].admit(key, timestamp, expire_before):
                 return Admission.REPLAYED
         if limit is None:
             return Admission.ACCEPTED
         return Admission.ACCEPTED if self._buckets.take(consumer_key, limit, now) else Admission.RATE_LIMITED
-
-    def _journal(self, shard: int) -> NonceJournal:
-        journal = self._journals.get(shard)
-        if journal is None:
-            with self._journals_lock:
-                journal = self._journals.get(shard)
-                if journal is None:
-                    journal = self._journals[shard] = NonceJournal(self._nonce_dir / f"{shard:02d}.jsonl", self._sync)
-        return journal
 
     # Customers -------------------------------------------------------------------------------
     @_upgraded
@@ -237,12 +232,8 @@ class TinyDBStore:
 
     @_upgraded
     def revoked_before(self, user_type: int, user_id: int) -> int | None:
-        revocation = Query()
         with self._main.read() as db:
-            doc = db.table(REVOCATIONS).get(
-                (revocation.user_type == user_type) & (revocation.user_id == user_id)
-            )
-            return None if doc is None else int(doc["revoke_before"])  # type: ignore[index]
+            return self._indexes.refresh(db).revoked_before.get((user_type, user_id))
 
     # Bulk import and export ----------------------------------------------------------------
     @_upgraded
@@ -297,7 +288,7 @@ class TinyDBStore:
 
     def close(self) -> None:
         """Closes the files this process keeps open; using the store again reopens them."""
-        for journal in list(self._journals.values()):
+        for journal in self._journals.values():
             journal.close()
         self._buckets.close()
         self._audit.close()
@@ -346,7 +337,7 @@ class TinyDBStore:
             for doc in docs:
                 by_shard.setdefault(_nonce_shard(doc["key"]), []).append((doc["key"], int(doc["timestamp"])))
             for shard, uses in by_shard.items():
-                self._journal(shard).add(uses)
+                self._journals[shard].add(uses)
             old.unlink(missing_ok=True)
             Path(f"{old}.lock").unlink(missing_ok=True)
 
@@ -359,33 +350,19 @@ class _Buckets:
     SIZE = 96
 
     def __init__(self, directory: Path, sync: bool) -> None:
-        self._directory = directory
-        self._sync = sync
-        self._files: dict[str, KeptFile] = {}
-        self._lock = threading.Lock()
+        self._files: OnFirstUse[str, KeptFile] = OnFirstUse(lambda consumer_key: KeptFile(
+            directory / hashlib.sha256(consumer_key.encode("utf-8")).hexdigest(), sync=sync))
 
     def take(self, consumer_key: str, limit: RateLimit, now: float) -> bool:
-        file = self._file(consumer_key)
+        file = self._files[consumer_key]
         with file.locked() as (fd, _):
             taken, bucket = take_token(_bucket(os.pread(fd, self.SIZE, 0)), limit, now)
             file.write(fd, fixed_record(json.dumps(bucket, separators=(",", ":")).encode("ascii"), self.SIZE), 0)
-            if self._sync:
-                os.fsync(fd)
         return taken
 
     def close(self) -> None:
-        for file in list(self._files.values()):
+        for file in self._files.values():
             file.close()
-
-    def _file(self, consumer_key: str) -> KeptFile:
-        file = self._files.get(consumer_key)
-        if file is None:
-            with self._lock:
-                file = self._files.get(consumer_key)
-                if file is None:
-                    name = hashlib.sha256(consumer_key.encode("utf-8")).hexdigest()
-                    file = self._files[consumer_key] = KeptFile(self._directory / name)
-        return file
 
 
 def _bucket(raw: bytes) -> dict[str, float] | None:
