@@ -7,9 +7,9 @@ refused, is kept (time, integration, store, customer id, created or found, outco
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any
 
+from .records import now_iso
 from .store import Store
 
 ISSUED = "issued"
@@ -34,7 +34,7 @@ def record(
 ) -> None:
     """Appends an entry; a store that cannot take it is logged, never allowed to change the answer."""
     entry = {
-        "at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "at": now_iso(),
         "outcome": outcome,
         "integration_id": (integration or {}).get("id"),
         "integration_name": (integration or {}).get("name"),

@@ -7,10 +7,9 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from .records import Record
+from .records import Record, now_iso
 
 # The REST twin of the mutation (POST /V1/customers/{id}/token) needs this resource; which one the
 # GraphQL mutation checks is unconfirmed in Commerce, so OAUTH_REQUIRED_RESOURCE can change it.
@@ -26,10 +25,6 @@ CREDENTIAL_LENGTH = 32
 def new_credential() -> str:
     """32 characters of [0-9a-z], as Commerce's OAuth helper generates them."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(CREDENTIAL_LENGTH))
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Credentials(NamedTuple):

@@ -13,7 +13,7 @@ import hmac
 import time
 from base64 import b64encode
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.request import parse_http_list, parse_keqv_list
 
@@ -61,11 +61,6 @@ class OAuthPolicy:
     bearer_enabled: bool = False
     required_resource: str = ""
     rate_limit: RateLimit | None = None
-    nonce_retention: int = field(default=0)  # defaults to the window: an older nonce cannot verify
-
-    @property
-    def retention(self) -> int:
-        return self.nonce_retention or self.timestamp_window
 
 
 def authenticate(request: SignedRequest, store: Store, policy: OAuthPolicy, now: int) -> Integration:
@@ -91,7 +86,7 @@ def authenticate(request: SignedRequest, store: Store, policy: OAuthPolicy, now:
 def _admit(store: Store, integration: Integration, nonce: str | None, timestamp: int, policy: OAuthPolicy,
            now: int) -> None:
     """The nonce's one use, then a token from the integration's bucket, in one atomic store step."""
-    admission = store.admit(integration.consumer_key, nonce, timestamp, now - policy.retention,
+    admission = store.admit(integration.consumer_key, nonce, timestamp, now - policy.timestamp_window,
                             policy.rate_limit, time.time())
     if admission is Admission.REPLAYED:
         raise OAuthError(f"The nonce is already being used by the consumer with ID {integration.id}")

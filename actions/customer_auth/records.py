@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 R = TypeVar("R", bound="Record")
+
+
+def now_iso() -> str:
+    """Now in Commerce's datetime format (UTC), as stored in created_at / updated_at."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Record:

@@ -3,9 +3,8 @@
 Validates the exchange input with Commerce's rules and messages, then find-or-create, atomically:
 concurrent exchanges for one new email make one customer.
 """
-from datetime import datetime, timezone
-
 from customer_auth import customer_input, customers, settings, stores
+from customer_auth.records import now_iso
 from customer_auth.store import open_store
 from customer_auth.web import log, web_action
 
@@ -26,7 +25,7 @@ def main(params: dict) -> dict:
         data,
         view,
         settings.account_policy(params),
-        now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        now=now_iso(),
     )
     log.info("customer %s %s in website %s", customer.id, "created" if created else "found", view.website_code)
     return {

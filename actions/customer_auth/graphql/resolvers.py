@@ -18,13 +18,13 @@ from graphql import GraphQLResolveInfo, GraphQLSchema
 from .. import customer_input, settings, stores, tokens
 from ..customers import graphql_customer
 from ..errors import AUTHORIZATION, CUSTOMER_NOT_AUTHORIZED, CommerceError, InputError, InternalError
+from ..openwhisk import Invoke
 from ..store import Store, open_store
 from .documents import REQUIRED_ARGUMENTS, required_argument_message
 
 log = logging.getLogger("customer_auth.graphql")
 
 EXCHANGE_SEQUENCE = "customer-auth/exchange-external-customer-token"
-Invoke = Callable[[str, dict[str, Any]], Any]
 # Request headers not passed on to the web sequence: they describe the facade's own HTTP exchange.
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
 _MAX_LOGGED = 300
