@@ -12,6 +12,7 @@ from .customers import AccountPolicy
 from .errors import ConfigurationError
 from .integrations import EXCHANGE_RESOURCE
 from .store.base import RateLimit
+from .stores import StoreView, parse_stores, resolve
 from .tokens import ALGORITHMS, DEFAULT_LIFETIME_MINUTES, TokenPolicy, signing_key
 
 if TYPE_CHECKING:
@@ -60,6 +61,11 @@ def store_url(params: Mapping[str, Any]) -> str:
     if not url:
         raise ConfigurationError("setting STORE_URL is not set")
     return url
+
+
+def store_view(params: Mapping[str, Any], code: str | None) -> StoreView:
+    """The store view a `Store` code names among STORES, or DEFAULT_STORE's when none is given."""
+    return resolve(parse_stores(text(params, "STORES")), code, text(params, "DEFAULT_STORE", "default"))
 
 
 def oauth_policy(params: Mapping[str, Any]) -> OAuthPolicy:

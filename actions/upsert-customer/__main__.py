@@ -3,7 +3,7 @@
 Validates the exchange input with Commerce's rules and messages, then find-or-create, atomically:
 concurrent exchanges for one new email make one customer.
 """
-from customer_auth import customer_input, customers, settings, stores
+from customer_auth import customer_input, customers, settings
 from customer_auth.records import now_iso
 from customer_auth.store import open_store
 from customer_auth.web import log, web_action
@@ -11,11 +11,7 @@ from customer_auth.web import log, web_action
 
 @web_action
 def main(params: dict) -> dict:
-    view = stores.resolve(
-        stores.parse_stores(settings.text(params, "STORES")),
-        params.get("store_code"),
-        settings.text(params, "DEFAULT_STORE", "default"),
-    )
+    view = settings.store_view(params, params.get("store_code"))
     data = customer_input.validate(
         customer_input.customer_of(params.get("input")),
         email_error_shows_value=settings.flag(params, "EMAIL_ERROR_SHOWS_VALUE", False),

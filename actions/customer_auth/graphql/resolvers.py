@@ -15,7 +15,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema
 
-from .. import customer_input, settings, stores, tokens
+from .. import customer_input, settings, tokens
 from ..customers import graphql_customer
 from ..errors import AUTHORIZATION, CUSTOMER_NOT_AUTHORIZED, CommerceError, InputError, InternalError
 from ..openwhisk import Invoke
@@ -185,11 +185,7 @@ def customer(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
 
 def is_email_available(_: Any, info: GraphQLResolveInfo, email: str) -> dict[str, Any]:
     context: Context = info.context
-    view = stores.resolve(
-        stores.parse_stores(settings.text(context.settings, "STORES")),
-        context.request.headers.get("store"),
-        settings.text(context.settings, "DEFAULT_STORE", "default"),
-    )
+    view = settings.store_view(context.settings, context.request.headers.get("store"))
     email = email.strip()
     if not email:
         raise InputError("Email must be specified")
