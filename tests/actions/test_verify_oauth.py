@@ -9,6 +9,13 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from customer_auth.integrations import INACTIVE, Integration
 from tests.conftest import SEED_CUSTOMER, settings, signed_web_params
 
+
+@pytest.fixture
+def store_url(any_store_url: str) -> str:
+    """Every refusal (nonce reuse and revoked integrations among them) on both storage backends."""
+    return any_store_url
+
+
 DENIED = {
     "errors": [
         {
