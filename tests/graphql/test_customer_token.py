@@ -36,6 +36,7 @@ def assert_not_authorized(answer, field="customer"):
         }],
         "data": {field: None},
     }
+    assert [sorted(location) for location in answer.json["errors"][0]["locations"]] == [["column", "line"]]
 
 
 def test_customer_query_with_the_token(facade, integration):

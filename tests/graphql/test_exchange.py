@@ -93,6 +93,7 @@ def test_invalid_email(facade, integration, style):
     }
     assert list(answer.json) == ["errors", "data"]
     assert list(answer.json["errors"][0]) == ["message", "locations", "path", "extensions"]
+    assert [sorted(location) for location in answer.json["errors"][0]["locations"]] == [["column", "line"]]
 
 
 @pytest.mark.parametrize("style", ["literal", "variables"])
