@@ -146,10 +146,8 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
     """Run `spec`; returns the latencies (s), errors, elapsed time and the first failed answer."""
     planned = spec.count if spec.count is not None else int((spec.duration or 1) * PRESIGN_RATE)
     salt = secrets.token_hex(4)
-    signing = time.perf_counter()
     warm = build_requests(spec, spec.warmup, salt + "w") if spec.warmup else []
     requests = build_requests(spec, planned, salt)
-    signing = time.perf_counter() - signing
     connections = [Connection(spec.host, spec.port) for _ in range(spec.concurrency)]
     failures: list[str] = []
 
@@ -198,8 +196,7 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
     for c in connections:
         c.close()
     return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "failures": failures,
-            "exhausted": spec.duration is not None and len(latencies) >= len(requests),
-            "presign_s": signing, "presigned": len(requests)}
+            "exhausted": spec.duration is not None and len(latencies) >= len(requests)}
 
 
 def _progress(spec: LoadSpec, threads: list[threading.Thread], latencies: list[list[float]], total: int,
