@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ipaddress
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
+from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
+from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT
 
 REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
@@ -96,17 +96,9 @@ def check_settings(manifest: Manifest, apihost: str) -> None:
     missing = [name for name in REQUIRED_SETTINGS if name in inputs and not inputs[name]]
     if missing:
         raise DeployError(f"set {', '.join(missing)} in the environment or .env before deploying")
-    if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not _is_loopback(apihost):
+    if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not is_loopback(urlsplit(apihost).hostname or ""):
         print("deploy: warning: STORE_URL is a TinyDB file, which every container would have on its own; "
               "use STORE_URL=postgresql://... for a real deployment", file=sys.stderr)
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def deploy(manifest: Manifest, client: OpenWhisk, namespace: str, dist: Path) -> list[str]:

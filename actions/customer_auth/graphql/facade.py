@@ -49,6 +49,7 @@ CONTENT_TYPE = "Request content type must be application/json"  # Commerce's Con
 NO_QUERY = 'GraphQL Request must include at least one of those two parameters: "query" or "queryId"'
 BAD_JSON = "Could not parse JSON: Syntax error"
 HttpResponse = tuple[int, dict[str, str], bytes]
+DOCUMENT_CACHE_SIZE = 256  # parsed and validated documents kept (a storefront sends a handful)
 
 
 def load_schema() -> GraphQLSchema:
@@ -78,19 +79,17 @@ class GraphQLFacade:
         invoke: Invoke,
         *,
         clock: Callable[[], float] = time.time,
-        cache_size: int = 256,
-        schema: GraphQLSchema | None = None,
     ) -> None:
         self.settings = dict(settings)
         self.invoke = invoke
         self.clock = clock
-        self.schema = schema or load_schema()
+        self.schema = load_schema()
         self.limits = Limits(
             max_length=settings_of.integer(self.settings, "GRAPHQL_MAX_LENGTH", Limits.max_length),
             max_tokens=settings_of.integer(self.settings, "GRAPHQL_MAX_TOKENS", Limits.max_tokens),
             max_depth=settings_of.integer(self.settings, "GRAPHQL_MAX_DEPTH", Limits.max_depth),
         )
-        self.documents = DocumentCache(self.schema, self.limits, cache_size)
+        self.documents = DocumentCache(self.schema, self.limits, DOCUMENT_CACHE_SIZE)
 
     def cache_info(self) -> Any:
         """The document cache's statistics (functools' CacheInfo: hits, misses, maxsize, currsize)."""
@@ -202,19 +201,20 @@ class GraphQLFacade:
     def _field_errors(self, error: GraphQLError) -> list[dict[str, Any]]:
         original = error.original_error
         locations, path = error.locations, error.path
+        where = ".".join(map(str, path or []))
         if isinstance(original, FieldErrors):
-            log.warning("%s: %s", ".".join(map(str, path or [])), original.reason)
+            log.warning("%s: %s", where, original.reason)
             return [messages.error(m, c, locations, path) for m, c in original.errors]
         if isinstance(original, CommerceError) and original.category != INTERNAL:
-            log.warning("%s %s: %s", ".".join(map(str, path or [])), original.category, original.reason)
+            log.warning("%s %s: %s", where, original.category, original.reason)
             return [messages.error(m, original.category, locations, path) for m in original.messages]
         if isinstance(original, CommerceError):
-            log.error("%s: %s", ".".join(map(str, path or [])), original.reason)
+            log.error("%s: %s", where, original.reason)
         elif original is not None:
-            log.error("%s failed", ".".join(map(str, path or [])),
+            log.error("%s failed", where,
                       exc_info=(type(original), original, original.__traceback__))
         else:
-            log.error("%s: %s", ".".join(map(str, path or [])), error.message)
+            log.error("%s: %s", where, error.message)
         return [messages.internal_error(error)]
 
 

@@ -40,7 +40,7 @@ class _Shard:
         return (self.db.storage.read() or {}).get(CUSTOMERS) or {}
 
     def by_email(self) -> dict[tuple[int, str], int]:
-        docs = self.docs()  # first: reading is what notices another process's write
+        docs = self.docs()  # the snapshot this read or write holds (db.read() loaded it)
         if self._generation != self.db.storage.generation:
             self._by_email = {(doc["website_id"], email_key(doc["email"])): int(i) for i, doc in docs.items()}
             self._generation = self.db.storage.generation

@@ -104,7 +104,7 @@ class _Indexes:
         self.revoked_before: dict[tuple[int, int], int] = {}
 
     def refresh(self, db: Database) -> _Indexes:
-        data = db.storage.read() or {}  # first: reading is what notices another process's write
+        data = db.storage.read() or {}  # the snapshot this read or write holds (db.read() loaded it)
         if self.generation == db.storage.generation:
             return self
         integrations = data.get(INTEGRATIONS, {})
