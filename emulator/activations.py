@@ -10,9 +10,9 @@ most records are pushed out unread, and the exchange does not wait for it).
 from __future__ import annotations
 
 import copy
+import os
 import re
 import threading
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -34,7 +34,8 @@ _AUTH_HEADER = re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)([^"'\r\n
 
 
 def new_activation_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits, as OpenWhisk's ids (a uuid4's hex without building the UUID)."""
+    return os.urandom(16).hex()
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """What stored entities share: a dataclass kept by the stores as a plain dict, and read back."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
+from functools import cache
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -18,9 +19,25 @@ class Record:
     know (a column or key a newer version added)."""
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        """Every field, lists and dicts copied: the record shares nothing mutable with the entity.
+        (What `dataclasses.asdict` gives for these flat records, at a fraction of its cost on the
+        exchange's path.)"""
+        return {name: _copied(getattr(self, name)) for name in _field_names(type(self))}
 
     @classmethod
     def from_record(cls: type[R], record: dict[str, Any]) -> R:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: v for k, v in record.items() if k in names})
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value

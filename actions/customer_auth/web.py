@@ -77,13 +77,18 @@ class _ActivationLogHandler(logging.StreamHandler):
 
 
 def _configure_logging(level: str) -> None:
+    """Once per warm container, and again only when LOG_LEVEL changes (`setLevel` clears every
+    logger's cache)."""
     root = logging.getLogger("customer_auth")
     if not any(isinstance(handler, _ActivationLogHandler) for handler in root.handlers):
         handler = _ActivationLogHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         root.addHandler(handler)
         root.propagate = False
-    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
+    wanted = logging.getLevelName(level.upper())
+    wanted = wanted if isinstance(wanted, int) else logging.INFO
+    if root.level != wanted:
+        root.setLevel(wanted)
 
 
 def headers_of(params: Mapping[str, Any]) -> dict[str, str]:

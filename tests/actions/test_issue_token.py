@@ -74,3 +74,11 @@ def test_misconfiguration_is_internal_and_logged_without_secrets(actions, store_
     assert result["error"]["body"]["errors"][0]["message"] == "Internal server error"
     log = capsys.readouterr().out
     assert reason in log and CRYPT_KEY not in log
+
+
+def test_log_level_follows_each_activation(actions, store_url, capsys):
+    """A warm container keeps its logger: each activation's LOG_LEVEL still decides what is logged."""
+    issue = actions["issue-token"].main
+    for level, shown in [("warning", False), ("info", True), ("error", False), ("", True), ("loud", True)]:
+        issue({"customer": CUSTOMER, **settings(store_url, LOG_LEVEL=level)})
+        assert ("customer token issued for customer 6" in capsys.readouterr().out) is shown, level
