@@ -189,18 +189,22 @@ class Controller:
         return act
 
     def _pool(self, action: Action) -> ActionPool:
+        """The action's pool; a pool of an earlier version of it (a deployment replaced the manifest's
+        action) is retired outside the lock: killing its workers must not hold up other activations."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the emulator is shutting down")
-            pool = self._pools.get(action.fqn)
+            pool = replaced = self._pools.get(action.fqn)
             if pool is None or pool.action is not action:
-                if pool is not None:
-                    pool.shutdown()
                 command = self._command(action) if self._command else None
                 pool = ActionPool(action, self.manifest.root, self._stage_root, self.clock,
                                   max_workers=self.workers_per_action, command=command, sentinels=self._sentinels)
                 self._pools[action.fqn] = pool
-            return pool
+            else:
+                replaced = None
+        if replaced is not None:
+            replaced.retire()
+        return pool
 
     def _run_action(self, action: Action, params: dict[str, Any], cause: str | None,
                     activation_id: str | None = None) -> Activation:

@@ -295,6 +295,28 @@ def test_deployed_action_shadows_the_manifests(client) -> None:
     assert client.get("/api/v1/web/guest/demo/echo.json").status_code == 404  # the deployment is not web-exported
 
 
+def test_deploying_over_a_busy_manifest_action_lets_its_activation_finish(client, controller) -> None:
+    """As a redeploy in OpenWhisk: the manifest action's in-flight activation ends on the old code,
+    the next ones run the deployment, and the old worker goes once it is done."""
+    running: dict = {}
+    busy = threading.Thread(target=lambda: running.update(
+        controller.invoke("demo/sleep", {"seconds": 0.8}).response.to_dict()))
+    busy.start()
+    deadline = time.monotonic() + 10
+    while controller.worker_count("demo/sleep") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the old worker is now in its activation
+    code = "def main(a):\n    return {'deployed': True}\n"
+    assert client.put(f"{NS}/actions/demo/sleep", json={"exec": {"kind": "python:3", "code": code}}).status_code == 200
+    assert client.post(f"{NS}/actions/demo/sleep?blocking=true&result=true").get_json() == {"deployed": True}
+    busy.join(10)
+    assert running["success"] and running["result"]["slept"] == 0.8, running
+    old = running["result"]["pid"]
+    while os.path.exists(f"/proc/{old}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{old}"), "the manifest action's worker outlived its last activation"
+
+
 def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:
     state = tmp_path / "entities.json"
     client = authorized(create_app(make_controller(state_file=state)).test_client())
