@@ -3,6 +3,7 @@
 Tests taking `store_url` or `store` run once per backend (TinyDB, PostgreSQL: see conftest.py)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -90,6 +91,17 @@ def test_customer_record_round_trips_every_field(store):
     stored.lastname, stored.custom_attributes, stored.dob = "Changed", [], None
     store.save_customer(stored)
     assert store.find_customer(2, "ALL@example.com") == stored
+
+
+def test_record_is_a_copy_of_every_field():
+    """`to_record` is what `dataclasses.asdict` gives, sharing nothing mutable with the entity."""
+    entity = full_customer("copy@example.com", id=7)
+    record = entity.to_record()
+    assert record == dataclasses.asdict(entity) and list(record) == [f.name for f in dataclasses.fields(Customer)]
+    record["custom_attributes"][0]["value"] = "changed"
+    record["custom_attributes"].append({})
+    assert entity.custom_attributes == full_customer("copy@example.com").custom_attributes
+    assert Customer.from_record({**record, "added_by_a_newer_version": 1}) == Customer(**record)
 
 
 @pytest.mark.parametrize("email", [
