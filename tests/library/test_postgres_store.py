@@ -4,26 +4,50 @@ The storage rules every backend shares are in test_store.py, which runs on Postg
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import fields
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
-from customer_auth.store import StoreError, migrations, open_store
+from customer_auth.store import StoreError, open_store
+from customer_auth.store.base import Admission, RateLimit
 from tests.conftest import race
 from tests.library.test_store import customer, use_nonce
 
 pytestmark = pytest.mark.postgres
 psycopg = pytest.importorskip("psycopg")
 
-from customer_auth.store.postgres_store import PostgresStore  # noqa: E402  (needs psycopg)
+from customer_auth.store import migrations  # noqa: E402  (needs psycopg)
+from customer_auth.store.postgres_store import PostgresStore  # noqa: E402
 
 
 def schema_of(store: PostgresStore) -> str:
     """The test's schema (conftest names the sessions after it, too)."""
     return dict(parse_qsl(urlsplit(store._conninfo).query))["application_name"]
+
+
+def with_password(url: str) -> tuple[str, str]:
+    """`url` with a password (trust authentication asks for none, so it still connects), and the password."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url, parts.password
+    password = "s3cret-pw-in-the-url"
+    netloc = f"{parts.username or ''}:{password}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc)), password
+
+
+class Recording(psycopg.Connection):
+    """A real connection that keeps what it is given to `execute` (every statement of migrations.py)."""
+
+    statements: list[Any]
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        self.statements.append(query)
+        return super().execute(query, *args, **kwargs)
 
 
 def _migrate(url: str, barrier) -> list[int]:
@@ -44,6 +68,48 @@ def test_migrations_are_recorded_and_idempotent(postgres_url, postgres_admin):
 def test_concurrent_migrations_apply_once(postgres_url, processes=6):
     results = race(_migrate, (postgres_url,), processes)
     assert sorted(results) == [[]] * (processes - 1) + [[v for v, _, _ in migrations.MIGRATIONS]]
+
+
+def test_apply_over_a_current_schema_is_one_statement(postgres_url):
+    with Recording.connect(postgres_url, autocommit=True) as conn:
+        conn.statements = []
+        assert migrations.apply(conn) == [v for v, _, _ in migrations.MIGRATIONS]
+        assert len(conn.statements) > 1  # the lock, the table of versions, the migrations...
+        conn.statements = []
+        assert migrations.apply(conn) == []
+        assert len(conn.statements) == 1  # ...none of which a current schema needs
+
+
+def test_a_new_pool_over_a_current_schema_neither_takes_nor_waits_for_the_migration_lock(postgres_url):
+    # Another container is migrating: it holds the migration lock. A store over a schema behind waits for
+    # it (here until its statement times out); a store over the current schema reads the version and goes on.
+    url = postgres_url + "&statement_timeout=300"
+    with (psycopg.connect(postgres_url, autocommit=True) as migrating,
+          closing(PostgresStore(url)) as behind, closing(PostgresStore(url)) as current):
+        with migrating.transaction():
+            migrating.execute(migrations.LOCK, [migrations.LOCK_NAME])
+            with pytest.raises(StoreError, match="timed out"):
+                behind.customer_count()
+        assert behind.migrate() == [v for v, _, _ in migrations.MIGRATIONS]
+        with migrating.transaction():
+            migrating.execute(migrations.LOCK, [migrations.LOCK_NAME])
+            assert current.customer_count() == 0  # had it asked for the lock, it would have timed out
+
+
+def test_schema_version_failure_is_a_store_error_without_the_password(postgres_url, postgres_admin):
+    url, password = with_password(postgres_url + "&statement_timeout=300")
+    with closing(PostgresStore(url)) as store:
+        store.migrate()
+        blocker = psycopg.connect(postgres_admin.info.dsn, autocommit=False)
+        try:
+            blocker.execute(f'LOCK TABLE "{schema_of(store)}".schema_migrations IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(StoreError, match="timed out") as raised:
+                store.schema_version()
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert password not in str(raised.value)
+        assert store.schema_version() == migrations.LATEST
 
 
 def test_first_use_connects_lazily_and_the_pool_is_reused(postgres_url):
@@ -80,10 +146,12 @@ def test_down_server_is_a_store_error_quickly():
     store.close()
 
 
-def test_password_never_in_the_error():
+@pytest.mark.parametrize("use", [lambda store: store.customer(1), PostgresStore.schema_version, PostgresStore.migrate],
+                         ids=["customer", "schema_version", "migrate"])
+def test_password_never_in_the_error(use):
     store = open_store("postgresql://postgres:s3cret-pw@127.0.0.1:1/test")
     with pytest.raises(StoreError) as raised:
-        store.customer(1)
+        use(store)
     assert "s3cret-pw" not in str(raised.value)
     store.close()
 
@@ -123,6 +191,23 @@ def test_expired_nonces_are_purged(store, postgres_admin):
     schema = schema_of(store)
     rows = postgres_admin.execute(f'SELECT nonce FROM "{schema}".nonces ORDER BY nonce').fetchall()
     assert rows == [("new",)]
+
+
+def test_rate_buckets_in_both_admit_statements(store):
+    # The rule, with a nonce and without (Bearer): refill by the time passed, take a token if there is
+    # one; a nonce used while the bucket is empty stays used; a replay takes no token.
+    limit = RateLimit(per_minute=60, burst=2)  # a token a second
+
+    def admit(nonce: str | None, now: float, key: str = "ck") -> Admission:
+        return store.admit(key, nonce, 1000, 0, limit, now)
+
+    accepted, limited, replayed = Admission.ACCEPTED, Admission.RATE_LIMITED, Admission.REPLAYED
+    assert [admit(None, 100.0), admit("n1", 100.0), admit(None, 100.0)] == [accepted, accepted, limited]
+    assert [admit("n2", 100.5), admit(None, 101.0), admit("n3", 101.5)] == [limited, accepted, limited]
+    assert admit(None, 101.5, key="other") is accepted  # a bucket per consumer
+    assert store.admit("ck", None, 1000, 0, None, 101.5) is accepted  # no limit: no bucket
+    assert [admit("n1", 200.0), admit("n2", 200.0), admit("n3", 200.0)] == [replayed] * 3
+    assert [admit(None, 200.0), admit(None, 200.0), admit(None, 200.0)] == [accepted, accepted, limited]
 
 
 def test_one_customer_per_email_key_enforced_by_the_database(store):

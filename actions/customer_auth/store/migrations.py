@@ -1,8 +1,10 @@
 """The PostgreSQL schema, as numbered migrations applied in order and recorded in `schema_migrations`.
 
-Append new migrations; never edit one that has shipped. `apply(conn)` runs whatever is missing inside
-one transaction holding `pg_advisory_xact_lock`, so several containers starting at once migrate once:
-the first takes the lock and migrates, the others wait for it and then find nothing left to do.
+Append new migrations; never edit one that has shipped. `apply(conn)` first reads the schema's version,
+one statement: every new connection pool calls it, and the schema is almost always current. When it is
+not, whatever is missing runs inside one transaction holding `pg_advisory_xact_lock`, so several
+containers starting at once migrate once: the first takes the lock and migrates, the others wait for it
+and then find nothing left to do.
 
 Schema choices (see also postgres_store.py):
 - Every `Customer` and `Integration` field is a column of its own (the record round-trips exactly; a
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
 # The advisory lock's key: hashtext(<this> || current_schema()), so that two schemas of one database
 # (the tests give each test its own) do not wait for each other.
 LOCK_NAME = "customer_auth.schema_migrations:"
+LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s || current_schema()))"  # with [LOCK_NAME]
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -119,12 +124,16 @@ MIGRATIONS.append((
 LATEST = MIGRATIONS[-1][0]
 
 
-def apply(conn: Any) -> list[int]:
+def apply(conn: psycopg.Connection[Any]) -> list[int]:
     """Apply the missing migrations in one transaction; returns the versions applied (often none).
 
-    `conn` is a psycopg connection in autocommit mode (the transaction is opened here)."""
+    `conn` is in autocommit mode (the transaction is opened here). A current schema costs one statement,
+    no lock; otherwise the versions are read again under the lock, as another container may have just
+    migrated."""
+    if not behind(current_version(conn)):
+        return []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s || current_schema()))", [LOCK_NAME])
+        conn.execute(LOCK, [LOCK_NAME])
         conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    version    integer PRIMARY KEY,
@@ -143,9 +152,16 @@ def apply(conn: Any) -> list[int]:
         return applied
 
 
-def current_version(conn: Any) -> int | None:
-    """The newest applied version, or None when the schema has never been migrated."""
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
-    if not exists:
+def behind(version: int | None) -> bool:
+    """Whether a schema at `version` (None: never migrated) lacks migrations this code has."""
+    return version is None or version < LATEST
+
+
+def current_version(conn: psycopg.Connection[Any]) -> int | None:
+    """The newest applied version, or None when the schema has never been migrated.
+
+    One statement; `conn` is in autocommit mode, where the error of a missing table ends nothing."""
+    try:
+        return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    except psycopg.errors.UndefinedTable:
         return None
-    return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]

@@ -14,9 +14,11 @@
   attempt made during the request has failed, not after the whole wait.
 - The rules the TinyDB store keeps under its file lock are kept here by the database: find-or-create
   and nonce use are single `INSERT ... ON CONFLICT` statements, integration names are `UNIQUE`.
-- The schema is created and upgraded by `migrations.py` on first use (`auto_migrate=0` turns that off,
-  for a role without DDL rights; then run `scripts/store migrate`).
-- Every value is bound as a parameter; column names come from code, composed with `psycopg.sql`.
+- The schema is created and upgraded by `migrations.py` on first use of each pool; a current schema
+  costs that pool one statement (`auto_migrate=0` turns migrating off, for a role without DDL rights;
+  then run `scripts/store migrate`).
+- Every value is bound as a parameter; column names come from code, composed with `psycopg.sql` once,
+  when the module is imported.
 
 URL: `postgresql://user:password@host:port/dbname?param=value...`. Any libpq parameter may be given
 (`sslmode`, `options`, `application_name`...); these are the store's own, removed before connecting:
@@ -36,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -59,6 +61,7 @@ BATCH = 1000  # rows per executemany in imports, and per fetch in exports
 
 CUSTOMER_COLUMNS = [f.name for f in fields(Customer) if f.name != "id"]
 INTEGRATION_COLUMNS = [f.name for f in fields(Integration) if f.name != "id"]
+AUDIT_COLUMNS = ["at", "outcome", "integration_id", "integration_name", "store_code", "customer_id", "created", "reason"]
 
 T = TypeVar("T")
 
@@ -168,16 +171,18 @@ class PostgresStore:
         finally:
             pool.putconn(conn)
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T], transaction: bool = False) -> T:
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], transaction: bool = False,
+             schema_work: bool = False) -> T:
         """`work(conn)` on a pooled connection, inside a transaction if asked (else each statement
         commits on its own: autocommit, one round trip). A connection found dead is discarded with
         the pool's other dead ones and the work runs once more on a fresh connection; database
-        failures become StoreError (ValueError for a uniqueness conflict)."""
+        failures become StoreError (ValueError for a uniqueness conflict). The schema is brought up to
+        date first, unless the work is about the schema itself (`schema_work`)."""
         for attempt in (1, 2):
             pool, conn = self._getconn()
             try:
                 with self._errors(retry=attempt == 1 and self._dead(conn)):
-                    if not self._migrated:
+                    if not (schema_work or self._migrated):
                         self._migrate(conn)
                     if not transaction:
                         return work(conn)
@@ -217,13 +222,14 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        """Once per pool: migrate, or (auto_migrate off) refuse a schema older than this code."""
         if self._auto_migrate:
             applied = migrations.apply(conn)
             if applied:
                 log.info("store schema migrated to version %s", applied[-1])
         else:
             version = migrations.current_version(conn)
-            if version is None or version < migrations.LATEST:
+            if migrations.behind(version):
                 raise StoreError(
                     f"PostgreSQL at {self.location}: schema version {version}, this code needs "
                     f"{migrations.LATEST}; run scripts/store migrate (auto_migrate is off)"
@@ -232,22 +238,13 @@ class PostgresStore:
 
     def migrate(self) -> list[int]:
         """Apply missing migrations now; returns the versions applied."""
-        pool, conn = self._getconn()
-        try:
-            applied = migrations.apply(conn)
-            self._migrated = True
-            return applied
-        except psycopg.Error as error:
-            raise StoreError(f"PostgreSQL at {self.location}: {type(error).__name__}: {_one_line(error)}") from None
-        finally:
-            pool.putconn(conn)
+        applied = self._run(migrations.apply, schema_work=True)
+        self._migrated = True
+        return applied
 
     def schema_version(self) -> int | None:
-        pool, conn = self._getconn()
-        try:
-            return migrations.current_version(conn)
-        finally:
-            pool.putconn(conn)
+        """The schema's version as it is (None: never migrated); reading it migrates nothing."""
+        return self._run(migrations.current_version, schema_work=True)
 
     def close(self) -> None:
         """Close the pool; the store opens a new one if used again."""
@@ -269,11 +266,7 @@ class PostgresStore:
 
     # Integrations ----------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> Integration:
-        values = _integration_values(integration)
-        query = sql.SQL("INSERT INTO integrations ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING RETURNING id").format(
-            _names(INTEGRATION_COLUMNS), _placeholders(INTEGRATION_COLUMNS)
-        )
-        rows = self._rows(query, values)
+        rows = self._rows(_ADD_INTEGRATION, _integration_values(integration))
         if not rows:
             raise ValueError(f"an integration named {integration.name!r} already exists")
         integration.id = rows[0]["id"]
@@ -283,7 +276,7 @@ class PostgresStore:
         if integration.id is None:
             self.add_integration(integration)
             return
-        self._execute(_upsert_by_id("integrations", INTEGRATION_COLUMNS), {**_integration_values(integration), "id": integration.id})
+        self._execute(_SAVE_INTEGRATION, {**_integration_values(integration), "id": integration.id})
 
     def integration(self, integration_id: int) -> Integration | None:
         return _first(self._rows("SELECT * FROM integrations WHERE id = %s", [integration_id]), _integration)
@@ -332,31 +325,22 @@ class PostgresStore:
         return _first(self._rows("SELECT * FROM customers WHERE id = %s", [customer_id]), _customer)
 
     def find_customer(self, website_id: int, email: str) -> Customer | None:
-        return _first(
-            self._rows("SELECT * FROM customers WHERE website_id = %s AND email_key = %s",
-                       [website_id, email_key(email)]),
-            _customer,
-        )
+        return _first(self._rows(_FIND_CUSTOMER, [website_id, email_key(email)]), _customer)
 
     def find_or_create_customer(self, candidate: Customer) -> tuple[Customer, bool]:
-        find = "SELECT * FROM customers WHERE website_id = %s AND email_key = %s"
         key = [candidate.website_id, candidate.email_key]
-        insert = sql.SQL(
-            "INSERT INTO customers (id, email_key, {}) VALUES (COALESCE(%(id)s, {}), %(email_key)s, {}) "
-            "ON CONFLICT (website_id, email_key) DO NOTHING RETURNING id"
-        ).format(_names(CUSTOMER_COLUMNS), _NEXT_CUSTOMER_ID, _placeholders(CUSTOMER_COLUMNS))
 
         def work(conn: psycopg.Connection[Any]) -> tuple[Customer, bool]:
             # Each statement commits on its own. Look first: most calls find an existing customer, and
             # an INSERT that does nothing would still spend an id. Then insert; if another process won
             # meanwhile (the unique index decides), read its row: it is committed, so visible.
             with conn.cursor(row_factory=dict_row) as cur:
-                if row := cur.execute(find, key).fetchone():
+                if row := cur.execute(_FIND_CUSTOMER, key).fetchone():
                     return _customer(row), False
-                if row := cur.execute(insert, _customer_values(candidate)).fetchone():
+                if row := cur.execute(_CREATE_CUSTOMER, _customer_values(candidate)).fetchone():
                     candidate.id = row["id"]
                     return candidate, True
-                row = cur.execute(find, key).fetchone()
+                row = cur.execute(_FIND_CUSTOMER, key).fetchone()
                 assert row is not None, "the conflicting customer is committed, so it is visible"
                 return _customer(row), False
 
@@ -366,7 +350,7 @@ class PostgresStore:
         if customer.id is None:
             self.import_customers([customer])
             return
-        self._execute(_upsert_by_id("customers", ["email_key", *CUSTOMER_COLUMNS]), _customer_values(customer))
+        self._execute(_SAVE_CUSTOMER, _customer_values(customer))
 
     def customer_count(self) -> int:
         return int(self._rows("SELECT count(*) AS n FROM customers")[0]["n"])
@@ -386,53 +370,40 @@ class PostgresStore:
 
     # Bulk import and export ----------------------------------------------------------------
     def import_integrations(self, integrations: Iterable[Integration]) -> int:
-        query = sql.SQL("INSERT INTO integrations (id, {}) VALUES (COALESCE(%(id)s, {}), {}) RETURNING id").format(
-            _names(INTEGRATION_COLUMNS), _next_id("integrations"), _placeholders(INTEGRATION_COLUMNS)
-        )
-        return self._import("integrations", query, integrations,
-                            lambda i: {**_integration_values(i), "id": i.id})
+        return self._import(_IMPORT_INTEGRATIONS, integrations, lambda i: {**_integration_values(i), "id": i.id})
 
     def import_customers(self, customers: Iterable[Customer]) -> int:
-        query = sql.SQL(
-            "INSERT INTO customers (id, email_key, {}) VALUES (COALESCE(%(id)s, {}), %(email_key)s, {}) RETURNING id"
-        ).format(_names(CUSTOMER_COLUMNS), _NEXT_CUSTOMER_ID, _placeholders(CUSTOMER_COLUMNS))
-        return self._import("customers", query, customers, _customer_values)
+        return self._import(_IMPORT_CUSTOMERS, customers, _customer_values)
 
     def import_revocations(self, revocations: Iterable[Revocation]) -> int:
-        query = sql.SQL("INSERT INTO revocations (user_type, user_id, revoke_before) "
-                        "VALUES (%(user_type)s, %(user_id)s, %(revoke_before)s)")
-        return self._import("revocations", query, revocations, lambda r: Revocation(*r)._asdict())
+        return self._import(_IMPORT_REVOCATIONS, revocations, lambda r: Revocation(*r)._asdict())
 
-    def _import(self, table: str, query: sql.Composable, items: Iterable[Any], values: Any) -> int:
+    def _import(self, statements: _Import, items: Iterable[Any], values: Callable[[Any], dict[str, Any]]) -> int:
         """Batches of `executemany` (pipelined) in one transaction holding the table against other
         writers; then the identity sequence moves past the highest id, so new rows never collide."""
         count = 0
+        returning = statements.advance is not None
         with self._transaction() as conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(table)))
-            returning = table != "revocations"
+            cur.execute(statements.lock)
             for batch in _batches(items, BATCH):
-                cur.executemany(query, [values(item) for item in batch], returning=returning)
+                cur.executemany(statements.insert, [values(item) for item in batch], returning=returning)
                 if returning:
                     for item in batch:
                         item.id = cur.fetchone()[0]
                         cur.nextset()
                 count += len(batch)
-            if returning:
-                cur.execute(_ADVANCE_SEQUENCE.format(table=sql.Literal(table), ident=sql.Identifier(table)))
+            if statements.advance is not None:
+                cur.execute(statements.advance)
         return count
 
     # Audit trail -----------------------------------------------------------------------------
     def append_audit(self, entry: dict[str, Any]) -> None:
         values = {column: entry.get(column) for column in AUDIT_COLUMNS}
         values["reason"] = values["reason"] or ""
-        self._execute(sql.SQL("INSERT INTO audit_log ({}) VALUES ({})").format(
-            _names(AUDIT_COLUMNS), _placeholders(AUDIT_COLUMNS)), values)
+        self._execute(_APPEND_AUDIT, values)
 
     def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
-        query = sql.SQL("SELECT {} FROM audit_log {} ORDER BY id DESC LIMIT %(limit)s").format(
-            _names(AUDIT_COLUMNS),
-            sql.SQL("WHERE integration_id = %(integration)s" if integration_id is not None else ""))
-        return self._rows(query, {"limit": limit, "integration": integration_id})
+        return self._rows(_AUDIT_ENTRIES[integration_id is not None], {"limit": limit, "integration": integration_id})
 
     def customers(self) -> Iterator[Customer]:
         """Streams by id through a server-side cursor (holds one connection while iterating)."""
@@ -451,54 +422,8 @@ class _Retry(Exception):
     """The connection was found dead: run the work again on another one."""
 
 
-# admit() as one statement. `used`: the nonce was inserted, or refreshed because it had expired.
-# `taken`: a token was taken from the bucket (only tried when the nonce was used and a limit is set).
-_ADMIT_NONCE = """
-WITH used AS (
-    INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%(key)s, %(nonce)s, %(timestamp)s)
-    ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
-    WHERE nonces."timestamp" < %(expire_before)s
-    RETURNING 1
-), taken AS (
-    INSERT INTO rate_buckets AS b (key, tokens, updated)
-    SELECT %(key)s, %(burst)s - 1, %(now)s WHERE %(limited)s AND EXISTS (SELECT 1 FROM used)
-    ON CONFLICT (key) DO UPDATE
-    SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
-    WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1
-    RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM used), EXISTS (SELECT 1 FROM taken)
-"""
-
-# A Bearer request has no nonce: only the bucket.
-_ADMIT_BEARER = """
-WITH taken AS (
-    INSERT INTO rate_buckets AS b (key, tokens, updated)
-    SELECT %(key)s, %(burst)s - 1, %(now)s WHERE %(limited)s
-    ON CONFLICT (key) DO UPDATE
-    SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
-    WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1
-    RETURNING 1
-)
-SELECT true, EXISTS (SELECT 1 FROM taken)
-"""
-
-_NEXT_CUSTOMER_ID = sql.SQL("nextval(pg_get_serial_sequence('customers', 'id'))")
-
-
-AUDIT_COLUMNS = ["at", "outcome", "integration_id", "integration_name", "store_code", "customer_id", "created", "reason"]
-
-
-def _next_id(table: str) -> sql.Composable:
-    return sql.SQL("nextval(pg_get_serial_sequence({}, 'id'))").format(sql.Literal(table))
-
-
-# Moves the sequence to max(id) when it is behind (never back: ids are not reused).
-_ADVANCE_SEQUENCE = sql.SQL(
-    "SELECT setval(pg_get_serial_sequence({table}, 'id'), m) FROM (SELECT max(id) AS m FROM {ident}) s "
-    "WHERE m > COALESCE(pg_sequence_last_value(pg_get_serial_sequence({table}, 'id')::regclass), 0)"
-)
-
+# Statements ----------------------------------------------------------------------------------
+# Composed once, here: names come from code (the dataclasses' fields), quoted by `psycopg.sql`.
 
 def _names(columns: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -508,11 +433,90 @@ def _placeholders(columns: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Placeholder, columns))
 
 
-def _upsert_by_id(table: str, columns: list[str]) -> sql.Composable:
+def _upsert_by_id(table: str, columns: list[str]) -> sql.Composed:
     return sql.SQL("INSERT INTO {} (id, {}) VALUES (%(id)s, {}) ON CONFLICT (id) DO UPDATE SET ({}) = ROW({})").format(
         sql.Identifier(table), _names(columns), _placeholders(columns), _names(columns),
         sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in columns),
     )
+
+
+def _insert_keeping_id(table: str, columns: list[str], then: str) -> sql.Composed:
+    """An INSERT of one row that keeps the id it is given, or takes the table's next one."""
+    return sql.SQL("INSERT INTO {} (id, {}) VALUES (COALESCE(%(id)s, nextval(pg_get_serial_sequence({}, 'id'))), {}) "
+                   + then).format(sql.Identifier(table), _names(columns), sql.Literal(table), _placeholders(columns))
+
+
+class _Import(NamedTuple):
+    """One table's import: its lock, its INSERT, and (for a table with ids, whose INSERT returns
+    them) the statement moving the id sequence past the ids imported."""
+
+    lock: sql.Composed
+    insert: sql.Composable
+    advance: sql.Composed | None
+
+
+def _import_statements(table: str, insert: sql.Composable, ids: bool = True) -> _Import:
+    lock = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(table))
+    # Moves the sequence to max(id) when it is behind (never back: ids are not reused).
+    advance = sql.SQL(
+        "SELECT setval(pg_get_serial_sequence({table}, 'id'), m) FROM (SELECT max(id) AS m FROM {ident}) s "
+        "WHERE m > COALESCE(pg_sequence_last_value(pg_get_serial_sequence({table}, 'id')::regclass), 0)"
+    ).format(table=sql.Literal(table), ident=sql.Identifier(table)) if ids else None
+    return _Import(lock, insert, advance)
+
+
+_CUSTOMER_ROW = ["email_key", *CUSTOMER_COLUMNS]  # what `_customer_values` gives besides the id
+
+_ADD_INTEGRATION = sql.SQL("INSERT INTO integrations ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING RETURNING id"
+                           ).format(_names(INTEGRATION_COLUMNS), _placeholders(INTEGRATION_COLUMNS))
+_SAVE_INTEGRATION = _upsert_by_id("integrations", INTEGRATION_COLUMNS)
+_FIND_CUSTOMER = "SELECT * FROM customers WHERE website_id = %s AND email_key = %s"
+_CREATE_CUSTOMER = _insert_keeping_id("customers", _CUSTOMER_ROW,
+                                      "ON CONFLICT (website_id, email_key) DO NOTHING RETURNING id")
+_SAVE_CUSTOMER = _upsert_by_id("customers", _CUSTOMER_ROW)
+
+_IMPORT_INTEGRATIONS = _import_statements(
+    "integrations", _insert_keeping_id("integrations", INTEGRATION_COLUMNS, "RETURNING id"))
+_IMPORT_CUSTOMERS = _import_statements("customers", _insert_keeping_id("customers", _CUSTOMER_ROW, "RETURNING id"))
+_IMPORT_REVOCATIONS = _import_statements("revocations", sql.SQL(
+    "INSERT INTO revocations (user_type, user_id, revoke_before) VALUES (%(user_type)s, %(user_id)s, %(revoke_before)s)"
+), ids=False)
+
+_APPEND_AUDIT = sql.SQL("INSERT INTO audit_log ({}) VALUES ({})").format(
+    _names(AUDIT_COLUMNS), _placeholders(AUDIT_COLUMNS))
+# audit_entries(), by whether it asks for one integration's entries
+_AUDIT_ENTRIES = {
+    one_integration: sql.SQL("SELECT {} FROM audit_log {} ORDER BY id DESC LIMIT %(limit)s").format(
+        _names(AUDIT_COLUMNS), sql.SQL("WHERE integration_id = %(integration)s" if one_integration else ""))
+    for one_integration in (False, True)
+}
+
+# admit() as one statement. `used`: the nonce was inserted, or refreshed because it had expired.
+# `taken`: a token was taken from the bucket (refilled by the time passed first), tried only when a
+# limit is set and the nonce was used or there is none: the condition `{used}` each statement fills in.
+_USE_NONCE = """used AS (
+    INSERT INTO nonces (consumer_key, nonce, "timestamp") VALUES (%(key)s, %(nonce)s, %(timestamp)s)
+    ON CONFLICT (consumer_key, nonce) DO UPDATE SET "timestamp" = EXCLUDED."timestamp"
+    WHERE nonces."timestamp" < %(expire_before)s
+    RETURNING 1
+)"""
+_TAKE_TOKEN = """taken AS (
+    INSERT INTO rate_buckets AS b (key, tokens, updated)
+    SELECT %(key)s, %(burst)s - 1, %(now)s WHERE %(limited)s AND {used}
+    ON CONFLICT (key) DO UPDATE
+    SET tokens = LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) - 1, updated = %(now)s
+    WHERE LEAST(%(burst)s, b.tokens + (%(now)s - b.updated) * %(rate)s) >= 1
+    RETURNING 1
+)"""
+
+
+def _admit_statement(used: str, *before: str) -> str:
+    """The CTEs `before`, then the bucket's; selects (used, taken)."""
+    return f"WITH {', '.join([*before, _TAKE_TOKEN.format(used=used)])}\nSELECT {used}, EXISTS (SELECT 1 FROM taken)"
+
+
+_ADMIT_NONCE = _admit_statement("EXISTS (SELECT 1 FROM used)", _USE_NONCE)
+_ADMIT_BEARER = _admit_statement("true")  # a Bearer request has no nonce: only the bucket
 
 
 def _customer_values(customer: Customer) -> dict[str, Any]:
