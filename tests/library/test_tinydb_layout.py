@@ -219,6 +219,32 @@ def test_saved_customer_with_a_new_email_moves(tmp_path):
         fresh.save_customer(moved)
 
 
+def _save_with_each_email(url: str, customer_id: int, emails: list[str], rounds: int, barrier) -> None:
+    """Saves the customer `rounds` times, with each of `emails` in turn, from a place in the list of
+    its own: every save but the first moves it to another file."""
+    store = open_store(url)
+    saved = store.customer(customer_id)
+    barrier.wait()
+    for i in range(rounds):
+        saved.email = emails[(os.getpid() + i) % len(emails)]
+        store.save_customer(saved)
+
+
+def test_customer_moved_by_processes_at_once_stays_in_one_file(tmp_path, processes=4):
+    path = tmp_path / "store.json"
+    store = TinyDBStore(str(path))
+    moved, _ = store.find_or_create_customer(customer("start@example.com"))
+    store.find_or_create_customer(customer("other@example.com"))
+    emails = [f"moved{i}@example.com" for i in range(3)]
+    assert len({store._customers._shard_for(1, email).number for email in [moved.email, *emails]}) == 4
+    race(_save_with_each_email, (f"tinydb://{path}", moved.id, emails, 20), processes)
+    files = [json.loads(shard.read_text()) for shard in (tmp_path / "store.customers").glob("*.json")]
+    copies = [data["customers"][str(moved.id)] for data in files if str(moved.id) in data.get("customers", {})]
+    assert len(copies) == 1 and copies[0]["email"] in emails
+    fresh = TinyDBStore(str(path))
+    assert fresh.customer_count() == 2 and fresh.find_customer(1, copies[0]["email"]).id == moved.id
+
+
 def test_unreadable_id_counter_starts_after_the_highest_id(tmp_path):
     store = TinyDBStore(str(tmp_path / "store.json"))
     store.import_customers([Customer(**{**customer("a@example.com").to_record(), "id": 41})])

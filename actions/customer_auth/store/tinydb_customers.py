@@ -4,7 +4,8 @@ one rewrites 1/256 of the customers and a lookup by email reads one file. Ids co
 counter beside them.
 
 Lock order, to never deadlock: shards in ascending order, then the counter. Creating a customer takes
-its shard, then the counter; an import takes every shard, then the counter.
+its shard, then the counter; an import takes every shard, then the counter; a save, its old and new
+shards (or every shard), then the counter.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 import os
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_reco
 
 CUSTOMERS = "customers"
 CUSTOMER_SHARDS = 256
+SAVE_ATTEMPTS = 4  # of a save whose customer other processes keep moving (the last cannot fail)
 
 
 class _Shard:
@@ -49,6 +51,13 @@ class _Shard:
     def find(self, website_id: int, email: str) -> Customer | None:
         customer_id = self.by_email().get((website_id, email_key(email)))
         return None if customer_id is None else _customer(customer_id, self.docs()[str(customer_id)])
+
+    # Inside db.locked():
+    def holds(self, customer_id: int) -> bool:
+        """Whether the file holds the id now: read afresh, as a copy cached before the lock was taken
+        may predate another process's write."""
+        with self.db.write():  # nothing changed, nothing written
+            return str(customer_id) in self.docs()
 
     # Inside db.write():
     def put(self, customer_id: int, doc: dict[str, Any]) -> None:
@@ -106,30 +115,49 @@ class CustomerShards:
 
     def save(self, customer: Customer) -> None:
         """Writes a customer; one whose website or email changed moves to its new shard. A crash
-        between that move's two file writes leaves it in both files (never in neither)."""
+        between that move's two file writes leaves it in both files (never in neither).
+
+        Where it is gets looked up before any lock is taken, so it is checked again under the locks:
+        another process may have moved it meanwhile, and then it is looked up again. The save of an
+        id no file holds (there is no lock on "nowhere"), and the last attempt, take every shard's
+        lock instead: under them the customer cannot move."""
         if customer.id is None:
             self.import_customers([customer])
             return
         target = self._shard_for(customer.website_id, customer.email)
-        with target.db.read():
-            elsewhere = str(customer.id) not in target.docs()
-        number = self._index_ids().get(customer.id) if elsewhere else target.number  # all shards: only then
-        previous = self._shard(number) if number is not None and number != target.number else None
+        for attempt in range(SAVE_ATTEMPTS):
+            with target.db.read():
+                elsewhere = str(customer.id) not in target.docs()
+            number = self._index_ids().get(customer.id) if elsewhere else target.number  # all shards: only then
+            numbers = (sorted({target.number, number}) if number is not None and attempt < SAVE_ATTEMPTS - 1
+                       else range(CUSTOMER_SHARDS))
+            if self._save_holding(customer, customer.id, target, numbers):
+                break
+        self._shard_of_id[customer.id] = target.number
+
+    def _save_holding(self, customer: Customer, customer_id: int, target: _Shard, numbers: Iterable[int]) -> bool:
+        """The save under the locks of the shards `numbers` (ascending: the lock order; the target's
+        among them); False, writing nothing, if none holds the customer and they are not all of them."""
+        shards = [self._shard(number) for number in numbers]
         with ExitStack() as locks:
-            for shard in sorted([target] if previous is None else [target, previous], key=lambda s: s.number):
+            for shard in shards:
                 locks.enter_context(shard.db.locked())
+            holders = [shard for shard in shards if shard.holds(customer_id)]
+            if not holders and len(shards) < CUSTOMER_SHARDS:
+                return False  # moved to a shard not locked here
             with target.db.write():
                 owner = target.by_email().get((customer.website_id, customer.email_key))
-                if owner not in (None, customer.id):
+                if owner not in (None, customer_id):
                     raise ValueError(f"a customer with email {customer.email!r} already exists in website "
                                      f"{customer.website_id}")
-                target.put(customer.id, stored_fields(customer))
-            if number is None:  # an id no file held: never to be handed out again
-                self._ids.raise_to(customer.id + 1)
-            if previous is not None:
-                with previous.db.write():
-                    previous.remove(customer.id)
-        self._shard_of_id[customer.id] = target.number
+                target.put(customer_id, stored_fields(customer))
+            if not holders:  # an id no file held: never to be handed out again
+                self._ids.raise_to(customer_id + 1)
+            for shard in holders:  # then the copy it moved from (a crash may have left more than one)
+                if shard is not target:
+                    with shard.db.write():
+                        shard.remove(customer_id)
+        return True
 
     def count(self) -> int:
         total = 0
