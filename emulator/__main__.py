@@ -5,7 +5,7 @@ EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE,
 functions-framework does,
 so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
 EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
-with several processes, each with its own controller and warm workers (the first start's development
+or granian with several processes, each with its own controller and warm workers (the first start's development
 integration is created once, before the processes start).
 """
 from __future__ import annotations
@@ -45,13 +45,13 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
                    help="JSON file keeping entities deployed through the REST API across restarts, relative to "
                         "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
     p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask"),
-                   help="HTTP server: flask (threaded dev server) or gunicorn (needs the 'server' extra) "
-                        "[EMULATOR_SERVER]")
+                   help="HTTP server: flask (threaded dev server), or gunicorn or granian (several processes; "
+                        "need the 'server' extra) [EMULATOR_SERVER]")
     p.add_argument("--processes", type=int, default=env("EMULATOR_PROCESSES", "2"),
-                   help="gunicorn: server processes, each with its own controller, workers and activation "
+                   help="gunicorn, granian: server processes, each with its own controller, workers and activation "
                         "records [EMULATOR_PROCESSES]")
     p.add_argument("--threads", type=int, default=env("EMULATOR_THREADS", "8"),
-                   help="gunicorn: requests served at once per process [EMULATOR_THREADS]")
+                   help="gunicorn, granian: requests served at once per process [EMULATOR_THREADS]")
     args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
     if min(args.workers_per_action, args.activations, args.processes, args.threads) < 1:
         p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
@@ -82,10 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lines = [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]
     finally:
-        if args.server != "flask":  # each gunicorn process builds its own, after the fork
+        if args.server != "flask":  # each server process builds its own, after the fork
             controller.shutdown()
-    if args.server == "gunicorn" and args.processes > 1:
-        lines.append(f"{'server':<13} gunicorn, {args.processes} processes x {args.threads} threads "
+    if args.server != "flask" and args.processes > 1:
+        lines.append(f"{'server':<13} {args.server}, {args.processes} processes x {args.threads} threads "
                      "(activation records and REST API deployments are per process)")
     for line in lines:
         print(line, flush=True)

@@ -1,9 +1,14 @@
-"""The HTTP servers the emulator can run on: Flask's threaded dev server, or gunicorn with several processes.
+"""The HTTP servers the emulator can run on: Flask's threaded dev server, or gunicorn or granian with
+several processes.
 
     serve(app_factory, host, port, server="gunicorn", processes=2, threads=8)
 
+gunicorn (gthread: keep-alive connections, `threads` requests at once per process) is the one the
+README's Performance section measures; granian (its HTTP server is Rust, the app still runs in
+`threads` Python threads per process) is there to compare: `scripts/bench --server granian`.
+
 `app_factory()` builds one WSGI app with everything it needs (its own Controller, worker pools and
-activation records). With gunicorn it is called once in every server process, after the fork, so no
+activation records). With gunicorn and granian it is called once in every server process, after the fork, so no
 process shares threads, pipes or worker processes with another; the store is shared through its own
 rules (TinyDB: file lock and atomic renames; PostgreSQL: the database), which already hold across
 processes because every action worker is a process of its own.
@@ -15,11 +20,12 @@ activations; the bundle of the manifest, GraphQL and the web actions are the sam
 """
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 from collections.abc import Callable
 from typing import Any
 
-SERVERS = ("flask", "gunicorn")
+SERVERS = ("flask", "gunicorn", "granian")
 AppFactory = Callable[[], Any]
 
 
@@ -34,9 +40,12 @@ def serve(app_factory: AppFactory, host: str, port: int, server: str = "flask", 
             if on_exit:
                 on_exit(app)
         return
-    if server != "gunicorn":
+    if server == "gunicorn":
+        _gunicorn(app_factory, host, port, processes, threads, on_exit, quiet).run()
+    elif server == "granian":
+        _granian(app_factory, host, port, processes, threads, on_exit, quiet)
+    else:
         raise ValueError(f"unknown server {server!r}; one of {', '.join(SERVERS)}")
-    _gunicorn(app_factory, host, port, processes, threads, on_exit, quiet).run()
 
 
 def _gunicorn(app_factory: AppFactory, host: str, port: int, processes: int, threads: int,
@@ -79,3 +88,24 @@ def _gunicorn(app_factory: AppFactory, host: str, port: int, processes: int, thr
             return app
 
     return Application()
+
+
+def _granian(app_factory: AppFactory, host: str, port: int, processes: int, threads: int,
+             on_exit: Callable[[Any], None] | None, quiet: bool) -> None:
+    try:
+        from granian.constants import Interfaces
+        from granian.server import Server
+    except ImportError:  # pragma: no cover - depends on the venv
+        raise SystemExit("emulate: --server granian needs granian: pip install -e '.[server]'") from None
+
+    def load(_target: str) -> Any:
+        """Runs in each server process (forked): its own app, shut down when the process ends."""
+        app = app_factory()
+        if on_exit:
+            multiprocessing.util.Finalize(app, on_exit, args=(app,), exitpriority=10)
+        return app
+
+    server = Server("emulator", address=host, port=port, interface=Interfaces.WSGI, workers=max(1, processes),
+                    blocking_threads=max(1, threads), log_level="warning" if quiet else "info",
+                    log_access=False, websockets=False)
+    server.serve(target_loader=load)

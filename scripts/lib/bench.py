@@ -54,6 +54,9 @@ SEED_LAYOUT = "v3"  # cached TinyDB seeds are rebuilt when the store's file layo
 CHART = ROOT / "docs" / "bench.png"
 RESULT = ROOT / ".data" / "bench" / "result.json"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+# The production WSGI servers the emulator runs on; the one measured is --server, the other is compared
+# with it on the bare endpoint and the existing-customer exchange (group `servers`).
+PRODUCTION_SERVERS = ("granian", "gunicorn")
 
 
 # ----------------------------------------------------------------------------------------- stores
@@ -173,7 +176,7 @@ def postgres_available() -> bool:
 # ----------------------------------------------------------------------------------------- server
 
 class Server:
-    """The emulator under test in a process group of its own (gunicorn master and its processes)."""
+    """The emulator under test in a process group of its own (the server's master and its processes)."""
 
     def __init__(self, store_url: str, opts: argparse.Namespace) -> None:
         self.port = _free_port()
@@ -243,23 +246,26 @@ def summarise(latencies: list[float], elapsed: float, errors: int = 0) -> dict[s
 
 
 def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespace,
-                     workdir: Path, again: bool = False) -> list[dict[str, Any]]:
+                     workdir: Path, again: bool = False, other_server: str = "") -> list[dict[str, Any]]:
     """One server over one seeded store: the bare endpoint and the exchanges (existing first).
-    `again`: only the /graphql exchanges, named AGAIN, for the growth ratios' second baseline."""
+    `again`: only the /graphql exchanges, named AGAIN, for the growth ratios' second baseline.
+    `other_server`: the bare endpoint and the existing-customer exchange on that server instead of
+    `opts.server`, named after it (group `servers`)."""
     store = BenchStore(backend, size, workdir)
-    server = Server(store.url, opts)
+    server = Server(store.url, argparse.Namespace(**{**vars(opts), "server": other_server or opts.server}))
     out = []
     try:
-        plan = [("ping", PING, None)] if full else []
+        plan = [("ping", PING, None)] if full or other_server else []
         plan += [("graphql", "/graphql", "existing")]
-        plan += [("graphql", IN_PROCESS, "existing")] if full else []
-        plan += [("web", WEB_PATH, "existing")] if full else []
-        new_allowed = not (backend == "tinydb" and size > opts.tinydb_new_max)
-        plan += [("graphql", "/graphql", "new")] if new_allowed else []
-        plan += [("web", WEB_PATH, "new")] if full and new_allowed else []
+        if not other_server:
+            plan += [("graphql", IN_PROCESS, "existing")] if full else []
+            plan += [("web", WEB_PATH, "existing")] if full else []
+            new_allowed = not (backend == "tinydb" and size > opts.tinydb_new_max)
+            plan += [("graphql", "/graphql", "new")] if new_allowed else []
+            plan += [("web", WEB_PATH, "new")] if full and new_allowed else []
         for kind, path, customers in plan:
             name = ("bare Flask endpoint" if kind == "ping" else IN_PROCESS_SCENARIO if path == IN_PROCESS
-                    else f"{kind} {customers}") + (AGAIN if again else "")
+                    else f"{kind} {customers}") + (AGAIN if again else "") + (f", {other_server}" if other_server else "")
             spec = LoadSpec("127.0.0.1", server.port, kind, path, opts.concurrency, duration=opts.duration,
                             integration=store.credentials(),
                             customers=(customers, size) if customers == "existing" else ("new", f"{size}"),
@@ -268,7 +274,7 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
                 spec.count, spec.warmup = max(opts.concurrency, opts.tinydb_new_count), 0
             warmed = settle(spec, opts.settle_batch) if customers == "existing" else spec.warmup
             result = load(spec)
-            row = {"group": "http", "backend": backend, "customers": size, "scenario": name, **result,
+            row = {"group": "servers" if other_server else "http", "backend": backend, "customers": size, "scenario": name, **result,
                    "warmup": warmed}
             out.append(row)
             log(f"  {backend:<8} {size:>9,} {name:<22} {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:>8.2f} ms"
@@ -495,6 +501,13 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
         if a and b and mid != small:
             add(f"{backend}: new-customer exchange p50 at {mid:,} / at {small:,}", b["p50_ms"] / a,
                 2.0, "lower", "" if backend == "postgresql" else "stated, not a target")
+    for r in rows:
+        if r["group"] == "servers" and r["scenario"].startswith("graphql existing"):
+            other = r["scenario"].rpartition(", ")[2]
+            ours = find(rows, group="http", backend=r["backend"], customers=r["customers"], scenario="graphql existing")
+            if ours:
+                add(f"{r['backend']}: /graphql existing throughput on {opts.server} / on {other}",
+                    ours["throughput"] / r["throughput"], 1.0, "higher", "which server to serve on, not a target")
     d = find(rows, scenario="direct composition (3 mains)")
     s = find(rows, scenario="sequence via worker processes")
     if d and s:
@@ -592,7 +605,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", default=None, help="stored customers, comma-separated (default 1000,10000,100000)")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per scenario")
     p.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
-    p.add_argument("--server", default="gunicorn", choices=("gunicorn", "flask"))
+    p.add_argument("--server", default="granian", choices=(*PRODUCTION_SERVERS, "flask"),
+                   help="the emulator's HTTP server (the others are compared with it on two scenarios)")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--workers-per-action", type=int, default=2,
@@ -610,7 +624,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=RESULT, help=f"result file (default {RESULT.relative_to(ROOT)})")
     p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-readme, "
                                                           "else beside the JSON)")
-    p.add_argument("--only", default="", help="comma-separated groups: http,overhead,cold,loadgen")
+    p.add_argument("--only", default="", help="comma-separated groups: http,servers,overhead,cold,loadgen")
     args = p.parse_args(argv)
     if args.smoke:
         args.sizes = args.sizes or "10,100"
@@ -629,7 +643,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    groups = set(opts.only.split(",")) if opts.only else {"http", "overhead", "cold", "loadgen"}
+    groups = set(opts.only.split(",")) if opts.only else {"http", "servers", "overhead", "cold", "loadgen"}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
@@ -652,6 +666,10 @@ def main(argv: list[str] | None = None) -> int:
                 if len(opts.sizes) > 1:  # the baseline once more, after the large stores (see targets)
                     log(f"{backend}, {opts.sizes[0]:,} customers again")
                     rows += server_scenarios(backend, opts.sizes[0], False, opts, workdir, again=True)
+        if "servers" in groups:
+            for other in (s for s in PRODUCTION_SERVERS if s != opts.server):
+                log(f"{opts.backends[0]}, {opts.sizes[0]:,} customers on {other}, to compare")
+                rows += server_scenarios(opts.backends[0], opts.sizes[0], True, opts, workdir, other_server=other)
     ceiling = find(rows, group="loadgen")
     result = {
         "config": {"machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",

@@ -86,7 +86,7 @@ def main() -> int:
         app = build()
         serve(lambda: app, "127.0.0.1", args.port, "flask", on_exit=lambda a: a.extensions["openwhisk"].shutdown())
     else:
-        serve(build, "127.0.0.1", args.port, "gunicorn", args.processes, args.threads,
+        serve(build, "127.0.0.1", args.port, args.server, args.processes, args.threads,
               on_exit=lambda a: a.extensions["openwhisk"].shutdown(), quiet=True)
     return 0
 

@@ -24,10 +24,13 @@ def test_bench_smoke_writes_json_and_png(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads(result.read_text())
     groups = {row["group"] for row in data["rows"]}
-    assert groups == {"loadgen", "overhead", "cold", "http"}
+    assert groups == {"loadgen", "overhead", "cold", "http", "servers"}
     scenarios = {row["scenario"] for row in data["rows"] if row["group"] == "http"}
     assert {"bare Flask endpoint", "graphql existing", "graphql existing, mains in-process", "graphql new",
             "web existing", "web new"} <= scenarios
+    assert data["config"]["server"] == "granian"
+    assert {r["scenario"] for r in data["rows"] if r["group"] == "servers"} == {
+        "bare Flask endpoint, gunicorn", "graphql existing, gunicorn"}  # the other server, to compare
     for row in data["rows"]:
         assert row["n"] > 0 and row["p50_ms"] > 0, row
         assert row["errors"] == 0, row  # every exchange answered a token

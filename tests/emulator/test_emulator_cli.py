@@ -7,8 +7,10 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.emulator.conftest import AUTH, MANIFEST
@@ -67,6 +69,45 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
     while not gone(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(worker), "the emulator left its worker running"
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path, server: str) -> None:
+    """`--server gunicorn|granian --processes 2`: requests are served by two processes, each with its own
+    warm workers; SIGTERM stops the server, and every worker of every process goes with it."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--manifest", str(MANIFEST), "--port", str(port),
+                             "--server", server, "--processes", "2", "--threads", "4", "--state", "none"],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api/v1/web/guest/demo/echo.json"
+    workers: set[int] = set()
+    parents: set[int] = set()
+    try:
+        banner = proc.stdout.readline() + proc.stdout.readline()
+        assert "api host" in banner, banner
+        deadline = time.monotonic() + 30
+        with ThreadPoolExecutor(8) as pool:  # requests at once, each on a connection of its own
+            while len(parents) < 2 and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.stdout.read()[-3000:]
+                try:
+                    pids = set(pool.map(lambda _: requests.get(url, timeout=10).json()["pid"], range(16)))
+                except requests.ConnectionError:  # not listening yet
+                    time.sleep(0.1)
+                    continue
+                workers |= pids
+                parents |= {int(open(f"/proc/{pid}/stat").read().split(") ")[1].split()[1]) for pid in pids}
+        assert len(parents) == 2 and proc.pid not in parents, "the workers should belong to two server processes"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            proc.stdout.close()
+    deadline = time.monotonic() + 5
+    while not all(map(gone, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(gone, workers)), f"{server} left workers running"
 
 
 def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
