@@ -3,9 +3,10 @@ several processes.
 
     serve(app_factory, host, port, server="gunicorn", processes=2, threads=8)
 
-gunicorn (gthread: keep-alive connections, `threads` requests at once per process) is the one the
-README's Performance section measures; granian (its HTTP server is Rust, the app still runs in
-`threads` Python threads per process) is there to compare: `scripts/bench --server granian`.
+granian (its HTTP server is Rust; the app runs in `threads` Python threads per process) is the one the
+README's Performance section measures: in `scripts/bench` it answered both the exchange and the bare
+endpoint faster than gunicorn (gthread: keep-alive connections, `threads` requests at once per
+process), which the benchmark measures beside it.
 
 `app_factory()` builds one WSGI app with everything it needs (its own Controller, worker pools and
 activation records). With gunicorn and granian it is called once in every server process, after the fork, so no

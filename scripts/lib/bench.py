@@ -55,7 +55,7 @@ CHART = ROOT / "docs" / "bench.png"
 RESULT = ROOT / ".data" / "bench" / "result.json"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 # The production WSGI servers the emulator runs on; the one measured is --server, the other is compared
-# with it on the bare endpoint and the existing-customer exchange (group `servers`).
+# with it on the bare endpoint and the existing-customer exchange (group `servers`), right after it.
 PRODUCTION_SERVERS = ("granian", "gunicorn")
 
 
@@ -284,6 +284,16 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
     finally:
         server.stop()
     return out
+
+
+def compare_servers(backend: str, size: int, opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """The other production servers on the same store, right after `opts.server`'s scenarios (so the
+    machine's drift weighs little): which server the emulator should be served and measured on."""
+    rows = []
+    for other in (s for s in PRODUCTION_SERVERS if s != opts.server):
+        log(f"{backend}, {size:,} customers on {other}, to compare")
+        rows += server_scenarios(backend, size, True, opts, workdir, other_server=other)
+    return rows
 
 
 SETTLE_ROUNDS = 25
@@ -533,9 +543,9 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        if r["group"] in ("http", "overhead", "cold"):
+        if r["group"] in ("http", "servers", "overhead", "cold"):
             lines.append(f"| {r['backend']} | {r['customers']:,} | {r['scenario']} | "
-                         f"{r['throughput'] if r['group'] == 'http' else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                         f"{r['throughput'] if r['group'] in ('http', 'servers') else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
                          f"{r['p99_ms']:.2f} | {r['errors']} |")
     lines += ["", "| target | measured | limit | met |", "|---|---:|---:|---|"]
     for t in tg:
@@ -663,13 +673,11 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     log(f"{backend}, {size:,} customers")
                     rows += server_scenarios(backend, size, size == opts.sizes[0], opts, workdir)
+                    if "servers" in groups and backend == opts.backends[0] and size == opts.sizes[0]:
+                        rows += compare_servers(backend, size, opts, workdir)
                 if len(opts.sizes) > 1:  # the baseline once more, after the large stores (see targets)
                     log(f"{backend}, {opts.sizes[0]:,} customers again")
                     rows += server_scenarios(backend, opts.sizes[0], False, opts, workdir, again=True)
-        if "servers" in groups:
-            for other in (s for s in PRODUCTION_SERVERS if s != opts.server):
-                log(f"{opts.backends[0]}, {opts.sizes[0]:,} customers on {other}, to compare")
-                rows += server_scenarios(opts.backends[0], opts.sizes[0], True, opts, workdir, other_server=other)
     ceiling = find(rows, group="loadgen")
     result = {
         "config": {"machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
