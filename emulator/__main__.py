@@ -5,8 +5,8 @@ EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE,
 functions-framework does,
 so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
 EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
-or granian with several processes, each with its own controller and warm workers (the first start's development
-integration is created once, before the processes start).
+or granian with several processes, each with its own controller and warm workers (the first start's
+development integration is created once, before the processes start).
 """
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
                    help="HTTP server: flask (threaded dev server), or gunicorn or granian (several processes; "
                         "need the 'server' extra) [EMULATOR_SERVER]")
     p.add_argument("--processes", type=int, default=env("EMULATOR_PROCESSES", "2"),
-                   help="gunicorn, granian: server processes, each with its own controller, workers and activation "
-                        "records [EMULATOR_PROCESSES]")
+                   help="gunicorn, granian: server processes, each with its own controller, workers and "
+                        "activation records [EMULATOR_PROCESSES]")
     p.add_argument("--threads", type=int, default=env("EMULATOR_THREADS", "8"),
                    help="gunicorn, granian: requests served at once per process [EMULATOR_THREADS]")
     args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly

@@ -9,10 +9,10 @@ endpoint faster than gunicorn (gthread: keep-alive connections, `threads` reques
 process), which the benchmark measures beside it.
 
 `app_factory()` builds one WSGI app with everything it needs (its own Controller, worker pools and
-activation records). With gunicorn and granian it is called once in every server process, after the fork, so no
-process shares threads, pipes or worker processes with another; the store is shared through its own
-rules (TinyDB: file lock and atomic renames; PostgreSQL: the database), which already hold across
-processes because every action worker is a process of its own.
+activation records). With gunicorn and granian it is called once in every server process, after the
+fork, so no process shares threads, pipes or worker processes with another; the store is shared
+through its own rules (TinyDB: file lock and atomic renames; PostgreSQL: the database), which already
+hold across processes because every action worker is a process of its own.
 
 What is per process with `processes > 1` (stated in the README): the activation records the
 activations API lists (each answer comes from the process that served the request), and entities
