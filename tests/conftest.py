@@ -5,6 +5,7 @@ import base64
 import importlib.util
 import json
 import os
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +26,13 @@ pytest_plugins = ["tests.secret_audit"]
 ROOT = Path(__file__).resolve().parent.parent
 CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 SEED_CUSTOMER = {"firstname": "Roni", "lastname": "Cost", "email": "roni_cost@example.com", "is_subscribed": False}
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def race(target: Any, args: tuple, processes: int) -> list[Any]:

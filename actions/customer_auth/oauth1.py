@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import time
 from base64 import b64encode
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.request import parse_http_list, parse_keqv_list
@@ -74,13 +75,20 @@ def authenticate(request: SignedRequest, store: Store, policy: OAuthPolicy, now:
         nonce, timestamp = oauth["oauth_nonce"], int(oauth["oauth_timestamp"])
     else:
         raise OAuthError("no OAuth or Bearer Authorization header")
-    try:
+    with _naming(integration):
         _check_permission(integration, policy.required_resource)
         _admit(store, integration, nonce, timestamp, policy, now)
+    return integration
+
+
+@contextmanager
+def _naming(integration: Integration) -> Iterator[None]:
+    """A refusal raised inside names the integration the request named, for the audit trail."""
+    try:
+        yield
     except OAuthError as error:
         error.integration = integration
         raise
-    return integration
 
 
 def _admit(store: Store, integration: Integration, nonce: str | None, timestamp: int, policy: OAuthPolicy,
@@ -129,7 +137,7 @@ def _oauth_integration(
     integration = store.integration_by_consumer_key(consumer_key)
     if integration is None:
         raise OAuthError("A consumer having the specified key does not exist")
-    try:
+    with _naming(integration):
         _check_usable(integration)
         if len(oauth["oauth_token"]) != CREDENTIAL_LENGTH:
             raise OAuthError("The token length is invalid. Check the length and try again.")
@@ -137,9 +145,6 @@ def _oauth_integration(
         expected = signature(request, oauth, method, credentials.consumer_secret, credentials.access_token_secret)
         if not hmac.compare_digest(expected, oauth["oauth_signature"]):
             raise OAuthError("The signature is invalid. Verify and try again.")
-    except OAuthError as error:
-        error.integration = integration
-        raise
     return integration  # its nonce is consumed once the permission is known (authenticate)
 
 
@@ -186,12 +191,9 @@ def _bearer_integration(token: str, store: Store, policy: OAuthPolicy, now: int)
     integration = store.integration_by_access_token(token) if len(token) == CREDENTIAL_LENGTH else None
     if integration is None:
         raise OAuthError("the Bearer token is no integration's access token")
-    try:
+    with _naming(integration):
         _credentials_for(integration, token, now)
         _check_usable(integration)
-    except OAuthError as error:
-        error.integration = integration
-        raise
     return integration
 
 

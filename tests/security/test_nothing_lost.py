@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,15 +20,9 @@ from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
 from customer_auth.store.tinydb_store import TinyDBStore
-from tests.conftest import CRYPT_KEY, ROOT
+from tests.conftest import CRYPT_KEY, ROOT, free_port
 
 ROUNDS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(port: int, store_url: str, cwd: Path) -> subprocess.Popen:
