@@ -49,15 +49,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def type_errors(value: Any) -> list[str]:
     """The GraphQL input-coercion errors for a `CustomerCreateInput` value (graphql-php's wording)."""
+    return _input_object_errors(TYPE_NAME, FIELDS, value)
+
+
+def _input_object_errors(input_type: str, fields: dict[str, str], value: Any) -> list[str]:
+    """An input object's coercion errors: not an object, unknown fields, missing required ones, and
+    scalars of the wrong type (a nested input object is checked on its own)."""
     if not isinstance(value, dict):
-        return [f'Expected type "{TYPE_NAME}" to be an object.']
-    errors = [f'Field "{name}" is not defined by type {TYPE_NAME}.' for name in value if name not in FIELDS]
-    for name, type_name in FIELDS.items():
+        return [f'Expected type "{input_type}" to be an object.']
+    errors = [f'Field "{name}" is not defined by type {input_type}.' for name in value if name not in fields]
+    for name, type_name in fields.items():
         if type_name.endswith("!") and value.get(name) is None:
-            errors.append(f"Field {TYPE_NAME}.{name} of required type {type_name} was not provided")
+            errors.append(f"Field {input_type}.{name} of required type {type_name} was not provided")
     for name, item in value.items():
-        if name in FIELDS and item is not None:
-            error = _scalar_error(FIELDS[name].rstrip("!"), item)
+        if name in fields and item is not None:
+            error = _scalar_error(fields[name].rstrip("!"), item)
             if error:
                 errors.append(error)
     return errors
@@ -147,12 +153,7 @@ def password_errors(password: str) -> list[str]:
 
 def customer_of(exchange_input: Any) -> Any:
     """The `customer` of an `ExchangeExternalCustomerTokenInput` value, checked like its GraphQL type."""
-    input_type = "ExchangeExternalCustomerTokenInput"
-    if not isinstance(exchange_input, dict):
-        raise InputError(f'Expected type "{input_type}" to be an object.')
-    errors = [f'Field "{name}" is not defined by type {input_type}.' for name in exchange_input if name != "customer"]
-    if exchange_input.get("customer") is None:
-        errors.append(f"Field {input_type}.customer of required type {TYPE_NAME}! was not provided")
+    errors = _input_object_errors("ExchangeExternalCustomerTokenInput", {"customer": f"{TYPE_NAME}!"}, exchange_input)
     if errors:
         raise InputError(errors)
     return exchange_input["customer"]
