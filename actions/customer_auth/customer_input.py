@@ -151,9 +151,12 @@ def password_errors(password: str) -> list[str]:
     return []
 
 
+EXCHANGE_INPUT_FIELDS = {"customer": f"{TYPE_NAME}!"}
+
+
 def customer_of(exchange_input: Any) -> Any:
     """The `customer` of an `ExchangeExternalCustomerTokenInput` value, checked like its GraphQL type."""
-    errors = _input_object_errors("ExchangeExternalCustomerTokenInput", {"customer": f"{TYPE_NAME}!"}, exchange_input)
+    errors = _input_object_errors("ExchangeExternalCustomerTokenInput", EXCHANGE_INPUT_FIELDS, exchange_input)
     if errors:
         raise InputError(errors)
     return exchange_input["customer"]
