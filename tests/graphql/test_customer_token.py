@@ -25,18 +25,21 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# Where the refused field sits in the one-line documents these tests send.
+FIELD_COLUMN = {"customer": 3, "revokeCustomerToken": 12}
+
+
 def assert_not_authorized(answer, field="customer"):
     assert answer.status == 200
     assert answer.json == {
         "errors": [{
             "message": NOT_AUTHORIZED,
-            "locations": answer.json["errors"][0]["locations"],
+            "locations": [{"line": 1, "column": FIELD_COLUMN[field]}],
             "path": [field],
             "extensions": {"category": "graphql-authorization"},
         }],
         "data": {field: None},
     }
-    assert [sorted(location) for location in answer.json["errors"][0]["locations"]] == [["column", "line"]]
 
 
 def test_customer_query_with_the_token(facade, integration):

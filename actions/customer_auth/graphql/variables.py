@@ -34,6 +34,10 @@ _MISSING_FIELD = re.compile(r"^Field '(\w+)' of required type '([^']+)' was not 
 MAX_ERRORS = 50
 
 
+class _TooManyErrors(Exception):
+    """Ends a coercion once MAX_ERRORS are known: a huge invalid list would otherwise cost seconds."""
+
+
 def variable_errors(
     schema: GraphQLSchema, operation: OperationDefinitionNode, inputs: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -62,9 +66,13 @@ def variable_errors(
         def on_error(path: Sequence[str | int], _invalid: Any, error: GraphQLError, var_type: Any = var_type,
                      definition: VariableDefinitionNode = definition) -> None:
             errors.append(messages.error(_message(var_type, path, error.message), INPUT, _location(definition)))
+            if len(errors) >= MAX_ERRORS:
+                raise _TooManyErrors
 
         try:
             coerce_input_value(value, var_type, on_error)
+        except _TooManyErrors:
+            break
         except RecursionError:
             errors.append(messages.error(f'Variable "${name}" is nested too deeply.', INPUT, _location(definition)))
         if len(errors) >= MAX_ERRORS:
