@@ -17,10 +17,7 @@ from customer_auth.store.base import Admission, RateLimit
 from customer_auth.store.tinydb_customers import CUSTOMER_SHARDS
 from customer_auth.store.tinydb_store import TinyDBStore, _nonce_shard
 from tests.conftest import race
-
-
-def customer(email: str, website_id: int = 1) -> Customer:
-    return Customer(email=email, firstname="F", lastname="L", website_id=website_id, store_id=1)
+from tests.library.test_store import customer, use_nonce
 
 
 def nonces_in_shard(consumer_key: str, shard: int, count: int, prefix: str = "n") -> list[str]:
@@ -34,7 +31,7 @@ def nonces_in_shard(consumer_key: str, shard: int, count: int, prefix: str = "n"
 
 
 def admit(store: TinyDBStore, nonce: str, timestamp: int = 1000, expire_before: int = 0, consumer_key: str = "ck") -> bool:
-    return store.admit(consumer_key, nonce, timestamp, expire_before, None, 0.0) is Admission.ACCEPTED
+    return use_nonce(store, consumer_key, nonce, timestamp, expire_before)
 
 
 def journal_lines(path: Path) -> list[bytes]:
@@ -88,18 +85,18 @@ def test_replay_refused_across_stores_on_one_path(tmp_path):
 def test_torn_line_does_not_swallow_the_next_use(tmp_path):
     path = tmp_path / "store.nonces" / "07.jsonl"
     reader = TinyDBStore(str(tmp_path / "store.json"))
-    a, b, c = nonces_in_shard("ck", 7, 3)
+    a, b, c, torn = nonces_in_shard("ck", 7, 4)
     assert admit(reader, a)
     with open(path, "ab") as journal_file:
-        journal_file.write(b'{"k":"ck:torn","t":10')  # a writer killed mid-line
+        journal_file.write(b'{"k":"ck:%s","t":10' % torn.encode())  # a writer killed mid-line
     writer = TinyDBStore(str(tmp_path / "store.json"))
     assert admit(writer, b)
     assert not admit(reader, b) and not admit(reader, a)
     assert admit(reader, c)
-    assert journal_lines(path)[1] == b'{"k":"ck:torn","t":10'  # a line of its own, skipped
+    assert journal_lines(path)[1] == b'{"k":"ck:%s","t":10' % torn.encode()  # a line of its own, skipped
     fresh = TinyDBStore(str(tmp_path / "store.json"))
     assert not any(admit(fresh, nonce) for nonce in (a, b, c))
-    assert admit(fresh, "torn")  # the torn use never completed
+    assert admit(fresh, torn)  # the torn use never completed
 
 
 def test_compaction_keeps_live_uses_and_drops_expired_ones(tmp_path, monkeypatch):
@@ -289,7 +286,7 @@ def test_earlier_layout_moves_on_first_use(tmp_path):
     assert admit(store, "fresh")
     names = {p.name for p in tmp_path.iterdir()} | {p.name for p in (tmp_path / "store.nonces").iterdir()}
     assert not {name for name in names if name.endswith((".json", ".json.lock")) and not name.startswith("store.json")}
-    assert store.admit("ck", None, 0, 0, RateLimit(60, 1), 10.0) is Admission.ACCEPTED  # buckets start full
+    assert store.admit("ck", None, 0, 0, RateLimit(60, 1), 1.0) is Admission.ACCEPTED  # buckets start full
 
 
 def _open_old_layout(url: str, barrier) -> tuple[int, int, bool, bool]:

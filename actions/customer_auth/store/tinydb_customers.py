@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-import zlib
-from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..customers import Customer, email_key
 from .base import StoreError
-from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, stored_fields
+from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, shard_of, stored_fields
 
 CUSTOMERS = "customers"
 CUSTOMER_SHARDS = 256
@@ -131,32 +130,33 @@ class CustomerShards:
             number = self._index_ids().get(customer.id) if elsewhere else target.number  # all shards: only then
             numbers = (sorted({target.number, number}) if number is not None and attempt < SAVE_ATTEMPTS - 1
                        else range(CUSTOMER_SHARDS))
-            if self._save_holding(customer, customer.id, target, numbers):
+            if self._save_holding(customer, target, numbers):
                 break
         self._shard_of_id[customer.id] = target.number
 
-    def _save_holding(self, customer: Customer, customer_id: int, target: _Shard, numbers: Iterable[int]) -> bool:
+    def _save_holding(self, customer: Customer, target: _Shard, numbers: Iterable[int]) -> bool:
         """The save under the locks of the shards `numbers` (ascending: the lock order; the target's
         among them); False, writing nothing, if none holds the customer and they are not all of them."""
+        assert customer.id is not None
         shards = [self._shard(number) for number in numbers]
         with ExitStack() as locks:
             for shard in shards:
                 locks.enter_context(shard.db.locked())
-            holders = [shard for shard in shards if shard.holds(customer_id)]
-            if not holders and len(shards) < CUSTOMER_SHARDS:
-                return False  # moved to a shard not locked here
-            with target.db.write():
+            others = [shard for shard in shards if shard is not target and shard.holds(customer.id)]
+            with target.db.write():  # read afresh, like holds()
+                known = others or str(customer.id) in target.docs()
+                if not known and len(shards) < CUSTOMER_SHARDS:
+                    return False  # moved to a shard not locked here (nothing changed, nothing written)
                 owner = target.by_email().get((customer.website_id, customer.email_key))
-                if owner not in (None, customer_id):
+                if owner not in (None, customer.id):
                     raise ValueError(f"a customer with email {customer.email!r} already exists in website "
                                      f"{customer.website_id}")
-                target.put(customer_id, stored_fields(customer))
-            if not holders:  # an id no file held: never to be handed out again
-                self._ids.raise_to(customer_id + 1)
-            for shard in holders:  # then the copy it moved from (a crash may have left more than one)
-                if shard is not target:
-                    with shard.db.write():
-                        shard.remove(customer_id)
+                target.put(customer.id, stored_fields(customer))
+            if not known:  # an id no file held: never to be handed out again
+                self._ids.raise_to(customer.id + 1)
+            for shard in others:  # then the copy it moved from (a crash may have left more than one)
+                with shard.db.write():
+                    shard.remove(customer.id)
         return True
 
     def count(self) -> int:
@@ -181,10 +181,7 @@ class CustomerShards:
         customers of the shards written so far (importing again then fails on their ids)."""
         if not items:
             return 0
-        shards = self._all()
-        with ExitStack() as transactions:
-            for shard in shards:
-                transactions.enter_context(shard.db.write())
+        with self._all_written() as shards:
             keys: set[tuple[int, str]] = set()
             taken: set[int] = set()
             for shard in shards:
@@ -205,16 +202,22 @@ class CustomerShards:
     def adopt(self, docs: dict[str, dict[str, Any]]) -> None:
         """Customers of the earlier one-file layout (TinyDB documents by id), moved in with their ids.
         Doing it again (after a crash before the old file dropped them) writes the same documents."""
-        shards = self._all()
-        with ExitStack() as transactions:
-            for shard in shards:
-                transactions.enter_context(shard.db.write())
+        with self._all_written():
             for customer_id, doc in docs.items():
                 self._shard_for(doc["website_id"], doc["email"]).put(int(customer_id), doc)
             self._ids.raise_to(max(map(int, docs), default=0) + 1)
 
     def close(self) -> None:
         self._ids.close()
+
+    @contextmanager
+    def _all_written(self) -> Iterator[list[_Shard]]:
+        """Every shard in a write transaction, taken in the lock order."""
+        shards = self._all()
+        with ExitStack() as transactions:
+            for shard in shards:
+                transactions.enter_context(shard.db.write())
+            yield shards
 
     def _get(self, number: int, customer_id: int) -> Customer | None:
         shard = self._shard(number)
@@ -234,8 +237,7 @@ class CustomerShards:
             return self._shard_of_id
 
     def _shard_for(self, website_id: int, email: str) -> _Shard:
-        key = f"{website_id}:{email_key(email)}".encode("utf-8")
-        return self._shard(zlib.crc32(key) % CUSTOMER_SHARDS)  # stable across processes, unlike hash()
+        return self._shard(shard_of(f"{website_id}:{email_key(email)}", CUSTOMER_SHARDS))
 
     def _shard(self, number: int) -> _Shard:
         return self._shards[number]

@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -286,6 +287,11 @@ class KeptFile:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+def shard_of(key: str, shards: int) -> int:
+    """Which of `shards` files holds `key`: stable across processes, unlike hash()."""
+    return zlib.crc32(key.encode("utf-8")) % shards
 
 
 def fixed_record(data: bytes, size: int) -> bytes:

@@ -56,7 +56,6 @@ import json
 import math
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,7 +69,7 @@ from ..integrations import Integration
 from .base import Admission, RateLimit, Revocation, StoreError, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
-from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, stored_fields
+from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, shard_of, stored_fields
 
 INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"
@@ -344,8 +343,9 @@ class TinyDBStore:
 
 class _Buckets:
     """The rate-limit buckets: a file per integration (named by a hash of its consumer key) holding
-    one fixed-width JSON record, rewritten whole by one `pwrite` under the file's lock. A record that
-    does not parse (a torn write, after an OS crash) counts as a full bucket, and is rewritten."""
+    one fixed-width JSON record, rewritten whole by one `pwrite` under the file's lock when a token is
+    taken (a refusal changes nothing worth keeping: the bucket refills from the same record). A record
+    that does not parse (a torn write, after an OS crash) counts as a full bucket, and is rewritten."""
 
     SIZE = 96
 
@@ -356,8 +356,10 @@ class _Buckets:
     def take(self, consumer_key: str, limit: RateLimit, now: float) -> bool:
         file = self._files[consumer_key]
         with file.locked() as (fd, _):
-            taken, bucket = take_token(_bucket(os.pread(fd, self.SIZE, 0)), limit, now)
-            file.write(fd, fixed_record(json.dumps(bucket, separators=(",", ":")).encode("ascii"), self.SIZE), 0)
+            stored = _bucket(os.pread(fd, self.SIZE, 0))
+            taken, bucket = take_token(stored, limit, now)
+            if taken or stored is None:
+                file.write(fd, fixed_record(json.dumps(bucket, separators=(",", ":")).encode("ascii"), self.SIZE), 0)
         return taken
 
     def close(self) -> None:
@@ -376,7 +378,7 @@ def _bucket(raw: bytes) -> dict[str, float] | None:
 
 
 def _nonce_shard(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8")) % NONCE_SHARDS  # stable across processes, unlike hash()
+    return shard_of(key, NONCE_SHARDS)
 
 
 def _integration(doc: Any) -> Integration | None:
