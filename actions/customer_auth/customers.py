@@ -58,7 +58,6 @@ class Customer(Record):
         """Customers are unique per (website, email), compared case-insensitively."""
         return email_key(self.email)
 
-
     def public_record(self) -> dict[str, Any]:
         """The record passed between actions: everything but the password hash."""
         record = self.to_record()

@@ -78,7 +78,6 @@ class Integration(Record):
     def allows(self, resource: str) -> bool:
         return resource in self.resources or "Magento_Backend::all" in self.resources
 
-
     def credentials(self) -> dict[str, Any]:
         """What `scripts/integration create --json` prints: the one time secrets are shown."""
         return {

@@ -31,8 +31,9 @@ class Record:
 
 
 @cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+def _field_names(cls: type) -> dict[str, None]:
+    """The dataclass's field names, in order (a dict: `from_record` looks keys up in it)."""
+    return dict.fromkeys(f.name for f in fields(cls))
 
 
 def _copied(value: Any) -> Any:

@@ -9,20 +9,18 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import psycopg
 import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
-from customer_auth.store import StoreError, open_store
+from customer_auth.store import StoreError, migrations, open_store
 from customer_auth.store.base import Admission, RateLimit
+from customer_auth.store.postgres_store import PostgresStore
 from tests.conftest import race
 from tests.library.test_store import customer, use_nonce
 
 pytestmark = pytest.mark.postgres
-psycopg = pytest.importorskip("psycopg")
-
-from customer_auth.store import migrations  # noqa: E402  (needs psycopg)
-from customer_auth.store.postgres_store import PostgresStore  # noqa: E402
 
 
 def schema_of(store: PostgresStore) -> str:
