@@ -46,9 +46,7 @@ class OAuthError(Exception):
     """Why a request was refused; worded for the activation log, never shown to the client.
     `integration` is the one the request named, when it named a real one (for the audit trail)."""
 
-    def __init__(self, reason: str, integration: Integration | None = None) -> None:
-        super().__init__(reason)
-        self.integration = integration
+    integration: Integration | None = None
 
 
 class RateLimited(OAuthError):

@@ -69,9 +69,9 @@ def issue(customer_id: int, policy: TokenPolicy, now: int) -> str:
 Revocation = Callable[[int], "int | None"]  # customer id -> revocation time
 
 
-def read(token: str, policy: TokenPolicy, now: int, revoked_before: int | Revocation | None = None) -> int:
+def read(token: str, policy: TokenPolicy, now: int, revoked_before: Revocation | None = None) -> int:
     """The customer id a valid, unrevoked customer token carries; TokenError otherwise.
-    `revoked_before`: the revocation time, or its lookup by customer id, asked only once the token's
+    `revoked_before`: the lookup of a customer's revocation time, asked only once the token's
     signature and expiry have passed (a forged token costs no store read)."""
     import jwt
 
@@ -94,10 +94,9 @@ def read(token: str, policy: TokenPolicy, now: int, revoked_before: int | Revoca
         raise TokenError("the token's uid and iat must be integers")
     if not isinstance(claims["exp"], int) or claims["exp"] <= now:
         raise TokenError("the token has expired")
-    if callable(revoked_before):
-        revoked_before = revoked_before(claims["uid"])
-    if revoked_before is not None and claims["iat"] <= revoked_before:
-        raise TokenError(f"the token was revoked (iat {claims['iat']} <= {revoked_before})")
+    revoked = revoked_before(claims["uid"]) if revoked_before else None
+    if revoked is not None and claims["iat"] <= revoked:
+        raise TokenError(f"the token was revoked (iat {claims['iat']} <= {revoked})")
     return int(claims["uid"])
 
 

@@ -55,6 +55,18 @@ def test_expired():
 def test_revoked_when_issued_up_to_the_revocation_second():
     token = tokens.issue(42, POLICY, NOW)
     with pytest.raises(tokens.TokenError, match="revoked"):
-        tokens.read(token, POLICY, NOW + 1, revoked_before=NOW)
-    assert tokens.read(token, POLICY, NOW + 1, revoked_before=NOW - 1) == 42
+        tokens.read(token, POLICY, NOW + 1, revoked_before={42: NOW}.get)
+    assert tokens.read(token, POLICY, NOW + 1, revoked_before={42: NOW - 1}.get) == 42
+    assert tokens.read(token, POLICY, NOW + 1, revoked_before={}.get) == 42  # never revoked
+
+
+def test_revocation_is_looked_up_only_for_a_valid_token():
+    """A forged or expired token costs no store read."""
+    def no_lookup(customer_id: int) -> None:
+        pytest.fail(f"looked up the revocation of customer {customer_id}")
+
+    refused = [(forged, NOW + 10) for forged in forged_tokens().values()] + [(tokens.issue(42, POLICY, NOW), NOW + 3600)]
+    for token, now in refused:
+        with pytest.raises(tokens.TokenError):
+            tokens.read(token, POLICY, now, revoked_before=no_lookup)
     assert tokens.unverified_customer_id(token) == 42
