@@ -5,7 +5,9 @@ activations, as in a warm container), a new one is started while fewer than `max
 otherwise the activation waits for one to be released. A worker that failed (timeout, crash) is
 discarded. When the action's staged files change, the pool restages and retires the old workers:
 the kernel says when something in the source folders changed (`watch.FolderWatch`), then the files'
-stats tell whether the staged layout did.
+stats tell whether the staged layout did. The stats are also compared when the last comparison is
+older than STAT_EVERY: inotify does not see a file edited through a symlink into another folder, nor
+changes made by another machine on a network filesystem.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from emulator.manifest import Action
 from emulator.runtime import staging
 from emulator.runtime.containers import Command, RunOutcome, Worker, default_command
 from emulator.runtime.watch import FolderWatch
+
+STAT_EVERY = 1.0  # seconds
 
 
 @dataclass
@@ -53,6 +57,7 @@ class ActionPool:
         self._version: tuple | None = None
         self._folder: Path | None = None
         self._snapshot: staging.Snapshot | None = None
+        self._compared = 0.0  # when the stats were last compared with the snapshot (monotonic)
         self._watch: FolderWatch | None = None
         self._closed = False
 
@@ -107,9 +112,11 @@ class ActionPool:
         if self.action.staged is not None:  # deployed: its unpacked zip never changes
             self._folder, self._version = self.action.staged, "deployed"
             return
+        now = time.monotonic()
         if self._snapshot is not None:
-            if self._watch is not None and not self._watch.changed():
+            if self._watch is not None and not self._watch.changed() and now - self._compared < STAT_EVERY:
                 return
+            self._compared = now
             if staging.unchanged(self._snapshot):
                 return
         watched = staging.watched_folders(self.action, self._root)
@@ -119,6 +126,7 @@ class ActionPool:
         layout = staging.zip_layout(self.action, self._root)
         version = staging.fingerprint(layout)
         self._snapshot = staging.snapshot(folders, version)
+        self._compared = now
         if version == self._version:
             return
         stale, self._idle = self._idle, []

@@ -3,8 +3,10 @@ looking at every file on every activation.
 
 On Linux the kernel tells (inotify, through ctypes: no dependency): asking costs one non-blocking
 read. An event is only a hint that something may have changed; the pool then compares its
-snapshot of stats as before, so a spurious event costs a look and a missed one cannot happen
-(the watch is set before the snapshot is taken). Where inotify is missing or refuses a folder,
+snapshot of stats as before, so a spurious event costs a look (the watch is set before the snapshot
+is taken). Some changes send no event (a file edited through a symlink into an unwatched folder, a
+network filesystem changed by another machine): the pool also compares the stats when its last look
+is older than `pool.STAT_EVERY`. Where inotify is missing or refuses a folder,
 `FolderWatch.open` returns None and the pool looks at every file each time, as it did before.
 """
 from __future__ import annotations

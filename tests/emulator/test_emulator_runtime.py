@@ -13,7 +13,7 @@ import pytest
 
 from tests.emulator.conftest import FIXTURES, SECRET
 from emulator.activations import APPLICATION_ERROR, DEVELOPER_ERROR, SUCCESS
-from emulator.runtime import staging
+from emulator.runtime import pool, staging
 from emulator.runtime.watch import FolderWatch
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z {4}(stdout|stderr): ")
@@ -181,6 +181,7 @@ def test_a_folder_watch_reports_changes_once(tmp_path: Path) -> None:
 
 def test_the_pool_looks_at_the_files_only_after_a_change_notice(make_controller, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool, "STAT_EVERY", 60.0)
     shutil.copytree(FIXTURES, tmp_path / "fx")
     controller = make_controller(tmp_path / "fx" / "app.config.yaml")
     assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
@@ -192,6 +193,26 @@ def test_the_pool_looks_at_the_files_only_after_a_change_notice(make_controller,
     (tmp_path / "fx" / "shared_lib" / "greet" / "notes.txt").write_text("a file beside the code\n")
     assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
     assert len(looks) == 1
+
+
+@pytest.mark.parametrize("stat_every, seen", [(0.0, True), (60.0, False)])
+def test_a_source_edited_through_a_symlink_is_seen_by_the_stats(make_controller, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               stat_every: float, seen: bool) -> None:
+    """No inotify event comes for a symlink's target in an unwatched folder: within STAT_EVERY of the
+    last comparison the old code still runs, after it the stats show the edit."""
+    monkeypatch.setattr(pool, "STAT_EVERY", stat_every)
+    shutil.copytree(FIXTURES, tmp_path / "fx")
+    lib, target = tmp_path / "fx" / "shared_lib" / "greet" / "__init__.py", tmp_path / "elsewhere" / "greet.py"
+    target.parent.mkdir()
+    shutil.move(lib, target)
+    lib.symlink_to(target)
+    controller = make_controller(tmp_path / "fx" / "app.config.yaml")
+    assert controller.invoke("demo/uses-lib", {"name": "a"}).response.result == {"greeting": "hello a"}
+    target.write_text("def greet(name):\n    return f'bonjour {name}'\n")
+    os.utime(target, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    greeting = controller.invoke("demo/uses-lib", {"name": "a"}).response.result["greeting"]
+    assert greeting == ("bonjour a" if seen else "hello a")
 
 
 def test_staged_bytecode_is_not_used_once_the_source_changed(make_controller, tmp_path: Path) -> None:
