@@ -71,19 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
 
-    def build():
+    def build(state_file: Path | None = state):
         return emulator_app(
             manifest, auth=args.auth, namespace=args.namespace, workers_per_action=args.workers_per_action,
-            activation_store_size=args.activations, api_host=base_url, state_file=state,
+            activation_store_size=args.activations, api_host=base_url, state_file=state_file,
         )
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app, controller, store = build()
+    # gunicorn and granian build an app in each server process, after the fork: the one built here only
+    # prints the banner (the manifest's URLs, a first start's integration), without the deployments.
+    forked = args.server != "flask"
+    app, controller, store = build(None) if forked else build()
     try:
         lines = [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]
     finally:
-        if args.server != "flask":  # each server process builds its own, after the fork
+        if forked:
             controller.shutdown()
+            if store is not None:
+                store.close()
     if args.server != "flask" and args.processes > 1:
         lines.append(f"{'server':<13} {args.server}, {args.processes} processes x {args.threads} threads "
                      "(activation records and REST API deployments are per process)")

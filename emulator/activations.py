@@ -101,12 +101,6 @@ class Redactor:
         self._secrets = secrets or (lambda: ())
         self._sorted: tuple[tuple[str, ...], list[str]] = ((), [])  # the last list asked for, sorted
 
-    def redact(self, text: str) -> str:
-        return self._redact(text, self._current())
-
-    def redact_value(self, value: Any) -> Any:
-        return self._redact_value(value, self._current())
-
     def deferred(self) -> Callable[[Activation], Activation]:
         """A record's redaction with the secrets of now, to be done later (ActivationStore.add):
         a redacted copy of its logs and result."""
@@ -159,9 +153,12 @@ class _Entry:
         self.activation, self.redact = activation, redact
 
     def ready(self) -> Activation:
-        """Called under the store's lock: the redaction is done once."""
-        if self.redact is not None:
-            self.activation, self.redact = self.redact(self.activation), None
+        """The record redacted, done by its first reader, outside the store's lock (two readers at once
+        may both redact it: the redaction of a redacted record changes nothing)."""
+        redact = self.redact
+        if redact is not None:
+            self.activation = redact(self.activation)
+            self.redact = None
         return self.activation
 
 
@@ -180,7 +177,7 @@ class ActivationStore:
     def get(self, activation_id: str) -> Activation | None:
         with self._lock:
             entry = next((e for e in reversed(self._items) if e.activation.activation_id == activation_id), None)
-            return None if entry is None else entry.ready()
+        return None if entry is None else entry.ready()
 
     def list(self, limit: int = 30, skip: int = 0, name: str | None = None) -> list[Activation]:
         """Newest first; `name` is 'action' or 'package/action' as in `wsk activation list NAME`."""
@@ -196,7 +193,7 @@ class ActivationStore:
                        if (wanted is None or e.activation.name == wanted
                            or _path_of(e.activation).endswith("/" + wanted))
                        and (status is None or e.activation.response.status_code == status)]
-            return [e.ready() for e in entries[skip: skip + limit]], len(entries)
+        return [e.ready() for e in entries[skip: skip + limit]], len(entries)
 
     def __len__(self) -> int:
         with self._lock:

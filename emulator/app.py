@@ -7,7 +7,6 @@ returned by `create_app`, and reach the controller with `current_controller()`.
 """
 from __future__ import annotations
 
-
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 

@@ -17,7 +17,7 @@ from emulator.activations import (
     APPLICATION_ERROR, DEVELOPER_ERROR, INTERNAL_ERROR, SUCCESS, Activation, ActivationStore, Redactor,
     Response, new_activation_id,
 )
-from emulator.manifest import Action, Manifest, Sequence, load_env, load_manifest
+from emulator.manifest import Action, Manifest, Sequence, every_limit, load_env, load_manifest
 from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import ActionPool, new_stage_root
@@ -189,8 +189,9 @@ class Controller:
         return act
 
     def _pool(self, action: Action) -> ActionPool:
-        """The action's pool; a pool of an earlier version of it (a deployment replaced the manifest's
-        action) is retired outside the lock: killing its workers must not hold up other activations."""
+        """The action's pool. A pool of another version of it (`reload`, or a request that found the
+        entity just before a deployment replaced it) is retired outside the lock, so that stopping its
+        idle workers does not hold up the other actions' activations."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the emulator is shutting down")
@@ -227,9 +228,7 @@ class Controller:
         annotations: list[dict[str, Any]] = [
             {"key": "path", "value": f"{self.namespace}/{action.fqn}"},
             {"key": "kind", "value": action.runtime},
-            {"key": "limits", "value": {"timeout": action.timeout_ms, "memory": action.limits.get("memory", 256),
-                                        "logs": action.limits.get("logs", 10),
-                                        "concurrency": action.limits.get("concurrency", 1)}},
+            {"key": "limits", "value": every_limit(action.limits)},
         ]
         try:
             run = self._pool(action).run(message)

@@ -290,6 +290,13 @@ LIMIT_RULES = {  # name: (default, low, high), OpenWhisk's defaults and bounds
 }
 
 
+def every_limit(limits: Mapping[str, int] | None = None) -> dict[str, int]:
+    """All four limits, OpenWhisk's default for each one `limits` lacks: what records and entity
+    documents show."""
+    limits = limits or {}
+    return {name: limits.get(name, rule[0]) for name, rule in LIMIT_RULES.items()}
+
+
 def _limits(spec: Any, file: Path, key: str) -> dict[str, int]:
     spec = _mapping(spec, file, key)
     out = {}

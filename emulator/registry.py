@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator.manifest import LIMIT_RULES, MAX_SEQUENCE_LENGTH, Action, Manifest, Sequence, truthy
+from emulator.manifest import LIMIT_RULES, MAX_SEQUENCE_LENGTH, Action, Manifest, Sequence, every_limit, truthy
 from emulator.web_actions import RESOURCE_DOES_NOT_EXIST
 
 RESOURCE_EXISTS = "resource already exists"  # ApiUtils.putEntity's RejectRequest(Conflict, ...)
@@ -245,7 +245,8 @@ class EntityRegistry:
 
     def put_action(self, package: str, name: str, body: dict[str, Any],
                    overwrite: bool) -> tuple[dict[str, Any], Action | Sequence | None]:
-        """Create or (with overwrite) update; returns the document and the runtime it replaced."""
+        """Create or (with overwrite) update; returns the document and the runtime it replaced (an
+        earlier deployment, or the manifest's action it now shadows)."""
         _check_name(name)
         with self._lock:
             if not self._package_exists(package):
@@ -275,7 +276,7 @@ class EntityRegistry:
             doc.runtime = self._runtime(doc)
             self.actions[key] = doc
             self._save()
-            return self._action_doc(doc), (old.runtime if old else None)
+            return self._action_doc(doc), (old.runtime if old else self._manifest().find(key))
 
     def delete_action(self, package: str, name: str) -> tuple[dict[str, Any], Action | Sequence | None]:
         with self._lock:
@@ -421,11 +422,11 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
         annotations.append({"key": "raw-http", "value": True})
     if isinstance(entity, Sequence):
         exec_doc: dict[str, Any] = {"kind": "sequence", "components": [f"/{namespace}/{c}" for c in entity.components]}
-        limits = {name: rule[0] for name, rule in LIMIT_RULES.items()}
+        limits = every_limit()
         parameters: list[dict[str, Any]] = []
     else:
         exec_doc = {"kind": entity.runtime, "binary": False}
-        limits = {name: entity.limits.get(name, rule[0]) for name, rule in LIMIT_RULES.items()}
+        limits = every_limit(entity.limits)
         parameters = [{"key": k, "value": v} for k, v in entity.inputs.items()]
     annotations.append({"key": "exec", "value": exec_doc["kind"]})
     return {"namespace": f"{namespace}/{entity.package}", "name": entity.name, "version": "0.0.1",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from emulator.activations import Activation, Response, new_activation_id
-from emulator.manifest import Sequence
+from emulator.manifest import Sequence, every_limit
 
 InvokeComponent = Callable[[str, dict[str, Any], str], Activation]
 
@@ -34,7 +34,7 @@ def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent,
     annotations: list[dict[str, Any]] = [
         {"key": "path", "value": f"{namespace}/{seq.fqn}"},
         {"key": "kind", "value": "sequence"},
-        {"key": "limits", "value": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}},
+        {"key": "limits", "value": every_limit()},
     ]
     if cause is None:
         annotations.append({"key": "topmost", "value": True})

@@ -203,7 +203,6 @@ def _is_text(media: str) -> bool:
         "application/xml", "application/javascript", "application/x-www-form-urlencoded", "application/graphql"))
 
 
-
 # ----------------------------------------------------------------------------------- response side
 
 def _respond(activation: Activation, extension: str, transid: str) -> WebResponse:

@@ -35,6 +35,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(") ")[2].split()
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return _stat(pid)[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def parent_of(pid: int) -> int:
+    return int(_stat(pid)[1])
+
+
 def race(target: Any, args: tuple, processes: int) -> list[Any]:
     """`target(*args, barrier)` in `processes` spawned processes that wait at the barrier and then all
     go at once; their results. The processes are reaped, not just terminated, before it returns."""

@@ -208,10 +208,6 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.version: object = None
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.emulator.conftest import SECRET
-from emulator.activations import Activation, ActivationStore, Redactor, Response
+from emulator.activations import SUCCESS, Activation, ActivationStore, Redactor, Response
 from emulator.controller import EntityNotFound
 
 
@@ -63,11 +63,12 @@ def test_record_shape() -> None:
 
 
 def test_redactor() -> None:
-    r = Redactor(lambda: ["topsecret", "x"])
-    assert r.redact("the topsecret is here; x stays") == "the [REDACTED] is here; x stays"
-    assert r.redact('{"Authorization": "OAuth oauth_signature=abc"}') == '{"Authorization": "[REDACTED]"}'
-    assert r.redact_value({"a": ["topsecret"], "authorization": "Bearer t"}) == {"a": ["[REDACTED]"],
-                                                                                  "authorization": "[REDACTED]"}
+    act = Activation("id", "guest", "a", 0, 1, Response(SUCCESS, {"a": ["topsecret"], "authorization": "Bearer t"}),
+                     ["the topsecret is here; x stays", '{"Authorization": "OAuth oauth_signature=abc"}'])
+    clean = Redactor(lambda: ["topsecret", "x"]).deferred()(act)
+    assert clean.logs == ["the [REDACTED] is here; x stays", '{"Authorization": "[REDACTED]"}']
+    assert clean.response.result == {"a": ["[REDACTED]"], "authorization": "[REDACTED]"}
+    assert act.response.result["a"] == ["topsecret"]  # a copy: the caller's record is left as it was
 
 
 def test_clock_is_injected_and_records_are_redacted(make_controller) -> None:

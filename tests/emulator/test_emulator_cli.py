@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, gone, parent_of
 from tests.emulator.conftest import AUTH, MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1].startswith("Z")
-    except FileNotFoundError:
-        return True
 
 
 def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
@@ -68,11 +60,15 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path, server: str) -> None:
     """`--server gunicorn|granian --processes 2`: requests are served by two processes, each with its own
-    warm workers; SIGTERM stops the server, and every worker of every process goes with it."""
+    warm workers; SIGTERM stops the server, and each process shuts its controller down: its workers
+    go, and so do its staged folders (idle workers would end anyway with their server process)."""
     port = free_port()
+    staged = tmp_path / "tmp"
+    staged.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--manifest", str(MANIFEST), "--port", str(port),
                              "--server", server, "--processes", "2", "--threads", "4", "--state", "none"],
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"},
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}",
+                                               "TMPDIR": str(staged)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api/v1/web/guest/demo/echo.json"
     workers: set[int] = set()
@@ -90,7 +86,7 @@ def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path,
                     time.sleep(0.1)
                     continue
                 workers |= pids
-                parents |= {int(open(f"/proc/{pid}/stat").read().split(") ")[1].split()[1]) for pid in pids}
+                parents |= set(map(parent_of, pids))
         assert len(parents) == 2 and proc.pid not in parents, "the workers should belong to two server processes"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -102,6 +98,7 @@ def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path,
     while not all(map(gone, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(map(gone, workers)), f"{server} left workers running"
+    assert list(staged.glob("ow-emulator-*")) == [], f"{server} did not shut its controllers down"
 
 
 def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from emulator.app import create_app
 from emulator.rest_api import GUEST_KEY
+from tests.conftest import gone
 from tests.emulator.conftest import AUTH, authorized
 
 NS = "/api/v1/namespaces/_"
@@ -309,12 +310,13 @@ def test_deploying_over_a_busy_manifest_action_lets_its_activation_finish(client
     code = "def main(a):\n    return {'deployed': True}\n"
     assert client.put(f"{NS}/actions/demo/sleep", json={"exec": {"kind": "python:3", "code": code}}).status_code == 200
     assert client.post(f"{NS}/actions/demo/sleep?blocking=true&result=true").get_json() == {"deployed": True}
+    assert busy.is_alive(), "the old activation should still be running when the deployment answers"
     busy.join(10)
     assert running["success"] and running["result"]["slept"] == 0.8, running
     old = running["result"]["pid"]
-    while os.path.exists(f"/proc/{old}") and time.monotonic() < deadline:
+    while not gone(old) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{old}"), "the manifest action's worker outlived its last activation"
+    assert gone(old), "the manifest action's worker outlived its last activation"
 
 
 def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:
