@@ -40,10 +40,10 @@ def wants_editor() -> bool:
 
 
 def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql",
-             editor: Callable[[], Response] | None = None) -> None:
+             editor: Callable[[], Response] | None = None, name: str = "graphql") -> None:
     """Adds `url` (GET, POST) to `app`, answered by `facade_factory().handle(...)`; a browser's
-    plain GET gets `editor()` when given."""
-    routes = Blueprint("graphql", __name__)
+    plain GET gets `editor()` when given. `name`: the blueprint's, unique per app."""
+    routes = Blueprint(name, __name__)
 
     @routes.route(url, methods=["GET", "POST"])
     def graphql() -> Response:

@@ -7,7 +7,7 @@ called directly. See the README's Performance section for the table this prints.
 
     scripts/bench                 # the standard run: both backends, 1k..100k customers (~6 min)
     scripts/bench --all           # also 1M customers (seeding takes minutes; cached under .data/bench)
-    scripts/bench --smoke         # a few seconds on tiny data: checks the benchmark itself works
+    scripts/bench --smoke         # about half a minute on tiny data: checks the benchmark itself works
     scripts/bench --write-readme  # put the table into README.md and the chart into docs/
 """
 from __future__ import annotations
@@ -37,9 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "actions"), str(Path(__file__).resolve().parent)]
 
 from bench_load import LoadSpec, customer_email, drive_in_process, null_server  # noqa: E402
-from bench_server import IN_PROCESS, PING, load_main  # noqa: E402
+from bench_server import IN_PROCESS, PING, compose  # noqa: E402
 
-SEQUENCE = "customer-auth/exchange-external-customer-token"
+from customer_auth.graphql import EXCHANGE_SEQUENCE as SEQUENCE  # noqa: E402
+from emulator.servers import SERVERS  # noqa: E402
+
 WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
 CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 # The per-integration rate limiter stays on (its bucket is written with every nonce) but set far above
@@ -54,9 +56,9 @@ SEED_LAYOUT = "v3"  # cached TinyDB seeds are rebuilt when the store's file layo
 CHART = ROOT / "docs" / "bench.png"
 RESULT = ROOT / ".data" / "bench" / "result.json"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-# The production WSGI servers the emulator runs on; the one measured is --server, the other is compared
+# The emulator's servers with several processes; the one measured is --server, the others are compared
 # with it on the bare endpoint and the existing-customer exchange (group `servers`), right after it.
-PRODUCTION_SERVERS = ("granian", "gunicorn")
+PRODUCTION_SERVERS = tuple(s for s in SERVERS if s != "flask")
 
 
 # ----------------------------------------------------------------------------------------- stores
@@ -69,7 +71,7 @@ class BenchStore:
         if backend == "tinydb":
             cache = ROOT / ".data" / "bench" / f"seed-{SEED_LAYOUT}-{size}.json"
             path = workdir / f"store-{size}.json"
-            if not cache.exists() or size <= 1000:
+            if not _seeded(cache).exists() or size <= 1000:
                 _seed_tinydb(cache, size)
             _copy_tinydb(cache, path)
             self.url = f"tinydb://{path}"
@@ -104,8 +106,14 @@ def _seed_tinydb(path: Path, size: int) -> None:
     log(f"seeding TinyDB with {size:,} customers (import_customers) ...")
     started = time.perf_counter()
     TinyDBStore(str(path)).import_customers(_customers(size))
+    _seeded(path).touch()  # the import finished: the seed may be reused
     size_mb = sum(f.stat().st_size for f in path.parent.glob(path.stem + ".*/**/*") if f.is_file()) / 1e6
     log(f"  seeded in {time.perf_counter() - started:.1f} s ({size_mb:.0f} MB)")
+
+
+def _seeded(path: Path) -> Path:
+    """The mark of a complete seed (the seed itself writes no main file, only customer files)."""
+    return path.with_suffix(".seeded")
 
 
 def _remove_tinydb(path: Path) -> None:
@@ -118,7 +126,7 @@ def _copy_tinydb(source: Path, target: Path) -> None:
     nonces, ...): all of them are copied, renamed after the target's stem, over any earlier copy."""
     _remove_tinydb(target)
     for item in source.parent.glob(source.stem + ".*"):
-        if item.name.endswith(".lock"):
+        if item.name.endswith((".lock", ".seeded")):
             continue
         dest = target.with_name(target.stem + item.name[len(source.stem):])
         if item.is_dir():
@@ -178,12 +186,12 @@ def postgres_available() -> bool:
 class Server:
     """The emulator under test in a process group of its own (the server's master and its processes)."""
 
-    def __init__(self, store_url: str, opts: argparse.Namespace) -> None:
+    def __init__(self, store_url: str, opts: argparse.Namespace, server: str) -> None:
         self.port = _free_port()
         env = {**os.environ, **SETTINGS, "STORE_URL": store_url, "EMULATOR_STATE": "none",
                "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}"}
         cmd = [sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
-               "--server", opts.server, "--processes", str(opts.processes), "--threads", str(opts.threads),
+               "--server", server, "--processes", str(opts.processes), "--threads", str(opts.threads),
                "--workers-per-action", str(opts.workers_per_action)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -228,6 +236,9 @@ def load(spec: LoadSpec) -> dict[str, Any]:
     proc.join()
     if "crash" in raw:
         raise RuntimeError(f"the load generator failed: {raw['crash']}")
+    if raw["exhausted"]:
+        log(f"  {spec.progress}: every request signed in advance was sent before the {spec.duration} s were up "
+            f"({raw['elapsed']:.1f} s): raise bench_load.PRESIGN_RATE")
     return summarise(raw["latencies"], raw["elapsed"], raw["errors"]) | {
         "failures": raw["failures"], "exhausted": raw["exhausted"], "concurrency": spec.concurrency}
 
@@ -252,7 +263,8 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
     `other_server`: the bare endpoint and the existing-customer exchange on that server instead of
     `opts.server`, named after it (group `servers`)."""
     store = BenchStore(backend, size, workdir)
-    server = Server(store.url, argparse.Namespace(**{**vars(opts), "server": other_server or opts.server}))
+    serving = other_server or opts.server
+    server = Server(store.url, opts, serving)
     out = []
     try:
         plan = [("ping", PING, None)] if full or other_server else []
@@ -270,12 +282,13 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
                             integration=store.credentials(),
                             customers=(customers, size) if customers == "existing" else ("new", f"{size}"),
                             warmup=opts.concurrency * 4, progress=f"{backend} {size:>9,} {name}")
-            if customers == "new" and backend == "tinydb" and size >= 100_000:
+            if customers == "new" and backend == "tinydb" and size > 100_000:  # a quarter second each at 1M
                 spec.count, spec.warmup = max(opts.concurrency, opts.tinydb_new_count), 0
-            warmed = settle(spec, opts.settle_batch) if customers == "existing" else spec.warmup
+            if customers == "existing":
+                settle(spec, opts.settle_batch)
             result = load(spec)
-            row = {"group": "servers" if other_server else "http", "backend": backend, "customers": size, "scenario": name, **result,
-                   "warmup": warmed}
+            row = {"group": "servers" if other_server else "http", "backend": backend, "customers": size,
+                   "scenario": name, "server": serving, **result}
             out.append(row)
             log(f"  {backend:<8} {size:>9,} {name:<22} {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:>8.2f} ms"
                 f"  p95 {result['p95_ms']:>8.2f}  p99 {result['p99_ms']:>8.2f}  errors {result['errors']}")
@@ -299,21 +312,19 @@ def compare_servers(backend: str, size: int, opts: argparse.Namespace, workdir: 
 SETTLE_ROUNDS = 25
 
 
-def settle(spec: LoadSpec, batch: int) -> int:
+def settle(spec: LoadSpec, batch: int) -> None:
     """Warm the server until the exchange's latency settles, so a run measures the steady state:
     batches of unrecorded requests until one's mean latency is no longer 5% below the best batch
     before it. A worker pays for reading a store's files on its first lookups (each of the 256
     customer files of a 1M-customer TinyDB store is ~1.7 MB of JSON, read once by every
-    upsert-customer worker), which would otherwise fill a short run. Returns the requests sent."""
-    best, sent = None, 0
+    upsert-customer worker), which would otherwise fill a short run."""
+    best = None
     for _ in range(SETTLE_ROUNDS):
         result = load(dataclasses.replace(spec, count=batch, duration=None, warmup=0,
                                           progress=f"{spec.progress} (warming up)"))
-        sent += batch
         if best is not None and result["mean_ms"] >= best * 0.95:
             break
         best = result["mean_ms"] if best is None else min(best, result["mean_ms"])
-    return sent
 
 
 def loadgen_ceiling(opts: argparse.Namespace) -> dict[str, Any]:
@@ -354,9 +365,7 @@ def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
 
     store = BenchStore("tinydb", opts.sizes[0], workdir)
     manifest = load_manifest(ROOT / "app.config.yaml", {**SETTINGS, "STORE_URL": store.url})
-    seq = manifest.find(SEQUENCE)
-    actions = [manifest.find(fqn) for fqn in seq.components]
-    mains = [load_main(a) for a in actions]
+    sequence = compose(manifest)
     controller = Controller(manifest, workers_per_action=1)
     direct, through = [], []
     try:
@@ -368,9 +377,7 @@ def overhead(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
         for i in range(n):
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):  # the actions log to stdout, as in a worker
-                payload = params[2 * i]
-                for action, main in zip(actions, mains):
-                    payload = main({**action.inputs, **payload})
+                payload = sequence(params[2 * i])
             t1 = time.perf_counter()
             assert payload.get("statusCode") == 200, payload
             act = controller.invoke(SEQUENCE, params[2 * i + 1])
@@ -513,7 +520,7 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
                 2.0, "lower", "" if backend == "postgresql" else "stated, not a target")
     for r in rows:
         if r["group"] == "servers" and r["scenario"].startswith("graphql existing"):
-            other = r["scenario"].rpartition(", ")[2]
+            other = r["server"]
             ours = find(rows, group="http", backend=r["backend"], customers=r["customers"], scenario="graphql existing")
             if ours:
                 add(f"{r['backend']}: /graphql existing throughput on {opts.server} / on {other}",
@@ -608,14 +615,14 @@ def log(text: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="a few seconds on tiny data (CI)")
+    p.add_argument("--smoke", action="store_true", help="about half a minute on tiny data (CI)")
     p.add_argument("--all", action="store_true", help="also 1M stored customers")
     p.add_argument("--write-readme", action="store_true", help="table into README.md, chart into docs/bench.png")
     p.add_argument("--backends", default="tinydb,postgresql", help="comma-separated: tinydb,postgresql")
     p.add_argument("--sizes", default=None, help="stored customers, comma-separated (default 1000,10000,100000)")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per scenario")
     p.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
-    p.add_argument("--server", default="granian", choices=(*PRODUCTION_SERVERS, "flask"),
+    p.add_argument("--server", default="granian", choices=SERVERS,
                    help="the emulator's HTTP server (the others are compared with it on two scenarios)")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--threads", type=int, default=8)
@@ -630,11 +637,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="largest TinyDB store to run new-customer exchanges on (each rewrites a customers shard)")
     p.add_argument("--tinydb-max", type=int, default=1_000_000,
                    help="largest TinyDB store measured (each upsert-customer worker holds the customers it has read)")
-    p.add_argument("--tinydb-new-count", type=int, default=24, help="new-customer exchanges on large TinyDB stores")
+    p.add_argument("--tinydb-new-count", type=int, default=24, help="new-customer exchanges on TinyDB stores past 100k customers")
     p.add_argument("--json", type=Path, default=RESULT, help=f"result file (default {RESULT.relative_to(ROOT)})")
     p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-readme, "
                                                           "else beside the JSON)")
-    p.add_argument("--only", default="", help="comma-separated groups: http,servers,overhead,cold,loadgen")
+    p.add_argument("--only", default="",
+                   help="comma-separated groups: http,servers,overhead,cold,loadgen (servers runs with http)")
     args = p.parse_args(argv)
     if args.smoke:
         args.sizes = args.sizes or "10,100"

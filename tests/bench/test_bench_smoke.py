@@ -34,6 +34,7 @@ def test_bench_smoke_writes_json_and_png(tmp_path: Path) -> None:
     for row in data["rows"]:
         assert row["n"] > 0 and row["p50_ms"] > 0, row
         assert row["errors"] == 0, row  # every exchange answered a token
+        assert not row.get("exhausted"), row  # a timed scenario ran for its whole time
     assert data["targets"] and all(isinstance(t["met"], bool) and t["value"] is not None for t in data["targets"])
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| target | measured | limit | met |" in done.stdout  # the markdown table for the README
