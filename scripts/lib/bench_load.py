@@ -203,7 +203,8 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
     for c in connections:
         c.close()
     return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "failures": failures,
-            "exhausted": spec.duration is not None and not repeat and len(latencies) >= len(requests)}
+            "exhausted": spec.duration is not None and spec.count is None and not repeat
+                         and len(latencies) >= len(requests)}
 
 
 def _progress(spec: LoadSpec, threads: list[threading.Thread], latencies: list[list[float]], total: int,
