@@ -34,7 +34,7 @@ def web_action(main: Action) -> Action:
 
     @functools.wraps(main)
     def run(params: dict[str, Any]) -> dict[str, Any]:
-        _configure_logging(text(params, "LOG_LEVEL", "info"))
+        configure_logging(params)
         try:
             return main(params)
         except CommerceError as error:
@@ -76,9 +76,11 @@ class _ActivationLogHandler(logging.StreamHandler):
         super().emit(record)
 
 
-def _configure_logging(level: str) -> None:
-    """Once per warm container, and again only when LOG_LEVEL changes (`setLevel` clears every
-    logger's cache)."""
+def configure_logging(params: Mapping[str, Any]) -> None:
+    """Sends the library's log lines into the activation at the activation's `LOG_LEVEL` (default
+    info). The handler is added once per warm container, the level set again only when it changes
+    (`setLevel` clears every logger's cache)."""
+    level = text(params, "LOG_LEVEL", "info")
     root = logging.getLogger("customer_auth")
     if not any(isinstance(handler, _ActivationLogHandler) for handler in root.handlers):
         handler = _ActivationLogHandler(sys.stdout)

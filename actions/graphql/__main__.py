@@ -7,12 +7,13 @@ import os
 
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.openwhisk import rest_invoker
-from customer_auth.web import headers_of, raw_body
+from customer_auth.web import configure_logging, headers_of, raw_body
 
 _facades: dict[tuple, GraphQLFacade] = {}
 
 
 def main(params: dict) -> dict:
+    configure_logging(params)
     settings = {k: v for k, v in params.items() if not k.startswith("__ow_")}
     key = tuple(sorted((k, str(v)) for k, v in settings.items()))
     facade = _facades.get(key) or _facades.setdefault(key, GraphQLFacade(settings, rest_invoker()))
