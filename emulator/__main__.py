@@ -60,6 +60,16 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     return args
 
 
+def chosen_server(argv: Sequence[str] | None) -> str:
+    """The HTTP server a run with these arguments would use, from them, the environment or the
+    project's `.env` ('' for arguments that would not start one): scripts/emulate asks, to install
+    the `server` extra before gunicorn or granian is first used."""
+    try:
+        return parse_args(argv, load_env(Path.cwd())).server
+    except SystemExit:  # --help, or arguments the run itself will refuse
+        return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
     manifest_path = Path(args.manifest).resolve()

@@ -109,3 +109,19 @@ def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (f"emulate: {bad}: application.runtimeManifest.packages.p.actions.a.function: "
                                    "is required (path to the action's __main__.py)")
+
+
+def test_chosen_server_reads_flags_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What scripts/emulate asks before it installs the `server` extra: the server of the run, whichever
+    place chose it (a flag over the environment over `.env`), and none for --help or bad arguments."""
+    from emulator.__main__ import chosen_server
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EMULATOR_SERVER", raising=False)
+    assert chosen_server([]) == "flask"
+    (tmp_path / ".env").write_text("EMULATOR_SERVER=granian\n")
+    assert chosen_server([]) == "granian"
+    monkeypatch.setenv("EMULATOR_SERVER", "gunicorn")
+    assert chosen_server([]) == "gunicorn"
+    assert chosen_server(["--server", "flask"]) == "flask"
+    assert chosen_server(["--help"]) == "" and chosen_server(["--server", "apache"]) == ""
