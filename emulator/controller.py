@@ -188,24 +188,29 @@ class Controller:
         self.activations.add(act, self._redactor.deferred())
         return act
 
-    def _pool(self, action: Action) -> ActionPool:
-        """The action's pool. A pool of another version of it (`reload`, or a request that found the
-        entity just before a deployment replaced it) is retired outside the lock, so that stopping its
-        idle workers does not hold up the other actions' activations."""
+    def _pool(self, action: Action) -> tuple[ActionPool, bool]:
+        """The action's pool, and whether it is a one-off to retire after the run.
+
+        A pool of another version of the action (`reload`) is replaced; the one it replaces is retired
+        outside the lock, so that stopping its idle workers does not hold up other activations. A
+        request that found the entity just before a deployment or reload replaced it runs on a
+        one-off pool (the old code, as an in-flight activation in OpenWhisk), and leaves the current
+        version's pool in place."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the emulator is shutting down")
             pool = replaced = self._pools.get(action.fqn)
-            if pool is None or pool.action is not action:
-                command = self._command(action) if self._command else None
-                pool = ActionPool(action, self.manifest.root, self._stage_root, self.clock,
-                                  max_workers=self.workers_per_action, command=command, sentinels=self._sentinels)
+            if pool is not None and pool.action is action:
+                return pool, False
+            command = self._command(action) if self._command else None
+            pool = ActionPool(action, self.manifest.root, self._stage_root, self.clock,
+                              max_workers=self.workers_per_action, command=command, sentinels=self._sentinels)
+            stale = self.find(action.fqn) is not action
+            if not stale:
                 self._pools[action.fqn] = pool
-            else:
-                replaced = None
-        if replaced is not None:
+        if replaced is not None and not stale:
             replaced.retire()
-        return pool
+        return pool, stale
 
     def _run_action(self, action: Action, params: dict[str, Any], cause: str | None,
                     activation_id: str | None = None) -> Activation:
@@ -231,7 +236,12 @@ class Controller:
             {"key": "limits", "value": every_limit(action.limits)},
         ]
         try:
-            run = self._pool(action).run(message)
+            pool, one_off = self._pool(action)
+            try:
+                run = pool.run(message)
+            finally:
+                if one_off:
+                    pool.retire()
         except Exception as exc:  # the emulator's fault, never the action's: status 3
             end = self.clock()
             logs = [format_log(end, "stderr", f"emulator: {type(exc).__name__}: {exc}")]

@@ -319,6 +319,23 @@ def test_deploying_over_a_busy_manifest_action_lets_its_activation_finish(client
     assert gone(old), "the manifest action's worker outlived its last activation"
 
 
+def test_a_request_that_found_the_replaced_action_leaves_the_deployments_pool(client, controller) -> None:
+    """A request that resolved the manifest action just before a deployment replaced it runs the old
+    code on a worker of its own, which goes after it; the deployment's warm worker stays."""
+    stale = controller.find("demo/echo")
+    code = "def main(a):\n    return {'deployed': True, 'pid': __import__('os').getpid()}\n"
+    assert client.put(f"{NS}/actions/demo/echo", json={"exec": {"kind": "python:3", "code": code}}).status_code == 200
+    warm = controller.invoke("demo/echo").response.result["pid"]
+    old = controller._run(stale, {"x": 1}, None).response.result
+    assert old["params"]["x"] == 1 and old["pid"] != warm  # the old code, in a process of its own
+    deadline = time.monotonic() + 10
+    while not gone(old["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(old["pid"]), "the one-off worker outlived its activation"
+    assert controller.invoke("demo/echo").response.result == {"deployed": True, "pid": warm}
+    assert controller.worker_count("demo/echo") == 1
+
+
 def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:
     state = tmp_path / "entities.json"
     client = authorized(create_app(make_controller(state_file=state)).test_client())
