@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import weakref
 from collections.abc import Iterable
 
 # <sys/inotify.h>: whatever changes a folder's listing or a file in it.
@@ -37,10 +38,12 @@ _LIBC = _libc()
 
 class FolderWatch:
     """An inotify descriptor watching some folders; `changed()` says whether anything happened
-    in them since the last call."""
+    in them since the last call. The descriptor is closed by `close()`, or when the watch is
+    collected (a pool dropped without shutdown)."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._close = weakref.finalize(self, os.close, fd)
 
     @classmethod
     def open(cls, folders: Iterable[str]) -> FolderWatch | None:
@@ -73,6 +76,5 @@ class FolderWatch:
             seen = True
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._close()  # closes the descriptor once
+        self._fd = -1

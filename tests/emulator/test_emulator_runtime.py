@@ -1,6 +1,7 @@
 """Workers: the launcher protocol, warm reuse, parallel workers, timeouts, crashes, reload."""
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -177,6 +178,25 @@ def test_a_folder_watch_reports_changes_once(tmp_path: Path) -> None:
         watch.close()
     assert watch.changed() is True  # closed: it can no longer vouch for anything
     assert FolderWatch.open([str(tmp_path / "missing")]) is None
+
+
+def test_a_dropped_folder_watch_closes_its_descriptor(tmp_path: Path) -> None:
+    """A pool dropped without shutdown must not leak an inotify descriptor per restage."""
+    def inotify_fds() -> set[str]:
+        return {fd for fd in os.listdir("/proc/self/fd") if "inotify" in os.path.realpath(f"/proc/self/fd/{fd}")}
+
+    before = inotify_fds()
+    watch = FolderWatch.open([str(tmp_path)])
+    assert watch is not None and len(inotify_fds() - before) == 1
+    del watch
+    gc.collect()
+    assert inotify_fds() - before == set()
+    closed = FolderWatch.open([str(tmp_path)])
+    closed.close()
+    closed.close()  # twice is harmless: the descriptor is closed once
+    del closed
+    gc.collect()
+    assert inotify_fds() - before == set()
 
 
 def test_the_pool_looks_at_the_files_only_after_a_change_notice(make_controller, tmp_path: Path,
