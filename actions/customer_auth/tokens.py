@@ -100,16 +100,5 @@ def read(token: str, policy: TokenPolicy, now: int, revoked_before: Revocation |
     return int(claims["uid"])
 
 
-def unverified_customer_id(token: str) -> int | None:
-    """The uid claim without verification (for display and diagnostics; `read` decides)."""
-    import jwt
-
-    try:
-        uid = jwt.decode(token, options={"verify_signature": False}).get("uid")
-    except jwt.InvalidTokenError:
-        return None
-    return uid if isinstance(uid, int) and not isinstance(uid, bool) else None
-
-
 def _b64(value: dict) -> str:
     return urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()

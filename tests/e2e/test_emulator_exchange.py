@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from customer_auth.integrations import Integration
-from customer_auth.tokens import unverified_customer_id
-from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client
+from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client, token_customer_id
 from tests.emulator.conftest import AUTH_HEADER
 
 OW_AUTH = {"Authorization": AUTH_HEADER}  # the namespaces API takes the guest key, as wsk sends it
@@ -135,6 +134,6 @@ def test_concurrent_exchanges_for_one_new_email(emulator, served, integration):
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(exchange, range(64)))
     tokens = [a["data"]["exchangeExternalCustomerToken"]["token"] for a in answers]
-    assert {unverified_customer_id(token) for token in tokens} == {1}
+    assert {token_customer_id(token) for token in tokens} == {1}
     assert store.customer_count() == 1
     assert controller.worker_count("customer-auth/upsert-customer") == 2

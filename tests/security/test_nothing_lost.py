@@ -20,7 +20,7 @@ from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
 from customer_auth.store.tinydb_store import TinyDBStore
-from tests.conftest import CRYPT_KEY, ROOT, free_port
+from tests.conftest import CRYPT_KEY, ROOT, free_port, token_customer_id
 
 ROUNDS = 5
 
@@ -45,9 +45,7 @@ def exchange(base: str, integration: Integration, email: str) -> int | None:
         token = answer.json()["token"] if answer.status_code == 200 else None
     except (requests.RequestException, ValueError, KeyError):
         return None
-    from customer_auth.tokens import unverified_customer_id
-
-    return unverified_customer_id(token) if token else None
+    return token_customer_id(token) if token else None
 
 
 def wait_until_up(base: str) -> None:
