@@ -9,7 +9,6 @@ shards (or every shard), then the counter.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -18,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..customers import Customer, email_key
-from .base import StoreError
-from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, shard_of, stored_fields
+from .tinydb_files import (
+    Database, KeptFile, OnFirstUse, assign_ids, fixed_record, read_table, shard_of, stored_fields,
+)
 
 CUSTOMERS = "customers"
 CUSTOMER_SHARDS = 256
@@ -250,15 +250,7 @@ class CustomerShards:
         (so taking no shard's: see the lock order above)."""
         highest = 0
         for number in range(CUSTOMER_SHARDS):
-            path = self._directory / f"{number:03d}.json"
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                continue
-            try:
-                docs = (json.loads(raw) if raw.strip() else {}).get(CUSTOMERS) or {}
-            except ValueError as exc:
-                raise StoreError(f"the store file {path} is not valid JSON: {exc}") from None
+            docs = read_table(self._directory / f"{number:03d}.json", CUSTOMERS) or {}
             highest = max(highest, max(map(int, docs), default=0))
         return highest
 

@@ -97,10 +97,7 @@ class AtomicJSONStorage(Storage):
                 self.generation += 1
             self._data, self._signature = None, None
             return
-        try:
-            self._data = json.loads(raw) if raw.strip() else None
-        except ValueError as exc:
-            raise StoreError(f"the store file {self.path} is not valid JSON: {exc}") from None
+        self._data = parse_store_file(self.path, raw)
         self._signature = signature
         self.generation += 1
 
@@ -109,6 +106,23 @@ class AtomicJSONStorage(Storage):
         replace_file(self.path, json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         stat = os.stat(self.path)
         self._signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def parse_store_file(path: Path, raw: bytes) -> dict[str, Any] | None:
+    """A store file's content (None when it is empty); one that does not parse is a StoreError naming it."""
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise StoreError(f"the store file {path} is not valid JSON: {exc}") from None
+
+
+def read_table(path: Path, table: str) -> dict[str, Any] | None:
+    """The documents of `table` in the store file at `path`, read without its lock (None: no file)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return (parse_store_file(path, raw) or {}).get(table) or {}
 
 
 def replace_file(path: Path, content: bytes) -> None:

@@ -66,10 +66,12 @@ from tinydb.table import Document
 from ..customers import Customer
 from ..errors import ConfigurationError
 from ..integrations import Integration
-from .base import Admission, RateLimit, Revocation, StoreError, take_token
+from .base import Admission, RateLimit, Revocation, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
-from .tinydb_files import Database, KeptFile, OnFirstUse, assign_ids, fixed_record, shard_of, stored_fields
+from .tinydb_files import (
+    Database, KeptFile, OnFirstUse, assign_ids, fixed_record, read_table, shard_of, stored_fields,
+)
 
 INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"
@@ -324,16 +326,11 @@ class TinyDBStore:
         processes moving one file at once record its uses twice, which changes nothing; one that finds
         the file gone knows its uses are in the journals."""
         for old in [self._old_nonces, *sorted(self._nonce_dir.glob("*.json"))]:
-            try:
-                raw = old.read_bytes()
-            except FileNotFoundError:
+            docs = read_table(old, NONCES)
+            if docs is None:
                 continue
-            try:
-                docs = ((json.loads(raw) if raw.strip() else {}).get(NONCES) or {}).values()
-            except ValueError as exc:
-                raise StoreError(f"the store file {old} is not valid JSON: {exc}") from None
             by_shard: dict[int, list[tuple[str, int]]] = {}
-            for doc in docs:
+            for doc in docs.values():
                 by_shard.setdefault(_nonce_shard(doc["key"]), []).append((doc["key"], int(doc["timestamp"])))
             for shard, uses in by_shard.items():
                 self._journals[shard].add(uses)
