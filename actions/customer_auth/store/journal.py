@@ -83,10 +83,7 @@ class NonceJournal:
         self._read_to += end
 
     def _append(self, fd: int, stat: os.stat_result, uses: list[tuple[str, int]]) -> None:
-        data = b"".join(_line(key, timestamp) for key, timestamp in uses)
-        if stat.st_size > self._read_to:  # a torn line: ours must not continue it
-            data = b"\n" + data
-        self._file.write(fd, data)
+        data = self._file.append_lines(fd, stat, b"".join(_line(key, timestamp) for key, timestamp in uses))
         self._read_to = stat.st_size + len(data)
         self._lines += len(uses) + data.startswith(b"\n")
 
@@ -113,9 +110,7 @@ class AuditJournal:
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
         with self._file.locked() as (fd, stat):
-            if stat.st_size and os.pread(fd, 1, stat.st_size - 1) != b"\n":
-                line = b"\n" + line  # after a torn line
-            self._file.write(fd, line)
+            self._file.append_lines(fd, stat, line)
 
     def newest(self, limit: int, integration_id: int | None) -> list[dict[str, Any]]:
         try:

@@ -284,6 +284,15 @@ class KeptFile:
         if self._sync:
             os.fsync(fd)
 
+    def append_lines(self, fd: int, stat: os.stat_result, lines: bytes) -> bytes:
+        """Appends whole lines (a journal's): after a torn last line (a writer killed mid-write, a
+        full disk) a newline comes first, so the torn bytes stay a line of their own. Returns what
+        was written."""
+        if stat.st_size and os.pread(fd, 1, stat.st_size - 1) != b"\n":
+            lines = b"\n" + lines
+        self.write(fd, lines)
+        return lines
+
     def close(self) -> None:
         with self._mutex:
             self._close()
