@@ -73,10 +73,10 @@ def pytest_configure(config: pytest.Config) -> None:
     add = activations.ActivationStore.add
 
     def recorded_add(self, activation, redact=None) -> None:
-        # What a read of this record returns (the store redacts on first read).
-        served = redact(activation) if redact is not None else activation
-        AUDIT.sink(f"activation {activation.name}", json.dumps(served.to_dict(), default=str))
         add(self, activation, redact)
+        served = self.get(activation.activation_id)  # what the activations API would return: the real read
+        if served is not None:  # None: already pushed out by newer records, never readable
+            AUDIT.sink(f"activation {activation.name}", json.dumps(served.to_dict(), default=str))
 
     activations.ActivationStore.add = recorded_add
 
