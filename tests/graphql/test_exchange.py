@@ -247,14 +247,34 @@ def test_json_string_body_and_several_errors_pass_through(app_settings):
     assert [e["path"] for e in answer.json["errors"]] == [["exchangeExternalCustomerToken"]] * 2
 
 
-@pytest.mark.parametrize("style", ["literal", "variables"])
-def test_scalar_type_errors_read_the_same(facade, integration, style):
+@pytest.mark.parametrize("style, message", [
+    ("literal", "String cannot represent a non string value: 5"),
+    ("variables", 'Variable "$input" got invalid value 5 at "input.customer.firstname"; '
+                  "String cannot represent a non string value: 5"),
+])
+def test_scalar_type_errors_in_graphql_php_wording(facade, integration, style, message):
     customer = {**SEED_CUSTOMER, "firstname": 5}
     query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
     answer = post(facade, query, variables, integration=integration)
-    assert answer.messages() == ["String cannot represent a non string value: 5"]
+    assert answer.messages() == [message]
     assert answer.categories() == [INPUT] and "data" not in answer.json
-    assert b"roni_cost" not in answer.raw  # the submitted value is not echoed back
+    assert b"roni_cost" not in answer.raw  # the rest of the input is not echoed back
+
+
+@pytest.mark.parametrize("customer, message", [
+    ({**SEED_CUSTOMER, "firstname": None}, 'Variable "$input" got invalid value null at "input.customer.firstname"; '
+                                           'Expected non-nullable type "String!" not to be null.'),
+    (None, 'Variable "$input" got invalid value null at "input.customer"; '
+           'Expected non-nullable type "CustomerCreateInput!" not to be null.'),
+    ({**SEED_CUSTOMER, "is_subscribed": "yes" * 50}, 'Variable "$input" got invalid value "' + "yes" * 33
+     + '… at "input.customer.is_subscribed"; Boolean cannot represent a non boolean value: "' + "yes" * 50 + '"'),
+])
+def test_a_null_or_wrong_variable_value_names_its_field(facade, integration, customer, message):
+    """An identity provider that sends no name (Apple does, after the first sign-in) gives a null:
+    the answer says which field, in graphql-php's words, not Python's."""
+    answer = post(facade, *_variables(customer), integration=integration)
+    assert answer.messages() == [message] and answer.categories() == [INPUT]
+    assert b"None" not in answer.raw
 
 
 def test_a_huge_invalid_input_stops_at_the_error_limit(facade, integration, monkeypatch):

@@ -14,6 +14,7 @@ Every other message has its quoted names in double quotes, as graphql-php prints
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -36,7 +37,12 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^Field '(\w+)' argument '(\w+)' of type '([^']+)' is required, but it was not provided\.$"),
         r'Field "\1" argument "\2" of type "\3" is required but not provided.',
     ),
+    (
+        re.compile(r"^Expected non-nullable type '([^']+)' not to be None\.$"),
+        r'Expected non-nullable type "\1" not to be null.',
+    ),
 ]
+MAX_SHOWN_VALUE = 100  # characters of a bad variable value shown in its error
 _QUOTED = re.compile(r"'([^'\s]+)'")
 
 
@@ -47,6 +53,17 @@ def translate(message: str) -> str:
         if pattern.match(message):
             return pattern.sub(replacement, message)
     return _QUOTED.sub(r'"\1"', message)
+
+
+def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: str) -> str:
+    """graphql-php's wording of a variable value that does not coerce: the value, as JSON (cut short
+    past MAX_SHOWN_VALUE characters), and where it sits in the variable."""
+    shown = json.dumps(value, ensure_ascii=False)
+    if len(shown) > MAX_SHOWN_VALUE:
+        shown = shown[:MAX_SHOWN_VALUE] + "…"
+    where = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
+    at = f' at "{name}{where}"' if path else ""
+    return f'Variable "${name}" got invalid value {shown}{at}; {message}'
 
 
 def missing_field(type_name: str, field_name: str, type_str: str) -> str:

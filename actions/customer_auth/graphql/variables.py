@@ -1,10 +1,12 @@
-"""Variable values checked against their definitions, with the same wording as inline literals.
+"""Variable values checked against their definitions, in the wording Commerce's clients match.
 
-graphql-core reports a bad variable as `Variable '$input' got invalid value {...} at 'input.customer';
-Field 'email' of required type 'String!' was not provided.` That message repeats the submitted value
-(the shopper's email, a password) and differs from what the same mistake gives in an inline literal.
-Here the message is the inline one, so a client matches one string either way:
-`Field CustomerCreateInput.email of required type String! was not provided`.
+A fault of an input object (a required field left out, a field it does not define) reads as
+Commerce's documentation words it, whether the input came inline or in variables:
+`Field CustomerCreateInput.email of required type String! was not provided`. graphql-core, like
+graphql-php, would print the whole object in a variable's error, the shopper's email with it.
+A bad value (null, or of the wrong type) reads as graphql-php words a variable's: the value and
+where it is, e.g. `Variable "$input" got invalid value null at "input.customer.firstname";
+Expected non-nullable type "String!" not to be null.`
 """
 from __future__ import annotations
 
@@ -63,9 +65,10 @@ def variable_errors(
             )
             continue
 
-        def on_error(path: Sequence[str | int], _invalid: Any, error: GraphQLError, var_type: Any = var_type,
-                     definition: VariableDefinitionNode = definition) -> None:
-            errors.append(messages.error(_message(var_type, path, error.message), INPUT, _location(definition)))
+        def on_error(path: Sequence[str | int], invalid: Any, error: GraphQLError, var_type: Any = var_type,
+                     definition: VariableDefinitionNode = definition, name: str = name) -> None:
+            errors.append(messages.error(_message(name, var_type, path, invalid, error.message), INPUT,
+                                         _location(definition)))
             if len(errors) >= MAX_ERRORS:
                 raise _TooManyErrors
 
@@ -85,13 +88,15 @@ def _location(definition: VariableDefinitionNode) -> Any:
     return GraphQLError("", definition).locations
 
 
-def _message(var_type: Any, path: Sequence[str | int], message: str) -> str:
+def _message(name: str, var_type: Any, path: Sequence[str | int], invalid: Any, message: str) -> str:
     missing = _MISSING_FIELD.match(message)
     if missing:
         parent = _type_at(var_type, path)
         if parent is not None:
             return messages.missing_field(parent.name, missing.group(1), missing.group(2))
-    return messages.translate(message)
+    if isinstance(invalid, (dict, list)):  # the object's fault: its content is not repeated
+        return messages.translate(message)
+    return messages.invalid_variable(name, path, invalid, messages.translate(message))
 
 
 def _type_at(type_: Any, path: Sequence[str | int]) -> GraphQLInputObjectType | None:
