@@ -287,3 +287,23 @@ def test_a_huge_invalid_input_stops_at_the_error_limit(facade, integration, monk
     answer = post(facade, query, values, integration=integration)
     assert len(answer.messages()) == variables.MAX_ERRORS and set(answer.categories()) == {INPUT}
     assert len(worded) == variables.MAX_ERRORS  # not one per bad item
+
+
+def test_one_exchange_per_request(facade, invoker, integration):
+    """The request's signature, and its nonce, authenticate one exchange: a second alias would be
+    refused as a replay after the first had run. The document is refused before anything runs."""
+    body = SEED_MUTATION.strip()[len("mutation {"):-1]
+    fragment = ("mutation { a: exchangeExternalCustomerToken(input: {customer: {firstname: \"A\", lastname: \"B\", "
+                "email: \"a@example.com\"}}) { token } ...More }\n"
+                "fragment More on Mutation { b: exchangeExternalCustomerToken(input: {customer: {firstname: \"A\", "
+                "lastname: \"B\", email: \"b@example.com\"}}) { token } }")
+    for document in (f"mutation {{ a: {body} b: {body} }}", fragment):
+        answer = post(facade, document, integration=integration)
+        assert answer.messages() == ["Only one exchangeExternalCustomerToken can be sent per request."]
+        assert answer.categories() == [INPUT] and "data" not in answer.json
+    assert invoker.calls == []
+    # One response key is one execution (the fields merge), and another operation is another request.
+    twice = post(facade, f"mutation {{ {body} {body} }}", integration=integration)
+    assert "errors" not in twice.json and len(invoker.calls) == 1
+    named = f"mutation A {{ {body} }}\nmutation B {{ {body} }}"
+    assert "errors" not in post(facade, named, integration=integration, operation_name="B").json

@@ -7,7 +7,7 @@ parser stops past it) and its depth (graphql-php's QueryDepth rule, as Commerce 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from graphql import (
     InlineFragmentNode,
     NullValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationRule,
     parse,
@@ -64,7 +65,7 @@ class DocumentCache:
     def __init__(self, schema: GraphQLSchema, limits: Limits, size: int = 256) -> None:
         self.schema = schema
         self.limits = limits
-        self._rules = [*specified_rules, RequiredArgumentsRule]
+        self._rules = [*specified_rules, RequiredArgumentsRule, OneExchangePerRequestRule]
         self.prepare = functools.lru_cache(maxsize=size)(self._prepare)
 
     def cache_info(self) -> Any:
@@ -104,6 +105,41 @@ class RequiredArgumentsRule(ValidationRule):
         given = next((a for a in node.arguments or () if a.name.value == argument), None)
         if given is None or isinstance(given.value, NullValueNode):
             self.report_error(GraphQLError(required_argument_message(node.name.value, argument, type_str), node))
+
+
+ONE_EXCHANGE = "Only one exchangeExternalCustomerToken can be sent per request."
+
+
+class OneExchangePerRequestRule(ValidationRule):
+    """An exchange authenticates the HTTP request, whose OAuth nonce is used once: a second exchange
+    in the same operation (another alias) could only be refused as a replay after the first ran.
+    The document is refused before anything runs, the second and later fields named."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        if node.operation != OperationType.MUTATION:
+            return
+        fragments = {d.name.value: d for d in self.context.document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}
+        by_key: dict[str, FieldNode] = {}  # fields of one response key run once (merged)
+        for field in _root_fields(node.selection_set, fragments, set()):
+            if field.name.value == "exchangeExternalCustomerToken":
+                by_key.setdefault((field.alias or field.name).value, field)
+        if len(by_key) > 1:
+            self.report_error(GraphQLError(ONE_EXCHANGE, list(by_key.values())[1:]))
+
+
+def _root_fields(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode],
+                 seen: set[str]) -> Iterator[FieldNode]:
+    """The fields an operation selects at its root, through inline fragments and spreads (each once)."""
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _root_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            if selection.name.value not in seen:
+                seen.add(selection.name.value)
+                yield from _root_fields(fragments[selection.name.value].selection_set, fragments, seen)
 
 
 def depth_errors_of(document: DocumentNode, max_depth: int) -> list[GraphQLError]:
