@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -76,7 +77,7 @@ class Controller:
         # Entities deployed through the REST API; `state_file` keeps them across restarts.
         self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
                                        state_file=state_file, clock=clock)
-        self.web_gateway = WebGateway(self.find, self.invoke, namespace)
+        self.web_gateway = WebGateway(self.find, self.invoke, self.start, namespace)
 
     @classmethod
     def from_path(cls, manifest_path: Path, env: Mapping[str, str] | None = None, **kwargs: Any) -> "Controller":
@@ -104,6 +105,21 @@ class Controller:
         if entity is None:
             raise EntityNotFound(fqn)
         return self._run(entity, dict(params or {}), cause, activation_id)
+
+    def start(self, fqn: str, params: dict[str, Any] | None = None, *,
+              activation_id: str | None = None) -> Future[Activation]:
+        """`invoke` in a thread of its own: a caller that waits only so long (a blocking REST invoke, a web
+        call) answers 202 when the wait ends, and the activation goes on; its record appears when it ends."""
+        future: Future[Activation] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.invoke(fqn, params, activation_id=activation_id))
+            except BaseException as exc:  # EntityNotFound, or the emulator's own failure
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=f"activation-{activation_id or fqn}", daemon=True).start()
+        return future
 
     # Deployments (the REST API's PUT / DELETE): the registry decides, the controller retires workers.
 
@@ -215,7 +231,6 @@ class Controller:
     def _run_action(self, action: Action, params: dict[str, Any], cause: str | None,
                     activation_id: str | None = None) -> Activation:
         activation_id = activation_id or new_activation_id()
-        start = self.clock()
         # Defaults under the payload: the caller's params win (OpenWhisk merges the same way).
         value = {**action.inputs, **params}
         message = {
@@ -242,12 +257,13 @@ class Controller:
             finally:
                 if one_off:
                     pool.retire()
-        except Exception as exc:  # the emulator's fault, never the action's: status 3
+        except Exception as exc:  # the emulator's fault, never the action's: status 3 (nothing ran)
             end = self.clock()
             logs = [format_log(end, "stderr", f"emulator: {type(exc).__name__}: {exc}")]
-            return Activation(activation_id, self.namespace, action.name, int(start * 1000), int(end * 1000),
+            return Activation(activation_id, self.namespace, action.name, int(end * 1000), int(end * 1000),
                               Response(INTERNAL_ERROR, {"error": PROVISION_ERROR}), logs, annotations, cause=cause)
         end = self.clock()
+        start = run.start  # when a worker took it: the wait for one is the waitTime annotation
         outcome = run.outcome
         if outcome.developer_error:
             status = DEVELOPER_ERROR

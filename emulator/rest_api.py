@@ -12,16 +12,14 @@ import base64
 import binascii
 import hmac
 import json
-import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.controller import Controller, EntityNotFound
-from emulator.manifest import truthy
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
-from emulator.web_actions import PARAMETERS_NOT_ALLOWED, error_response
+from emulator.web_actions import MAX_WAIT_MS, PARAMETERS_NOT_ALLOWED, error_response, final_params
 
 # The well-known key of OpenWhisk's `guest` namespace (ansible/files/auth.guest), which wsk's
 # local setups use; any other key is given with --auth / OW_AUTH.
@@ -30,7 +28,6 @@ GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkc
 AUTH_MISSING = "The resource requires authentication, which was not supplied with the request"
 AUTH_INVALID = "The supplied authentication is invalid"
 AUTH_CHALLENGE = 'Basic realm="OpenWhisk secure realm"'
-MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation
 MAX_LIST_LIMIT = 200
 MAX_PUT_BYTES = MAX_CODE_BYTES * 4 // 3 + 1024 * 1024  # a 48 MB zip in base64, plus the document
 
@@ -202,36 +199,28 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
     fqn = f"{pkg}/{name}"
     blocking, result_only = _bool_arg("blocking"), _bool_arg("result")
     wait_ms = _int_arg("timeout", MAX_WAIT_MS, "actions")
+    if not 0 < wait_ms <= MAX_WAIT_MS:
+        raise ApiError(400, f"Timeout must be number of milliseconds up to {MAX_WAIT_MS}.")
     payload = _body()
     entity = controller.find(fqn)
     if entity is None:
         raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
-    if truthy(entity.annotations.get("final")) and set(payload) & {k for k, v in entity.inputs.items() if v is not None}:
+    if set(payload) & final_params(entity):
         raise ApiError(400, PARAMETERS_NOT_ALLOWED)  # final parameters may not be overridden
     activation_id = new_activation_id()
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["activation"] = controller.invoke(fqn, payload, activation_id=activation_id)
-        except EntityNotFound:
-            outcome["missing"] = True
-        except Exception as exc:  # the emulator's fault: OpenWhisk answers 500
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name=f"activation-{activation_id}", daemon=True).start()
+    future = controller.start(fqn, payload, activation_id=activation_id)
     headers = {"x-openwhisk-activation-id": activation_id}
     # Non-blocking, or blocking past the wait: 202 with the id, the record appears when it ends.
-    if not blocking or not done.wait(max(0, wait_ms) / 1000):
+    if not blocking:
         return _json({"activationId": activation_id}, 202, headers)
-    if outcome.get("missing"):
-        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
-    if "error" in outcome:
+    try:
+        act = future.result(wait_ms / 1000)
+    except TimeoutError:
+        return _json({"activationId": activation_id}, 202, headers)
+    except EntityNotFound:
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST) from None
+    except Exception:  # the emulator's fault: OpenWhisk answers 500
         return _error(500, "Internal Server Error")
-    act = outcome["activation"]
     body = act.response.result if result_only else act.to_dict()
     code = act.response.status_code
     status = 200 if code == SUCCESS else 500 if code == INTERNAL_ERROR else 502  # Actions.doInvoke

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
@@ -19,11 +20,13 @@ from emulator.activations import Activation, new_activation_id
 from emulator.manifest import Action, Sequence, truthy
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation: web calls wait that long
 RESERVED = frozenset({"__ow_method", "__ow_headers", "__ow_path", "__ow_user", "__ow_query", "__ow_body"})
 EXTENSIONS = (".http", ".json", ".html", ".svg", ".text")
 
 RESOURCE_DOES_NOT_EXIST = "The requested resource does not exist."
 PARAMETERS_NOT_ALLOWED = "Request defines parameters that are not allowed (e.g., reserved properties)."
+RESPONSE_NOT_READY = "Response not yet ready."
 ERROR_PROCESSING_REQUEST = "There was an error processing your request."
 PROPERTY_NOT_FOUND = "Response does not include requested property."
 HTTP_CONTENT_TYPE_ERROR = "Response type in header did not match generated content type."
@@ -67,11 +70,16 @@ class WebError(Exception):
 
 Find = Callable[[str], Action | Sequence | None]
 Invoke = Callable[[str, dict[str, Any]], Activation]
+Start = Callable[[str, dict[str, Any]], "Future[Activation]"]
 
 
 class WebGateway:
-    def __init__(self, find: Find, invoke: Invoke, namespace: str) -> None:
-        self._find, self._invoke, self.namespace = find, invoke, namespace
+    """`invoke` runs an activation in the calling thread, `start` in one of its own (Controller.start)."""
+
+    def __init__(self, find: Find, invoke: Invoke, start: Start, namespace: str,
+                 max_wait_ms: int = MAX_WAIT_MS) -> None:
+        self._find, self._invoke, self._start, self.namespace = find, invoke, start, namespace
+        self.max_wait_ms = max_wait_ms
 
     def handle(self, namespace: str, path: str, method: str, headers: Mapping[str, str], query_string: str,
                body: bytes, *, scheme: str = "http") -> WebResponse:
@@ -89,13 +97,32 @@ class WebGateway:
                 raise WebError(413, entity_too_big(len(body)))
             params = web_params(entity, method, hdrs, query_string, body, rest=rest, scheme=scheme,
                                 called_path=f"/api/v1/web/{namespace}/{path}")
-            activation = self._invoke(entity.fqn, params)
+            activation = self._activation(entity, params)
             response = _respond(activation, extension, transid)
         except WebError as err:
             response = error_response(err.status, err.message, transid)
         names = {k.lower() for k, _ in response.headers}
         response.headers[:0] = [(k, v) for k, v in cors if k.lower() not in names]
         return response
+
+    def _activation(self, entity: Action | Sequence, params: dict[str, Any]) -> Activation:
+        """The activation, waited for as OpenWhisk waits for a web call's: `max_wait_ms` at most, then
+        202 `Response not yet ready.` while it goes on. An entity whose time limits end before that
+        runs in this thread, with no hand-off (a wait for a busy worker is not counted there)."""
+        if self._time_limit_ms(entity) < self.max_wait_ms:
+            return self._invoke(entity.fqn, params)
+        try:
+            return self._start(entity.fqn, params).result(self.max_wait_ms / 1000)
+        except TimeoutError:
+            raise WebError(202, RESPONSE_NOT_READY) from None
+
+    def _time_limit_ms(self, entity: Action | Sequence | None, depth: int = 0) -> float:
+        """How long `entity` may run: an action's timeout, a sequence's components' in turn."""
+        if isinstance(entity, Action):
+            return entity.timeout_ms
+        if entity is None or depth > 50:  # a deleted component ends the sequence; 50: OpenWhisk's length limit
+            return 0
+        return sum(self._time_limit_ms(self._find(fqn), depth + 1) for fqn in entity.components)
 
     def _resolve(self, namespace: str, path: str) -> tuple[Action | Sequence, str, str]:
         if namespace not in (self.namespace, "_"):
@@ -169,7 +196,7 @@ def _params(entity: Action | Sequence, method: str, headers: dict[str, str], res
         else:
             body_value = _opaque_body(body, media)
         fields = body_value if isinstance(body_value, dict) else None
-    forbidden = RESERVED | _final_params(entity)
+    forbidden = RESERVED | final_params(entity)
     if forbidden & (set(query) | set(fields or {})):
         raise WebError(400, PARAMETERS_NOT_ALLOWED)
     params.update(query)  # precedence: defaults < query < body (defaults are merged by invoke)
@@ -180,9 +207,10 @@ def _params(entity: Action | Sequence, method: str, headers: dict[str, str], res
     return params
 
 
-def _final_params(entity: Action | Sequence) -> set[str]:
-    """annotation final: true makes every defined input immutable (WhiskAction.immutableParameters)."""
-    if not truthy(entity.annotations.get("final")) or not isinstance(entity, Action):
+def final_params(entity: Action | Sequence) -> set[str]:
+    """annotation final: true makes every defined input of an action or a sequence immutable, for web
+    calls and REST invokes alike (WhiskActionMetaData.immutableParameters)."""
+    if not truthy(entity.annotations.get("final")):
         return set()
     return {k for k, v in entity.inputs.items() if v is not None}
 

@@ -28,9 +28,12 @@ STAT_EVERY = 1.0  # seconds
 
 @dataclass
 class PoolRun:
-    """A RunOutcome plus the timings the activation record reports (ms)."""
+    """A RunOutcome plus the timings the activation record reports: when a worker took the
+    activation (the pool's clock, seconds; a cold start's init included, the wait for a worker not),
+    and the wait and the init (ms)."""
 
     outcome: RunOutcome
+    start: float
     wait_ms: int
     init_ms: int | None
 
@@ -64,14 +67,14 @@ class ActionPool:
     def run(self, message: dict[str, Any]) -> PoolRun:
         timeout_ms = self.action.timeout_ms
         waited_from = time.monotonic()
-        worker, init_ms, failed = self._acquire(timeout_ms)
-        wait_ms = int((time.monotonic() - waited_from) * 1000) - (init_ms or 0)
+        worker, start, init_ms, failed = self._acquire(timeout_ms)
+        wait_ms = max(0, int((time.monotonic() - waited_from) * 1000) - (init_ms or 0))
         if failed is not None:
-            return PoolRun(failed, max(0, wait_ms), init_ms)
+            return PoolRun(failed, start, wait_ms, init_ms)
         assert worker is not None
         outcome = worker.run(message, timeout_ms)
         self._release(worker, outcome.worker_ok)
-        return PoolRun(outcome, max(0, wait_ms), init_ms)
+        return PoolRun(outcome, start, wait_ms, init_ms)
 
     def workers(self) -> int:
         with self._cond:
@@ -140,7 +143,9 @@ class ActionPool:
             staging.write_bytecode(layout, self._pycache / self._folder.name)
         self._version = version
 
-    def _acquire(self, timeout_ms: int) -> tuple[Worker | None, int | None, RunOutcome | None]:
+    def _acquire(self, timeout_ms: int) -> tuple[Worker | None, float, int | None, RunOutcome | None]:
+        """A worker (an idle one, else a new one started), when it was taken (the pool's clock, before a
+        new one's start), and a new one's init time or failure."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the runtime is shutting down")
@@ -151,7 +156,7 @@ class ActionPool:
                     raise RuntimeError("the runtime is shutting down")
                 self._refresh()
             if self._idle:
-                return self._idle.pop(), None, None
+                return self._idle.pop(), self._clock(), None, None
             self._count += 1
             folder, version = self._folder, self._version
         assert folder is not None
@@ -159,7 +164,7 @@ class ActionPool:
         worker.version = version
         with self._cond:
             self._live.add(worker)
-        started = time.monotonic()
+        taken, started = self._clock(), time.monotonic()
         try:
             failed = worker.start(timeout_ms)
         except BaseException:
@@ -169,8 +174,8 @@ class ActionPool:
         init_ms = int((time.monotonic() - started) * 1000)
         if failed is not None:
             self._forget(worker)
-            return None, init_ms, failed
-        return worker, init_ms, None
+            return None, taken, init_ms, failed
+        return worker, taken, init_ms, None
 
     def _release(self, worker: Worker, ok: bool) -> None:
         with self._cond:

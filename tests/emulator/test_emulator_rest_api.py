@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 import os
 import sys
 import threading
@@ -334,6 +335,25 @@ def test_a_request_that_found_the_replaced_action_leaves_the_deployments_pool(cl
     assert gone(old["pid"]), "the one-off worker outlived its activation"
     assert controller.invoke("demo/echo").response.result == {"deployed": True, "pid": warm}
     assert controller.worker_count("demo/echo") == 1
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "60001"])
+def test_a_blocking_wait_is_bounded_as_in_openwhisk(client, timeout: str) -> None:
+    resp = client.post(f"{NS}/actions/demo/echo?blocking=true&result=true&timeout={timeout}")
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "Timeout must be number of milliseconds up to 60000."
+    assert client.post(f"{NS}/actions/demo/echo?blocking=true&result=true&timeout=60000").status_code == 200
+
+
+def test_a_record_starts_when_a_worker_takes_it(make_controller) -> None:
+    """The wait for a busy worker is the waitTime annotation, outside start and duration (OpenWhisk)."""
+    controller = make_controller(workers_per_action=1)
+    controller.invoke("demo/sleep", {"seconds": 0})  # a warm worker: no init time below
+    with ThreadPoolExecutor(2) as pool:
+        first, second = sorted(pool.map(lambda _: controller.invoke("demo/sleep", {"seconds": 0.5}), range(2)),
+                               key=lambda act: act.start)
+    assert second.annotation("waitTime") >= 400 and second.start >= first.end - 5
+    assert second.duration < 900, second.duration  # its own half second, not the wait before it
 
 
 def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -168,3 +169,28 @@ def test_web_sequence(client, controller) -> None:
     assert seq.name == "pipeline" and len(seq.logs) == 3
     failed = client.post("/api/v1/web/guest/demo/pipeline", json={"fail_at": "a"})
     assert failed.status_code == 400 and failed.get_json()["error"] == NOT_VALID_HTTP
+
+
+def test_final_parameters_of_a_web_sequence_are_rejected(client) -> None:
+    """`final` protects a sequence's parameters as it does an action's, over the web as over REST."""
+    body = {"exec": {"kind": "sequence", "components": ["/_/demo/step-a"]},
+            "parameters": [{"key": "COLOR", "value": "server"}],
+            "annotations": [{"key": "web-export", "value": True}, {"key": "final", "value": True}]}
+    assert client.put("/api/v1/namespaces/_/actions/demo/locked", json=body).status_code == 200
+    for resp in (client.get(f"{BASE}/locked.json?COLOR=client"), client.post(f"{BASE}/locked", json={"COLOR": "x"})):
+        assert resp.status_code == 400 and resp.get_json()["error"] == NOT_ALLOWED
+    seen = client.get(f"{BASE}/locked.json?first_only=1").get_json()["seen"]["a"]
+    assert seen == {"COLOR": "server", "MINE": "a-default", "first_only": "1"}
+
+
+def test_a_web_call_waits_at_most_the_limit_then_answers_202(client, controller) -> None:
+    """OpenWhisk waits 60 s for a web call's activation, then answers 202 while it goes on."""
+    controller.web_gateway.max_wait_ms = 300  # sleep's timeout (1 s) is longer: the wait is bounded
+    resp = client.get(f"{BASE}/sleep.json?seconds=0.8")
+    assert resp.status_code == 202 and resp.get_json()["error"] == "Response not yet ready."
+    deadline = time.monotonic() + 10
+    while not controller.activations.list(name="sleep") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (record,) = controller.activations.list(name="sleep")
+    assert record.response.success and record.response.result["slept"] == "0.8"  # it went on to the end
+    assert client.get(f"{BASE}/sleep.json?seconds=0.05").status_code == 200
