@@ -18,6 +18,7 @@ RATE_LIMITED = "rate-limited"
 INVALID = "invalid"
 NOT_FOUND = "not-found"
 ERROR = "error"
+OUTCOMES = (ISSUED, DENIED, RATE_LIMITED, INVALID, NOT_FOUND, ERROR)
 
 log = logging.getLogger("customer_auth.audit")
 

@@ -61,19 +61,26 @@ class Integration(Record):
                                     self.previous["access_token_secret"]))
         return sets
 
-    def rotate(self, grace_seconds: int, now: int) -> None:
+    def rotate(self, grace_seconds: int, now: int) -> bool:
         """New secrets and access token (the consumer key stays: it names the integration); the old ones
-        keep working for `grace_seconds`, so callers can switch with no downtime."""
-        self.previous = {
-            "consumer_secret": self.consumer_secret,
-            "access_token": self.access_token,
-            "access_token_secret": self.access_token_secret,
-            "valid_until": now + max(grace_seconds, 0),
-        }
+        keep working for `grace_seconds`, so callers can switch with no downtime. Revoked credentials
+        (leaked, say) get no grace period: a rotation must never make them work again. One previous set
+        is kept, so a rotation ends an earlier rotation's grace period; returns whether it did."""
+        cut_short = bool(self.previous and now < int(self.previous["valid_until"]))
+        if self.token_revoked or grace_seconds <= 0:
+            self.previous = None
+        else:
+            self.previous = {
+                "consumer_secret": self.consumer_secret,
+                "access_token": self.access_token,
+                "access_token_secret": self.access_token_secret,
+                "valid_until": now + grace_seconds,
+            }
         self.consumer_secret = new_credential()
         self.access_token = new_credential()
         self.access_token_secret = new_credential()
         self.token_revoked = False
+        return cut_short
 
     def allows(self, resource: str) -> bool:
         return resource in self.resources or "Magento_Backend::all" in self.resources

@@ -5,16 +5,19 @@ import argparse
 import json
 import sys
 
+from customer_auth.audit import OUTCOMES
 from customer_auth.store import open_store
 from emulator.project import development_env
+
+import cli
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__)
     parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=positive, default=50, help="newest entries shown (default 50)")
     parser.add_argument("--integration", type=int, help="only this integration id")
-    parser.add_argument("--outcome", help="only this outcome (issued, denied, rate-limited, invalid, not-found, error)")
+    parser.add_argument("--outcome", choices=OUTCOMES, help="only this outcome")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args(argv)
     store = open_store(args.store_url or development_env()["STORE_URL"])
@@ -33,5 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

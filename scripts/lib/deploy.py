@@ -21,6 +21,8 @@ from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT
 
+import cli
+
 REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
 
 
@@ -193,4 +195,4 @@ def write_wskdeploy_manifest(app_config: Path, dist: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

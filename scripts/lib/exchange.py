@@ -17,6 +17,9 @@ from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
 from emulator.project import development_env
 
+import cli
+
+CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
   exchangeExternalCustomerToken(input: $input) {
     customer { email firstname lastname is_subscribed }
@@ -44,30 +47,42 @@ def main(argv: list[str] | None = None) -> int:
                 "is_subscribed": args.subscribe}
     graphql = urlsplit(args.url).path.rstrip("/").endswith("graphql")  # /graphql or the graphql web action
     body = {"query": MUTATION, "variables": {"input": {"customer": customer}}} if graphql else {"customer": customer}
-    answer = send(args.url, body, integration, args.store)
+    status, answer = send(args.url, body, integration, args.store)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 1 if "errors" in answer else 0
+    return 1 if status >= 400 or "errors" in answer or "error" in answer else 0
 
 
-def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None) -> dict[str, Any]:
+def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None
+         ) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON answer) of one signed POST."""
     payload = json.dumps(body)
     headers = {"Content-Type": "application/json"}
     request = SignedRequest(method="POST", url=url, headers={"content-type": "application/json"}, body=payload)
     headers["Authorization"] = authorization_header(request, integration, int(time.time()), secrets.token_hex(16))
     if store:
         headers["Store"] = store
-    response = requests.post(url, data=payload, headers=headers, timeout=70)
     try:
-        return response.json()
+        response = requests.post(url, data=payload, headers=headers, timeout=70)
+    except requests.ConnectionError:
+        raise OSError(f"nothing answers at {url} (is the emulator running? ./scripts/emulate)") from None
+    try:
+        return response.status_code, response.json()
     except ValueError:
-        return {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:200]}"}]}
+        return response.status_code, {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:200]}"}]}
 
 
 def load_integration(credentials_file: str | None, key: str | None) -> Integration:
     if credentials_file:
         with open(credentials_file, encoding="utf-8") as handle:
-            record = json.load(handle)
-        return Integration.from_record(record)
+            try:
+                record = json.load(handle)
+            except ValueError as error:
+                raise ValueError(f"{credentials_file} is not JSON ({error})") from None
+        missing = [k for k in CREDENTIAL_KEYS if not isinstance(record, dict) or not record.get(k)]
+        if missing:
+            raise ValueError(f"{credentials_file} lacks {', '.join(missing)}: "
+                             "use the output of scripts/integration create --json")
+        return Integration.from_record({"name": credentials_file, **record})  # the name only labels it
     integrations = open_store(development_env()["STORE_URL"]).integrations()
     for integration in integrations:
         if (key is None and integration.is_usable) or key in (str(integration.id), integration.name):
@@ -77,4 +92,4 @@ def load_integration(credentials_file: str | None, key: str | None) -> Integrati
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

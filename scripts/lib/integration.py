@@ -10,6 +10,8 @@ from customer_auth.integrations import ACTIVE, EXCHANGE_RESOURCE, INACTIVE, Inte
 from customer_auth.store import Store, open_store
 from emulator.project import development_env
 
+import cli
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/integration", description=__doc__)
@@ -17,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create", help="create an integration and print its credentials once")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=integration_name,
+                        help="a name of its own (not blank, not only digits: commands take an id or a name)")
     create.add_argument("--resource", action="append", help=f"ACL resource to grant (default {EXCHANGE_RESOURCE})")
     create.add_argument("--no-permission", action="store_true", help="grant no resource (it cannot exchange)")
     create.add_argument("--json", action="store_true")
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("integration", help="id or name")
         command.add_argument("--json", action="store_true")
         if name == "rotate":
-            command.add_argument("--grace-minutes", type=int, default=60,
+            command.add_argument("--grace-minutes", type=minutes, default=60,
                                  help="how long the old credentials keep working (default 60; 0: not at all)")
 
     args = parser.parse_args(argv)
@@ -91,8 +94,27 @@ def _activate(integration: Integration, args: argparse.Namespace) -> bool:
 
 
 def _rotate(integration: Integration, args: argparse.Namespace) -> bool:
-    integration.rotate(args.grace_minutes * 60, int(time.time()))
+    revoked = integration.token_revoked
+    if integration.rotate(args.grace_minutes * 60, int(time.time())):
+        print("note: the credentials of the earlier rotation, still in their grace period, stop working now "
+              "(one previous set is kept)", file=sys.stderr)
+    if revoked:
+        print("note: the revoked credentials get no grace period", file=sys.stderr)
     return True
+
+
+def integration_name(text: str) -> str:
+    name = text.strip()
+    if not name or name.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank or only digits, which commands would read as an id")
+    return name
+
+
+def minutes(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def find(store: Store, key: str) -> Integration:
@@ -120,4 +142,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

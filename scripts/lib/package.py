@@ -22,6 +22,8 @@ from pathlib import Path
 from emulator.manifest import Action, ManifestError, load_manifest
 from emulator.project import ROOT, development_env
 
+import cli
+
 MB = 1024 * 1024
 OPENWHISK_LIMIT = 48 * MB
 ADOBE_LIMIT = 22 * MB
@@ -58,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = load_manifest(Path(args.manifest), development_env())
-        wanted = [a for p in manifest.packages.values() for a in p.actions.values()
-                  if not args.actions or a.fqn in args.actions or a.name in args.actions]
-        if not wanted:
-            raise PackagingError(f"no action named {', '.join(args.actions)} in {args.manifest}")
+        every = [a for p in manifest.packages.values() for a in p.actions.values()]
+        unknown = [n for n in args.actions if not any(n in (a.fqn, a.name) for a in every)]
+        if unknown:
+            raise PackagingError(f"no action named {', '.join(unknown)} in {args.manifest}")
+        wanted = [a for a in every if not args.actions or a.fqn in args.actions or a.name in args.actions]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for action in wanted:
@@ -206,4 +209,4 @@ def write_zip(stage: Path, zip_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -19,13 +19,17 @@ URL defaults to STORE_URL from the environment or .env. Progress goes to stderr,
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from customer_auth.store import Store, StoreError, open_store
+from customer_auth.store import Store, open_store, tinydb_path
+
+import cli
 
 T = TypeVar("T")
 
@@ -40,11 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     copy.add_argument("--from", dest="source", required=True, metavar="URL")
     copy.add_argument("--to", dest="target", required=True, metavar="URL")
     args = parser.parse_args(argv)
-    try:
-        return run_migrate(args.url or default_url()) if args.command == "migrate" else run_copy(args.source, args.target)
-    except (StoreError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return run_migrate(args.url or default_url()) if args.command == "migrate" else run_copy(args.source, args.target)
 
 
 def default_url() -> str:
@@ -73,6 +73,8 @@ def run_migrate(url: str) -> int:
 def run_copy(source_url: str, target_url: str) -> int:
     if source_url == target_url:
         raise ValueError("--from and --to name the same store")
+    if source_url.startswith("tinydb:") and not tinydb_exists(tinydb_path(source_url)):
+        raise ValueError(f"no TinyDB store at {tinydb_path(source_url)} (--from)")
     source, target = open_store(source_url), open_store(target_url)
     try:
         if not is_empty(target):
@@ -89,6 +91,12 @@ def run_copy(source_url: str, target_url: str) -> int:
         target.close()
     print("copied " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     return 0
+
+
+def tinydb_exists(path: str) -> bool:
+    """A TinyDB store is its main file and the files and folders named after its stem (customers, ...)."""
+    main = Path(path)
+    return main.exists() or any(main.parent.glob(glob.escape(main.stem) + ".*"))
 
 
 def is_empty(store: Store) -> bool:
@@ -132,4 +140,4 @@ class ProgressBar:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

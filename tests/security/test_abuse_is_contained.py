@@ -126,6 +126,30 @@ def test_rotation_without_grace_refuses_old_credentials(actions, any_store_url, 
     assert verify(actions, any_store_url, signed_web_params(mixed))["error"]["statusCode"] == 401
 
 
+def test_rotating_a_revoked_integration_gives_the_revoked_credentials_no_grace(actions, any_store_url, store,
+                                                                            integration):
+    """Revoked credentials (leaked, say) stay refused through a rotation: only the new ones work."""
+    old = Integration(**integration.to_record())
+    integration.token_revoked = True
+    store.save_integration(integration)
+    integration.rotate(grace_seconds=3600, now=int(time.time()))
+    store.save_integration(integration)
+    assert verify(actions, any_store_url, signed_web_params(old))["error"]["statusCode"] == 401
+    assert "error" not in verify(actions, any_store_url, signed_web_params(integration))
+
+
+def test_a_second_rotation_ends_the_first_ones_grace_period(actions, any_store_url, store, integration):
+    """One previous set is kept: rotating again says it cut the earlier grace period short."""
+    first = Integration(**integration.to_record())
+    assert integration.rotate(grace_seconds=300, now=int(time.time())) is False
+    second = Integration(**integration.to_record())
+    assert integration.rotate(grace_seconds=300, now=int(time.time())) is True
+    store.save_integration(integration)
+    assert verify(actions, any_store_url, signed_web_params(first))["error"]["statusCode"] == 401
+    assert "error" not in verify(actions, any_store_url, signed_web_params(second))
+    assert "error" not in verify(actions, any_store_url, signed_web_params(integration))
+
+
 def test_scripts_integration_rotate(tmp_path):
     url = f"tinydb://{tmp_path}/rotate.json"
     script = str(ROOT / "scripts" / "integration")
@@ -138,3 +162,5 @@ def test_scripts_integration_rotate(tmp_path):
     stored = open_store(url).integration(created["id"])
     assert stored.previous["access_token"] == created["access_token"]
     assert 290 <= stored.previous["valid_until"] - time.time() <= 300
+    again = subprocess.run([script, "--store-url", url, "rotate", "r"], capture_output=True, text=True, check=True)
+    assert "the credentials of the earlier rotation, still in their grace period, stop working now" in again.stderr

@@ -73,6 +73,9 @@ class PostgresStore:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
+        if "@" in parts.path or (parts.path and not parts.path.startswith("/")):  # 'postgresql:user:pw@host/db'
+            # (not repeated: a malformed URL may hold the password where libpq would print it)
+            raise StoreError("the PostgreSQL store URL is malformed: write postgresql://user:password@host:port/database")
         query = parse_qsl(parts.query, keep_blank_values=True)
         own = {**STORE_PARAMS, **{k: v for k, v in query if k in STORE_PARAMS}}
         libpq = [(k, v) for k, v in query if k not in STORE_PARAMS]

@@ -111,9 +111,12 @@ class AtomicJSONStorage(Storage):
 def parse_store_file(path: Path, raw: bytes) -> dict[str, Any] | None:
     """A store file's content (None when it is empty); one that does not parse is a StoreError naming it."""
     try:
-        return json.loads(raw) if raw.strip() else None
+        data = json.loads(raw) if raw.strip() else None
     except ValueError as exc:
         raise StoreError(f"the store file {path} is not valid JSON: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise StoreError(f"the store file {path} is not a store: it holds a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def read_table(path: Path, table: str) -> dict[str, Any] | None:

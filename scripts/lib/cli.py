@@ -1,0 +1,29 @@
+"""How the scripts end on a failure they can explain: one `error: ...` line on stderr and exit 1, never a
+traceback (argparse's own usage errors keep exit 2). A bug still shows its traceback."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from customer_auth.errors import CommerceError
+from customer_auth.store import StoreError
+
+
+def run(main: Callable[[], int]) -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return 130
+    except CommerceError as error:  # a setting (STORE_URL, ...): its reason, not the client-facing wording
+        return _fail(error.reason)
+    except StoreError as error:
+        return _fail(str(error))
+    except OSError as error:  # a file or folder the user named, a server that does not answer
+        return _fail(f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}")
+    except ValueError as error:  # bad content in a file the user gave (JSON, ...)
+        return _fail(str(error))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1

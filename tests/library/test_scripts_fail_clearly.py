@@ -1,0 +1,85 @@
+"""The scripts, run as users run them, given the usual mistakes: one `error:` line and a failing exit
+code, never a traceback, never a secret, nothing written where nothing should be."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "STORE_URL"} | env
+    return subprocess.run([str(ROOT / "scripts" / name), *args], capture_output=True, text=True, env=environ,
+                          timeout=120, cwd=ROOT)
+
+
+def refused(done: subprocess.CompletedProcess[str], message: str, code: int = 1) -> None:
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgress://x", "setting STORE_URL has an unsupported scheme 'postgress'"),
+    ("tinydb:///tmp/x.json?sync=full", "unknown parameter 'sync'"),
+])
+def test_a_bad_store_url_is_named(url: str, message: str) -> None:
+    for name, args in (("store", ("migrate",)), ("integration", ("list",)), ("audit", ())):
+        refused(script(name, *args, STORE_URL=url), message)
+
+
+def test_a_malformed_postgres_url_never_shows_its_password() -> None:
+    done = script("store", "migrate", STORE_URL="postgresql:app:S3cretDbPw@127.0.0.1/test")
+    refused(done, "the PostgreSQL store URL is malformed")
+    assert "S3cretDbPw" not in done.stdout + done.stderr
+
+
+def test_a_store_file_that_is_no_store(tmp_path: Path) -> None:
+    (tmp_path / "store.json").write_text("[]")
+    url = f"tinydb://{tmp_path}/store.json"
+    refused(script("integration", "--store-url", url, "list"), "it holds a JSON list, not an object")
+    (tmp_path / "store.json").write_text("{not json")
+    refused(script("integration", "--store-url", url, "list"), "is not valid JSON")
+
+
+def test_copy_from_a_store_that_is_not_there(tmp_path: Path) -> None:
+    done = script("store", "copy", "--from", f"tinydb://{tmp_path}/stroe.json", "--to", f"tinydb://{tmp_path}/to.json")
+    refused(done, f"no TinyDB store at {tmp_path}/stroe.json")
+    assert list(tmp_path.iterdir()) == []  # nothing created beside the mistyped path, nor the target
+
+
+def test_integration_arguments(tmp_path: Path) -> None:
+    url = f"tinydb://{tmp_path}/store.json"
+    for name in ("2", "  "):
+        refused(script("integration", "--store-url", url, "create", "--name", name), "blank or only digits", 2)
+    assert script("integration", "--store-url", url, "create", "--name", "shop").returncode == 0
+    refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be 0 or more", 2)
+    refused(script("audit", "--store-url", url, "--limit", "0"), "must be at least 1", 2)
+    refused(script("audit", "--store-url", url, "--outcome", "bogus"), "invalid choice: 'bogus'", 2)
+
+
+def test_exchange_failures(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials.json"
+    base = ("--email", "a@example.com", "--firstname", "A", "--lastname", "B", "--credentials", str(credentials))
+    credentials.write_text(json.dumps({"name": "x"}))
+    refused(script("exchange", *base), "lacks consumer_key, consumer_secret, access_token, access_token_secret")
+    credentials.write_text("{oops")
+    refused(script("exchange", *base), "is not JSON")
+    refused(script("exchange", *base[:-2], "--credentials", str(tmp_path / "missing.json")), "No such file or directory")
+    credentials.write_text(json.dumps({k: "x" * 32 for k in ("consumer_key", "consumer_secret", "access_token",
+                                                              "access_token_secret")}))
+    port = free_port()
+    refused(script("exchange", *base, "--url", f"http://127.0.0.1:{port}/graphql"),
+            f"nothing answers at http://127.0.0.1:{port}/graphql")
+
+
+def test_package_names_every_unknown_action(tmp_path: Path) -> None:
+    done = script("package", "issue-token", "typo-action", "--out", str(tmp_path / "dist"))
+    assert done.returncode == 1 and "no action named typo-action" in done.stderr
+    assert not (tmp_path / "dist").exists()
