@@ -18,8 +18,9 @@ from typing import Sequence
 
 from emulator.bundle import emulator_app
 from emulator.environment import load_env
-from emulator.manifest import ManifestError, load_manifest
+from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import development_env
+from emulator.registry import kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, serve
 from emulator.startup import on_startup
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     forked = args.server != "flask"
     app, controller, store = build(None) if forked else build()
     try:
-        lines = [*api_lines(base_url, args.auth, state), *on_startup(controller, base_url, store)]
+        lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]
     finally:
         if forked:
             controller.shutdown()
@@ -112,12 +113,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def api_lines(base_url: str, auth: str, state: Path | None) -> list[str]:
-    """Where `wsk` / the openwhisk npm client point (apihost, auth); a custom key is only hinted at."""
+def api_lines(base_url: str, auth: str, state: Path | None, manifest: Manifest) -> list[str]:
+    """Where `wsk` / the openwhisk npm client point (apihost, auth), a custom key only hinted at; and the
+    kept deployments that shadow the manifest's entities (its inputs, from .env, do not reach them)."""
     shown = auth if auth == GUEST_KEY else f"{auth.split(':', 1)[0]}:****  (from --auth / OW_AUTH)"
     kept = f"kept in {state}" if state else "in memory only"
-    return [f"{'api host':<13} {base_url}   (wsk property set --apihost {base_url})",
-            f"{'auth':<13} {shown}", f"{'deployments':<13} {kept}"]
+    lines = [f"{'api host':<13} {base_url}   (wsk property set --apihost {base_url})",
+             f"{'auth':<13} {shown}", f"{'deployments':<13} {kept}"]
+    shadowing = [name for name in kept_names(state) if manifest.find(name) is not None]
+    if shadowing:
+        lines.append(f"{'':<13} {len(shadowing)} of them replace the manifest's {', '.join(shadowing)}: "
+                     f"settings changed in .env do not reach those (--state none, or remove {state.name}, "
+                     "to run the manifest's)")
+    return lines
 
 
 if __name__ == "__main__":

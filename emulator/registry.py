@@ -413,6 +413,16 @@ class EntityRegistry:
 
 # -------------------------------------------------------------------------------------- helpers
 
+def kept_names(state_file: Path | None) -> list[str]:
+    """The `package/name` of every entity a state file keeps, read without building them (the
+    startup banner names those that shadow the manifest's)."""
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8")) if state_file else {}
+    except (OSError, ValueError):
+        return []
+    return [f"{a.get('package')}/{a.get('name')}" for a in state.get("actions", []) if isinstance(a, dict)]
+
+
 def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
     """A manifest entity shown as OpenWhisk shows a deployed one (code omitted)."""
     annotations = [{"key": k, "value": v} for k, v in entity.annotations.items() if k not in ("web-export", "raw-http")]

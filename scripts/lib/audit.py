@@ -16,12 +16,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__)
     parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
     parser.add_argument("--limit", type=positive, default=50, help="newest entries shown (default 50)")
-    parser.add_argument("--integration", type=int, help="only this integration id")
+    parser.add_argument("--integration", help="only this integration (id or name)")
     parser.add_argument("--outcome", choices=OUTCOMES, help="only this outcome")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args(argv)
     store = open_store(args.store_url or development_env()["STORE_URL"])
-    entries = store.audit_entries(args.limit if not args.outcome else 100_000, args.integration)
+    integration_id = None
+    if args.integration is not None:
+        found = [i.id for i in store.integrations() if args.integration in (str(i.id), i.name)]
+        if not found:  # an id no longer in the store may still name entries
+            if not args.integration.isdigit():
+                parser.error(f"no integration with id or name {args.integration!r}")
+            found = [int(args.integration)]
+        integration_id = found[0]
+    entries = store.audit_entries(args.limit if not args.outcome else 100_000, integration_id)
     if args.outcome:
         entries = [e for e in entries if e["outcome"] == args.outcome][: args.limit]
     for entry in entries:

@@ -34,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--firstname", required=True)
     parser.add_argument("--lastname", required=True)
     parser.add_argument("--subscribe", action="store_true", help="is_subscribed: true")
-    parser.add_argument("--url", default="http://127.0.0.1:9080/graphql",
+    parser.add_argument("--url", default=default_url(),
                         help="a GraphQL endpoint (/graphql, the graphql web action) or the web sequence's URL "
-                             "(then the body is the mutation's input as JSON)")
+                             "(then the body is the mutation's input as JSON); default: the emulator's /graphql "
+                             "at EMULATOR_HOST and EMULATOR_PORT from the environment or .env")
     parser.add_argument("--store", help="Store header (store code)")
     parser.add_argument("--integration", help="id or name of an integration in the local store (default: the first active)")
     parser.add_argument("--credentials", help="a JSON file as printed by `scripts/integration create --json`")
@@ -50,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     status, answer = send(args.url, body, integration, args.store)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
     return 1 if status >= 400 or "errors" in answer or "error" in answer else 0
+
+
+def default_url() -> str:
+    env = development_env()
+    host = env.get("EMULATOR_HOST") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # bound everywhere: reach it on loopback
+    return f"http://{host}:{env.get('EMULATOR_PORT') or 9080}/graphql"
 
 
 def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None

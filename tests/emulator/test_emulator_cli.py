@@ -125,3 +125,20 @@ def test_chosen_server_reads_flags_environment_and_env_file(tmp_path: Path, monk
     assert chosen_server([]) == "gunicorn"
     assert chosen_server(["--server", "flask"]) == "flask"
     assert chosen_server(["--help"]) == "" and chosen_server(["--server", "apache"]) == ""
+
+
+def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -> None:
+    """Deployments kept across restarts replace the manifest's entities, whose .env inputs then no
+    longer apply: the banner says which, and how to run the manifest's again."""
+    from emulator.__main__ import api_lines
+    from emulator.manifest import load_manifest
+    from emulator.rest_api import GUEST_KEY
+
+    manifest = load_manifest(MANIFEST, {"FIXTURE_SECRET": "x"})
+    state = tmp_path / "entities.json"
+    assert not any("replace" in line for line in api_lines("http://h", GUEST_KEY, state, manifest))  # no file yet
+    state.write_text('{"actions": [{"package": "demo", "name": "echo"}, {"package": "shop", "name": "add"}]}')
+    lines = api_lines("http://h", GUEST_KEY, state, manifest)
+    assert lines[-1].split() == ["1", "of", "them", "replace", "the", "manifest's", "demo/echo:", "settings", "changed",
+                                 "in", ".env", "do", "not", "reach", "those", "(--state", "none,", "or", "remove",
+                                 "entities.json,", "to", "run", "the", "manifest's)"]

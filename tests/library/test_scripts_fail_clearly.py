@@ -77,6 +77,9 @@ def test_exchange_failures(tmp_path: Path) -> None:
     port = free_port()
     refused(script("exchange", *base, "--url", f"http://127.0.0.1:{port}/graphql"),
             f"nothing answers at http://127.0.0.1:{port}/graphql")
+    # Without --url: the emulator's address as its own settings give it
+    refused(script("exchange", *base, EMULATOR_PORT=str(port), EMULATOR_HOST="0.0.0.0"),
+            f"nothing answers at http://127.0.0.1:{port}/graphql")
 
 
 def test_package_names_every_unknown_action(tmp_path: Path) -> None:

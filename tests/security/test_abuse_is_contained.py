@@ -99,6 +99,12 @@ def test_scripts_audit_reads_the_trail(actions, tmp_path):
     text = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url], capture_output=True, text=True,
                           check=True).stdout
     assert "issued" in text and "1:cli" in text and "customer 1 (created)" in text
+    by_name = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url, "--integration", "cli"],
+                             capture_output=True, text=True, check=True).stdout
+    assert by_name == text
+    unknown = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url, "--integration", "nope"],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2 and "no integration with id or name 'nope'" in unknown.stderr
 
 
 # Rotation ---------------------------------------------------------------------------------------------

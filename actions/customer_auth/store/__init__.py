@@ -31,7 +31,8 @@ def open_store(url: str) -> Store:
         return PostgresStore(url)
     if not url:
         raise ConfigurationError("setting STORE_URL is not set")
-    raise ConfigurationError(f"setting STORE_URL has an unsupported scheme {scheme!r}")
+    raise ConfigurationError(f"setting STORE_URL has an unsupported scheme {scheme!r}: a store is "
+                             "tinydb:///absolute/path/store.json or postgresql://user:password@host:port/database")
 
 
 def tinydb_path(url: str) -> str:
