@@ -15,7 +15,7 @@ import cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__)
     parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
-    parser.add_argument("--limit", type=positive, default=50, help="newest entries shown (default 50)")
+    parser.add_argument("--limit", type=cli.at_least(1), default=50, help="newest entries shown (default 50)")
     parser.add_argument("--integration", help="only this integration (id or name)")
     parser.add_argument("--outcome", choices=OUTCOMES, help="only this outcome")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
@@ -42,13 +42,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{entry['at']}  {entry['outcome']:<12} {who:<24} store {entry.get('store_code') or '-':<10} "
               f"{customer}{'  ' + entry['reason'] if entry.get('reason') else ''}")
     return 0
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 if __name__ == "__main__":

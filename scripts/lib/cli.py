@@ -2,6 +2,7 @@
 traceback (argparse's own usage errors keep exit 2). A bug still shows its traceback."""
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -27,3 +28,14 @@ def run(main: Callable[[], int]) -> int:
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer not below `minimum`."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("integration", help="id or name")
         command.add_argument("--json", action="store_true")
         if name == "rotate":
-            command.add_argument("--grace-minutes", type=minutes, default=60,
+            command.add_argument("--grace-minutes", type=cli.at_least(0), default=60,
                                  help="how long the old credentials keep working (default 60; 0: not at all)")
 
     args = parser.parse_args(argv)
@@ -109,12 +109,6 @@ def integration_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is blank or only digits, which commands would read as an id")
     return name
 
-
-def minutes(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
 
 
 def find(store: Store, key: str) -> Integration:
