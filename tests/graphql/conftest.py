@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from customer_auth.graphql import EXCHANGE_SEQUENCE, GraphQLFacade
+from customer_auth.graphql import EXCHANGE_SEQUENCE, VERIFY_OAUTH, GraphQLFacade
 from customer_auth.integrations import Integration
 from tests.conftest import oauth_client, settings
 
@@ -56,13 +56,15 @@ class SequenceInvoker:
 
     actions: dict[str, ModuleType]
     settings: dict[str, Any]
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the sequence's
+    verified: list[dict[str, Any]] = field(default_factory=list)  # verify-oauth's alone (a refused request)
 
     def __call__(self, fqn: str, params: dict[str, Any]) -> dict[str, Any]:
-        assert fqn == EXCHANGE_SEQUENCE
-        self.calls.append(params)
+        assert fqn in (EXCHANGE_SEQUENCE, VERIFY_OAUTH), fqn
+        steps = SEQUENCE if fqn == EXCHANGE_SEQUENCE else SEQUENCE[:1]
+        (self.calls if fqn == EXCHANGE_SEQUENCE else self.verified).append(params)
         payload = params
-        for name in SEQUENCE:
+        for name in steps:
             payload = self.actions[name].main({**self.settings, **payload})
             if "error" in payload:
                 break

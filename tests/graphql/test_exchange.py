@@ -307,3 +307,34 @@ def test_one_exchange_per_request(facade, invoker, integration):
     assert "errors" not in twice.json and len(invoker.calls) == 1
     named = f"mutation A {{ {body} }}\nmutation B {{ {body} }}"
     assert "errors" not in post(facade, named, integration=integration, operation_name="B").json
+
+
+@pytest.mark.parametrize("refused_body, content_type", [
+    (json.dumps({"query": "mutation($i: NoSuchInput!) { exchangeExternalCustomerToken(input: $i) { token } }"}),
+     "application/json"),
+    (json.dumps({"query": VARIABLES_MUTATION, "variables": {"input": {"customer": {"email": "a@example.com"}}}}),
+     "application/json"),
+    ("not json", "text/plain"),
+])
+def test_a_refused_signed_request_uses_up_its_nonce(facade, invoker, integration, store, refused_body, content_type):
+    """The signature covers no JSON body: a header seen on a refused request must not buy a token for
+    another body later. Its signature is checked and its nonce used, as Commerce does for every request."""
+    url = "http://localhost/graphql"
+    _, signed, _ = oauth_client(integration).sign(url, http_method="POST", body=refused_body,
+                                                  headers={"Content-Type": content_type})
+    headers = {"Content-Type": content_type, "Host": "localhost", "X-Forwarded-Proto": "http",
+               "Authorization": signed["Authorization"]}
+    facade.handle("POST", "/graphql", "", headers, refused_body.encode())
+    assert len(invoker.verified) == 1 and invoker.calls == []
+    victim = {**SEED_CUSTOMER, "email": "victim@example.com"}
+    again = json.dumps({"query": VARIABLES_MUTATION, "variables": {"input": {"customer": victim}}})
+    _, _, raw = facade.handle("POST", "/graphql", "", {**headers, "Content-Type": "application/json"}, again.encode())
+    answer = json.loads(raw)
+    assert answer["errors"][0]["message"] == "You do not have permission to access this resource."
+    assert store.find_customer(1, "victim@example.com") is None
+
+
+def test_an_unsigned_request_costs_no_verification(facade, invoker):
+    post(facade, "{ isEmailAvailable(email: \"a@example.com\") { is_email_available } }")
+    post(facade, "mutation { nonsense }", headers={"Authorization": "Bearer customer-token"})
+    assert invoker.verified == [] and invoker.calls == []

@@ -6,6 +6,6 @@
 Used by the emulator's `/graphql` route and deployable as a `graphql` web action.
 """
 from .facade import GraphQLFacade, load_schema
-from .resolvers import EXCHANGE_SEQUENCE, Request
+from .resolvers import EXCHANGE_SEQUENCE, VERIFY_OAUTH, Request
 
-__all__ = ["EXCHANGE_SEQUENCE", "GraphQLFacade", "Request", "load_schema"]
+__all__ = ["EXCHANGE_SEQUENCE", "VERIFY_OAUTH", "GraphQLFacade", "Request", "load_schema"]

@@ -36,7 +36,7 @@ from .. import settings as settings_of
 from ..errors import INPUT, INTERNAL, CommerceError
 from . import messages
 from .documents import DocumentCache, Limits
-from .resolvers import Context, FieldErrors, Invoke, Request, attach
+from .resolvers import VERIFY_OAUTH, Context, FieldErrors, Invoke, Request, attach
 from .variables import variable_errors
 
 log = logging.getLogger("customer_auth.graphql")
@@ -100,6 +100,7 @@ class GraphQLFacade:
         self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
     ) -> HttpResponse:
         """One HTTP request to the GraphQL endpoint -> (status, headers, JSON body). Never raises."""
+        request: Request | None = None
         try:
             request = Request(
                 method=method.upper(),
@@ -116,6 +117,22 @@ class GraphQLFacade:
         except Exception:
             log.exception("the GraphQL facade failed")
             return 500, dict(JSON_HEADERS), _dump({"errors": [messages.internal_error()]})
+        finally:
+            if request is not None and request.oauth_signed and not request.authenticated:
+                self._use_up(request)
+
+    def _use_up(self, request: Request) -> None:
+        """A signed request refused before any exchange ran (a bad document, content type, ...) still
+        has its signature checked and its nonce used, as Commerce authenticates every request before
+        GraphQL runs: else the header, whose signature does not cover a JSON body, could be sent
+        again with another body for as long as its timestamp is valid."""
+        try:
+            result = self.invoke(VERIFY_OAUTH, request.web_params({}))
+        except Exception:
+            log.exception("verifying the signature of a refused request failed")
+            return
+        if isinstance(result, dict) and "error" in result:
+            log.warning("the refused request's signature did not verify either")
 
     def _graphql_params(self, request: Request, body: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
         if request.method == "GET":

@@ -25,6 +25,7 @@ from .documents import REQUIRED_ARGUMENTS, required_argument_message
 log = logging.getLogger("customer_auth.graphql")
 
 EXCHANGE_SEQUENCE = "customer-auth/exchange-external-customer-token"
+VERIFY_OAUTH = "customer-auth/verify-oauth"  # the sequence's first step
 # Request headers not passed on to the web sequence: they describe the facade's own HTTP exchange.
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
 _MAX_LOGGED = 300
@@ -47,6 +48,11 @@ class Request:
     path: str = "/graphql"
     query_string: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    authenticated: bool = False  # its OAuth signature went to verify-oauth (the exchange sequence ran)
+
+    @property
+    def oauth_signed(self) -> bool:
+        return self.headers.get("authorization", "").lstrip().lower().startswith("oauth ")
 
     def web_params(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters OpenWhisk gives a raw web action for this request with `payload` as JSON body.
@@ -91,6 +97,7 @@ def exchange_external_customer_token(_: Any, info: GraphQLResolveInfo, input: An
         raise InputError(required_argument_message(info.field_name, argument, type_str))
     context: Context = info.context
     params = context.request.web_params({"customer": _plain(input["customer"])})
+    context.request.authenticated = True
     try:
         result = context.invoke(EXCHANGE_SEQUENCE, params)
     except Exception as exc:  # the platform failed us; the client learns nothing more
