@@ -149,7 +149,15 @@ def _available(facade, email, headers=None):
     return post(facade, f'{{ isEmailAvailable(email: "{email}") {{ is_email_available }} }}', headers=headers)
 
 
-def test_is_email_available(facade, integration):
+def test_is_email_available_reveals_nothing_by_default(facade, integration):
+    """Commerce 2.4.7 and later: every valid email is available unless Enable Guest Checkout Login is on,
+    so an unauthenticated caller cannot find out who has an account."""
+    _token(facade, integration)
+    assert _available(facade, "roni_cost@example.com").json == {"data": {"isEmailAvailable": {"is_email_available": True}}}
+
+
+def test_is_email_available(app_settings, invoker, integration):
+    facade = GraphQLFacade({**app_settings, "GUEST_CHECKOUT_LOGIN": "true"}, invoker)
     assert _available(facade, "roni_cost@example.com").json == {"data": {"isEmailAvailable": {"is_email_available": True}}}
     _token(facade, integration)
     assert _available(facade, "Roni_Cost@example.com").json["data"]["isEmailAvailable"]["is_email_available"] is False

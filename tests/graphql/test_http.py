@@ -179,7 +179,7 @@ def test_cached_errors_are_not_shared(facade):
 
 # Never raises --------------------------------------------------------------------------------------
 def test_broken_settings_are_internal_errors(invoker, caplog):
-    facade = GraphQLFacade({"CRYPT_KEY": "k"}, invoker)  # no STORE_URL
+    facade = GraphQLFacade({"CRYPT_KEY": "k", "GUEST_CHECKOUT_LOGIN": "true"}, invoker)  # no STORE_URL
     answer = post(facade, EMAIL_QUERY)
     assert answer.status == 200
     assert answer.json == {

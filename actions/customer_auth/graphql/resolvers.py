@@ -198,6 +198,8 @@ def is_email_available(_: Any, info: GraphQLResolveInfo, email: str) -> dict[str
         raise InputError("Email must be specified")
     if not customer_input.is_valid_email(email):
         raise InputError("Email is invalid")
+    if not settings.flag(context.settings, "GUEST_CHECKOUT_LOGIN", False):
+        return {"is_email_available": True}  # Commerce >= 2.4.7: no account probing unless enabled
     return {"is_email_available": context.store.find_customer(view.website_id, email) is None}
 
 
