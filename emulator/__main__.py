@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from emulator.bundle import emulator_app
+from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import development_env
@@ -58,6 +59,10 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
         p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
     if ":" not in args.auth:
         p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
+    if args.auth == GUEST_KEY and not is_loopback(args.host):
+        p.error(f"--host {args.host} opens the REST API to the network, and with OpenWhisk's well-known guest "
+                "key anyone could run any action there (and get customer tokens without OAuth): set --auth / "
+                "OW_AUTH to a key of your own")
     return args
 
 

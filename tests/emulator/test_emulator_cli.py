@@ -142,3 +142,15 @@ def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -
     assert lines[-1].split() == ["1", "of", "them", "replace", "the", "manifest's", "demo/echo:", "settings", "changed",
                                  "in", ".env", "do", "not", "reach", "those", "(--state", "none,", "or", "remove",
                                  "entities.json,", "to", "run", "the", "manifest's)"]
+
+
+def test_a_network_facing_emulator_needs_a_key_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST API runs any action: bound beyond loopback, the world-known guest key is refused."""
+    from emulator.__main__ import parse_args
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["--host", "0.0.0.0"], {})
+    assert refused.value.code == 2
+    assert parse_args(["--host", "0.0.0.0", "--auth", "me:a-key-of-mine"], {}).host == "0.0.0.0"
+    assert parse_args(["--host", "::1"], {}).host == "::1"
