@@ -81,6 +81,13 @@ class Activation:
     def annotation(self, key: str) -> Any:
         return next((a["value"] for a in self.annotations if a["key"] == key), None)
 
+    def summary(self) -> dict[str, Any]:
+        """What OpenWhisk lists without `docs=true`: the record without logs and result, and the
+        response's status code as `statusCode`."""
+        out = {k: v for k, v in self.to_dict().items() if k not in ("logs", "response")}
+        out["statusCode"] = self.response.status_code
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "activationId": self.activation_id, "namespace": self.namespace, "name": self.name,
@@ -183,16 +190,21 @@ class ActivationStore:
         """Newest first; `name` is 'action' or 'package/action' as in `wsk activation list NAME`."""
         return self.page(limit, skip, name)[0]
 
-    def page(self, limit: int, skip: int = 0, name: str | None = None,
-             status: int | None = None) -> tuple[list[Activation], int]:
-        """`list`, also by status code, and how many records match. Names, paths and status codes
-        are never secret: the filter looks at the records as stored, and only the page is redacted."""
+    def page(self, limit: int, skip: int = 0, name: str | None = None, status: int | None = None,
+             since: int | None = None, upto: int | None = None) -> tuple[list[Activation], int]:
+        """`list`, also by status code and by start (`since` <= start <= `upto`, epoch ms), and how many
+        records match. Newest first means the last ended first, so a sequence comes above the
+        components it ran (OpenWhisk's view orders by start, which puts it below them). Names, paths,
+        times and status codes are never secret: the filter looks at the records as stored, and only
+        the page is redacted."""
         wanted = name.strip("/") if name else None
         with self._lock:
             entries = [e for e in reversed(self._items)
                        if (wanted is None or e.activation.name == wanted
                            or _path_of(e.activation).endswith("/" + wanted))
-                       and (status is None or e.activation.response.status_code == status)]
+                       and (status is None or e.activation.response.status_code == status)
+                       and (since is None or e.activation.start >= since)
+                       and (upto is None or e.activation.start <= upto)]
         return [e.ready() for e in entries[skip: skip + limit]], len(entries)
 
     def __len__(self) -> int:

@@ -236,7 +236,7 @@ class Controller:
         message = {
             "value": value,
             "action_name": f"/{self.namespace}/{action.fqn}",
-            "action_version": "0.0.1",
+            "action_version": action.version,
             "activation_id": activation_id,
             "namespace": self.namespace,
             "transaction_id": new_activation_id(),
@@ -261,7 +261,8 @@ class Controller:
             end = self.clock()
             logs = [format_log(end, "stderr", f"emulator: {type(exc).__name__}: {exc}")]
             return Activation(activation_id, self.namespace, action.name, int(end * 1000), int(end * 1000),
-                              Response(INTERNAL_ERROR, {"error": PROVISION_ERROR}), logs, annotations, cause=cause)
+                              Response(INTERNAL_ERROR, {"error": PROVISION_ERROR}), logs, annotations,
+                              version=action.version, cause=cause)
         end = self.clock()
         start = run.start  # when a worker took it: the wait for one is the waitTime annotation
         outcome = run.outcome
@@ -280,7 +281,8 @@ class Controller:
         if cause is not None:
             annotations.append({"key": "causedBy", "value": "sequence"})
         return Activation(activation_id, self.namespace, action.name, int(start * 1000), int(end * 1000),
-                          Response(status, outcome.result), outcome.logs, annotations, cause=cause)
+                          Response(status, outcome.result), outcome.logs, annotations, version=action.version,
+                          cause=cause)
 
     def _input_secrets(self) -> list[str]:
         """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...). The

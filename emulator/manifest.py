@@ -84,6 +84,7 @@ class Action:
     # restaged; `isolated` runs it on the bare interpreter (no emulator packages), as the runtime does.
     staged: Path | None = None
     isolated: bool = False
+    version: str = "0.0.1"  # a deployment's, bumped by each update (manifest actions: the first)
 
     @property
     def fqn(self) -> str:
@@ -103,6 +104,7 @@ class Sequence:
     raw: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)  # a deployed sequence's parameters (manifest: none)
+    version: str = "0.0.1"
 
     @property
     def fqn(self) -> str:

@@ -264,6 +264,8 @@ class EntityRegistry:
                 annotations = _kv_list(body.get("annotations"), "annotations")
                 limits = _limits(body.get("limits"), {})
                 publish, version = bool(body.get("publish", False)), "0.0.1"
+                if not any(a["key"] == "provide-api-key" for a in annotations):  # as OpenWhisk marks a new action
+                    annotations.append({"key": "provide-api-key", "value": False})
             else:  # update: what the PUT leaves out stays (Actions.updateWhiskAction)
                 parameters = _kv_list(body["parameters"], "parameters") if "parameters" in body else old.parameters
                 annotations = _kv_list(body["annotations"], "annotations") if "annotations" in body else old.annotations
@@ -359,7 +361,7 @@ class EntityRegistry:
         if doc.exec["kind"] == "sequence":
             components = [self._key(c) or c for c in doc.exec["components"]]
             return Sequence(doc.name, doc.package, components, web=web, raw=raw, annotations=annotations,
-                            inputs=inputs)
+                            inputs=inputs, version=doc.version)
         folder = Path(tempfile.mkdtemp(prefix=f"{doc.package}--{doc.name}-", dir=self._mkdir_code_root()))
         if doc.exec.get("binary"):
             with zipfile.ZipFile(io.BytesIO(_decode_zip(doc.exec["code"]))) as archive:
@@ -368,7 +370,7 @@ class EntityRegistry:
             (folder / "__main__.py").write_text(doc.exec["code"], encoding="utf-8")
         return Action(doc.name, doc.package, folder / "__main__.py", runtime=doc.exec["kind"], web=web, raw=raw,
                       inputs=inputs, annotations=annotations, limits=dict(doc.limits),
-                      main=doc.exec.get("main", "main"), staged=folder, isolated=True)
+                      main=doc.exec.get("main", "main"), staged=folder, isolated=True, version=doc.version)
 
     def _mkdir_code_root(self) -> Path:
         self._code_root.mkdir(parents=True, exist_ok=True)

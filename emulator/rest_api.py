@@ -12,6 +12,7 @@ import base64
 import binascii
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -29,6 +30,7 @@ AUTH_MISSING = "The resource requires authentication, which was not supplied wit
 AUTH_INVALID = "The supplied authentication is invalid"
 AUTH_CHALLENGE = 'Basic realm="OpenWhisk secure realm"'
 MAX_LIST_LIMIT = 200
+DOCS_WITH_COUNT = "The parameter 'docs' is not permitted with 'count'."
 MAX_PUT_BYTES = MAX_CODE_BYTES * 4 // 3 + 1024 * 1024  # a 48 MB zip in base64, plus the document
 
 rest = Blueprint("openwhisk_rest", __name__)
@@ -128,8 +130,27 @@ def list_namespaces() -> Response:
 @rest.get("/api/v1/namespaces/<ns>/packages")
 def list_packages(ns: str) -> Response:
     _namespace(ns)
-    limit, skip = _page("packages")
-    return _json(_controller().registry.list_packages(limit, skip))
+    return _collection("packages", _controller().registry.list_packages)
+
+
+@rest.get("/api/v1/namespaces/<ns>/<collection>")
+def list_unsupported(ns: str, collection: str) -> Response:
+    """Triggers and rules are not implemented, so there are none: clients that list every collection
+    of a namespace (the npm client's namespaces.get) get empty lists, as from an OpenWhisk without any."""
+    _namespace(ns)
+    if collection not in ("triggers", "rules"):
+        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
+    return _collection(collection, lambda limit, skip: [])
+
+
+def _collection(name: str, listing: Callable[[int, int], list[Any]]) -> Response:
+    """A collection's page (`limit`, `skip`), or its size with `count=true`, as OpenWhisk lists."""
+    limit, skip = _page(name)
+    if _bool_arg("count"):
+        if _bool_arg("docs"):
+            raise ApiError(400, DOCS_WITH_COUNT)
+        return _json({name: len(listing(0, skip))})  # limit 0: all of them
+    return _json(listing(limit, skip))
 
 
 @rest.get("/api/v1/namespaces/<ns>/packages/<pkg>")
@@ -155,8 +176,7 @@ def delete_package(ns: str, pkg: str) -> Response:
 @rest.get("/api/v1/namespaces/<ns>/actions")
 def list_actions(ns: str) -> Response:
     _namespace(ns)
-    limit, skip = _page("actions")
-    return _json(_controller().registry.list_actions(limit, skip))
+    return _collection("actions", _controller().registry.list_actions)
 
 
 @rest.get("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
@@ -231,11 +251,30 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
 
 @rest.get("/api/v1/namespaces/<ns>/activations")
 def list_activations(ns: str) -> Response:
-    """Newest first; `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation list`."""
+    """Newest first (by start); `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation
+    list`, `since` / `upto` (epoch ms, on the start), `docs=true` for whole records (else summaries,
+    as OpenWhisk lists them), `count=true` for their number."""
     _namespace(ns)
     limit, skip = _page("activations")
-    items = _controller().activations.list(limit=limit or 30, skip=skip, name=request.args.get("name"))
-    return _json([a.to_dict() for a in items])
+    count, docs = _bool_arg("count"), _bool_arg("docs")
+    if count and docs:
+        raise ApiError(400, DOCS_WITH_COUNT)
+    since, upto = _epoch_ms_arg("since"), _epoch_ms_arg("upto")
+    items, total = _controller().activations.page(limit or 30, skip, name=request.args.get("name"),
+                                                  since=since, upto=upto)
+    if count:
+        return _json({"activations": max(total - skip, 0)})
+    return _json([a.to_dict() if docs else a.summary() for a in items])
+
+
+def _epoch_ms_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"Parameter is not a valid value for epoch seconds: {raw}") from None
 
 
 def _activation(ns: str, activation_id: str) -> Activation:

@@ -43,6 +43,6 @@ def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent,
     return Activation(
         activation_id=seq_id, namespace=namespace, name=seq.name, start=start,
         end=int(clock() * 1000), response=Response(last.response.status_code, last.response.result),
-        logs=[a.activation_id for a in components], annotations=annotations, cause=cause,
+        logs=[a.activation_id for a in components], annotations=annotations, version=seq.version, cause=cause,
         duration=sum(a.duration or 0 for a in components),
     )

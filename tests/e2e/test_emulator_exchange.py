@@ -60,9 +60,12 @@ def test_one_exchange_leaves_four_activations(emulator, integration):
     app, controller, _ = emulator
     client = app.test_client()
     post(client, integration, "/graphql", {"query": SEED_MUTATION})
-    records = client.get("/api/v1/namespaces/guest/activations?limit=4", headers=OW_AUTH).get_json()
+    records = client.get("/api/v1/namespaces/guest/activations?limit=4&docs=true", headers=OW_AUTH).get_json()
     assert [r["name"] for r in records] == ["exchange-external-customer-token", "issue-token", "upsert-customer",
                                             "verify-oauth"]
+    summaries = client.get("/api/v1/namespaces/guest/activations?limit=4", headers=OW_AUTH).get_json()
+    assert [(s["activationId"], s["statusCode"]) for s in summaries] == [(r["activationId"], 0) for r in records]
+    assert not any("logs" in s or "response" in s for s in summaries)  # OpenWhisk lists summaries
     sequence, *components = records
     assert sequence["logs"] == [c["activationId"] for c in reversed(components)]
     for record in records:

@@ -356,6 +356,43 @@ def test_a_record_starts_when_a_worker_takes_it(make_controller) -> None:
     assert second.duration < 900, second.duration  # its own half second, not the wait before it
 
 
+def test_lists_count_filter_by_time_and_summarise_as_openwhisk(client, controller) -> None:
+    """What the npm client's list calls send: count=true, since / upto, docs; and namespaces.get,
+    which lists triggers and rules too."""
+    for n in range(3):
+        controller.invoke("demo/echo", {"n": n})
+    records = client.get(f"{NS}/activations?docs=true").get_json()
+    assert [r["response"]["result"]["params"]["n"] for r in records] == [2, 1, 0]
+    assert client.get(f"{NS}/activations?count=true").get_json() == {"activations": 3}
+    assert client.get(f"{NS}/activations?count=true&skip=1").get_json() == {"activations": 2}
+    assert client.get(f"{NS}/activations?count=true&docs=true").get_json()["error"] == (
+        "The parameter 'docs' is not permitted with 'count'.")
+    middle = records[1]["start"]
+    since = client.get(f"{NS}/activations?since={middle}").get_json()
+    upto = client.get(f"{NS}/activations?upto={middle}").get_json()
+    assert [a["activationId"] for a in since] == [r["activationId"] for r in records if r["start"] >= middle]
+    assert [a["activationId"] for a in upto] == [r["activationId"] for r in records if r["start"] <= middle]
+    assert client.get(f"{NS}/activations?since=yesterday").status_code == 400
+    summary = client.get(f"{NS}/activations?limit=1").get_json()[0]
+    assert summary["statusCode"] == 0 and "logs" not in summary and "response" not in summary
+    actions = client.get(f"{NS}/actions").get_json()
+    assert client.get(f"{NS}/actions?count=true").get_json() == {"actions": len(actions)}
+    assert client.get(f"{NS}/packages?count=true").get_json() == {"packages": 1}
+    assert client.get(f"{NS}/triggers").get_json() == [] and client.get(f"{NS}/rules").get_json() == []
+    assert client.get(f"{NS}/rules?count=true").get_json() == {"rules": 0}
+    assert client.get(f"{NS}/feeds").status_code == 404
+
+
+def test_an_action_version_counts_its_updates_and_reaches_the_activation(shop) -> None:
+    code = "import os\ndef main(a):\n    return {'v': os.environ['__OW_ACTION_VERSION']}\n"
+    created = put_action(shop, "ver", code).get_json()
+    assert {"key": "provide-api-key", "value": False} in created["annotations"]  # OpenWhisk marks a new action
+    put_action(shop, "ver", code, overwrite=True)
+    assert put_action(shop, "ver", code, overwrite=True).get_json()["version"] == "0.0.3"
+    record = invoke(shop, "ver", query="blocking=true").get_json()
+    assert record["version"] == "0.0.3" and record["response"]["result"] == {"v": "0.0.3"}
+
+
 def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:
     state = tmp_path / "entities.json"
     client = authorized(create_app(make_controller(state_file=state)).test_client())
