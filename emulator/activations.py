@@ -30,7 +30,9 @@ MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 # A compact JWS (a customer token): its header and claims stay readable, its signature is removed,
 # so a record shows whose token it was without holding a usable one.
 _JWS = re.compile(r"\b(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
-_AUTH_HEADER = re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
+# An Authorization (or Proxy-Authorization) header's value; not a refusal's category, `graphql-authorization:`,
+# whose reason is what the developer reads the log for.
+_AUTH_HEADER = re.compile(r"""(?i)(\b(?<!graphql-)authorization["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
 
 
 def new_activation_id() -> str:

@@ -26,6 +26,7 @@ def create_app(controller: Controller, auth: str = GUEST_KEY) -> Flask:
     `auth` is the `uuid:key` the namespaces API (actions, packages, activations) requires as basic auth.
     """
     app = Flask("emulator")
+    app.json.sort_keys = False  # JSON as built: the console shows GraphQL answers in Commerce's key order
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["OW_AUTH"] = auth
     app.extensions["openwhisk"] = controller

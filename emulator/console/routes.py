@@ -149,9 +149,11 @@ def customers() -> Response:
     page = max(_int_arg("page", 1), 1)
     per_page = min(max(_int_arg("per_page", 20), 1), MAX_PAGE)
     matches = [c for c in _store().customers() if wanted in c.email.lower()]
+    pages = max(1, -(-len(matches) // per_page))
+    page = min(page, pages)  # past the last page: the last one
     items = matches[(page - 1) * per_page: page * per_page]
     return jsonify({"items": [_customer(c) for c in items], "total": len(matches), "page": page,
-                    "per_page": per_page, "pages": max(1, -(-len(matches) // per_page)), "q": wanted})
+                    "per_page": per_page, "pages": pages, "q": wanted})
 
 
 def _customer(customer: Customer) -> dict[str, Any]:

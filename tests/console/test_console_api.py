@@ -111,6 +111,35 @@ def test_a_refused_signature_shows_verify_oauth_failing(client, emulator, develo
         ("exchange-external-customer-token", 1), ("verify-oauth", 1)]
 
 
+def test_a_refusal_reads_as_commerce_wrote_it_and_says_why_in_the_log(client, emulator, development):
+    """The answer keeps Commerce's key order (errors first, message first), and verify-oauth's log
+    keeps the refusal's reason readable (only header values and secrets are redacted)."""
+    development.resources = []
+    emulator[2].save_integration(development)
+    raw = exchange(client, development).get_data(as_text=True)
+    body = json.loads(raw)["response"]["body"]
+    assert list(body) == ["errors", "data"] and list(body["errors"][0])[0] == "message"
+    verify = next(r for r in json.loads(raw)["timeline"] if r["name"] == "verify-oauth")
+    assert any("graphql-authorization: integration" in line and "lacks the resource" in line
+               for line in verify["logs"]), verify["logs"]
+
+
+def test_the_exchange_takes_a_store(client, development):
+    result = client.post("/console/api/exchange", base_url=LOCAL,
+                         json={"integration": development.id, "customer": ROW, "store": "nowhere"}).get_json()
+    assert result["request"]["headers"]["Store"] == "nowhere"
+    assert result["response"]["body"]["errors"][0]["message"] == "Requested store is not found"
+
+
+def test_customers_past_the_last_page_get_the_last_page(client, emulator):
+    emulator[2].import_customers([Customer(email=f"c{i}@example.com", firstname="C", lastname="D", website_id=1,
+                                           store_id=1) for i in range(3)])
+    answer = client.get("/console/api/customers?q=example&per_page=2&page=99", base_url=LOCAL).get_json()
+    assert (answer["page"], answer["pages"], [c["email"] for c in answer["items"]]) == (2, 2, ["c2@example.com"])
+    nothing = client.get("/console/api/customers?q=zzz&page=2", base_url=LOCAL).get_json()
+    assert (nothing["page"], nothing["pages"], nothing["total"]) == (1, 1, 0)
+
+
 def test_activations_newest_first_filtered_by_name_and_status(client, development):
     exchange(client, development)
     everything = client.get("/console/api/activations", base_url=LOCAL).get_json()

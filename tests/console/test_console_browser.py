@@ -114,3 +114,47 @@ def test_graphql_editor_signs_runs_and_queries_with_the_token(page, live_server,
     page.wait_for_function("document.querySelector('#gql-answer').textContent.includes('\"customer\"')")
     assert '"firstname": "Roni"' in page.locator("#gql-answer").inner_text()
     screenshot(page, "08-graphql-editor-customer-query")
+
+
+def test_the_picker_prefers_an_integration_that_may_exchange(page, live_server, emulator, development):
+    from customer_auth.integrations import Integration
+
+    store = emulator[2]
+    store.add_integration(Integration(name="no-rights", resources=[]))
+    development.token_revoked = True
+    store.save_integration(development)
+    ready(page, live_server + "/")
+    options = page.locator("#exchange-integration option").all_inner_texts()
+    assert any("development" in o and "revoked" in o for o in options)
+    assert any("no-rights" in o and "no permission" in o for o in options)
+    permitted = store.add_integration(Integration(name="allowed"))
+    ready(page, live_server + "/")
+    assert page.locator("#exchange-integration").input_value() == str(permitted.id)
+    assert page.locator("#exchange-none").is_hidden()
+
+
+def test_a_live_refresh_leaves_an_open_log_where_the_reader_left_it(page, live_server, development):
+    ready(page, live_server + "/")
+    page.click("#exchange-run")
+    page.locator("#activations-body .activation-row").nth(3).wait_for()
+    page.locator("#activations-body .activation-row").nth(2).click()  # upsert-customer's record
+    logs = page.locator("#activations-body .activation-detail .logs")
+    logs.wait_for()
+    logs.evaluate("(pre) => { pre.dataset.mark = 'kept'; }")
+    page.wait_for_timeout(4500)  # two refreshes that bring nothing new
+    assert logs.evaluate("(pre) => pre.dataset.mark") == "kept"  # the same element: not redrawn
+
+
+def test_a_narrow_screen_keeps_the_page_within_its_width(page, live_server, development):
+    page.set_viewport_size({"width": 375, "height": 800})
+    ready(page, live_server + "/")
+    page.click("#exchange-run")
+    page.locator("#timeline .timeline-row").nth(3).wait_for()
+    widest = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('table'))
+        .map((e) => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+        .slice(0, 12)""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, widest
+    bar = page.locator("#timeline .timeline-row[data-name=issue-token] .bar").bounding_box()
+    assert bar["x"] + bar["width"] <= 375 and bar["width"] >= 4
+    screenshot(page, "09-narrow-screen")

@@ -63,10 +63,13 @@ def test_record_shape() -> None:
 
 
 def test_redactor() -> None:
+    refusal = "WARNING graphql-authorization: integration 2 lacks the resource Magento_Customer::retrieve_tokens"
     act = Activation("id", "guest", "a", 0, 1, Response(SUCCESS, {"a": ["topsecret"], "authorization": "Bearer t"}),
-                     ["the topsecret is here; x stays", '{"Authorization": "OAuth oauth_signature=abc"}'])
+                     ["the topsecret is here; x stays", '{"Authorization": "OAuth oauth_signature=abc"}',
+                      "Proxy-Authorization: Basic dXNlcjpwdw==", refusal])
     clean = Redactor(lambda: ["topsecret", "x"]).deferred()(act)
-    assert clean.logs == ["the [REDACTED] is here; x stays", '{"Authorization": "[REDACTED]"}']
+    assert clean.logs == ["the [REDACTED] is here; x stays", '{"Authorization": "[REDACTED]"}',
+                          "Proxy-Authorization: [REDACTED]", refusal]  # the refusal's reason stays readable
     assert clean.response.result == {"a": ["[REDACTED]"], "authorization": "[REDACTED]"}
     assert act.response.result["a"] == ["topsecret"]  # a copy: the caller's record is left as it was
 

@@ -5,6 +5,7 @@ import { $, h, clear, json, statusClass, time } from "./dom.js";
 
 const POLL_MS = 2000;
 const open = new Set(); // activation ids whose record is unfolded, kept across refreshes
+let shown = ""; // what the table shows now: a refresh that brings nothing new leaves it (and a selection) alone
 
 function row(record) {
   const cells = h("tr", {
@@ -20,7 +21,7 @@ function row(record) {
   if (!open.has(record.activationId)) return [cells];
   const detail = h("tr", { class: "activation-detail" }, h("td", { colspan: 6 },
     h("h4", {}, record.kind === "sequence" ? "Components" : "Logs"),
-    h("pre", { class: "logs" }, record.logs.join("\n") || "(no logs)"),
+    h("pre", { class: "logs", dataset: { activationId: record.activationId } }, record.logs.join("\n") || "(no logs)"),
     h("h4", {}, "Result"), h("pre", {}, json(record.response.result)),
     record.cause ? h("p", { class: "muted" }, `caused by sequence activation ${record.cause}`) : null));
   return [cells, detail];
@@ -30,21 +31,40 @@ export async function refresh() {
   const filters = { name: $("#activations-name").value, status: $("#activations-status").value, limit: 50 };
   try {
     const { items, total } = await getJSON("/console/api/activations", filters);
+    addNames(items.map((record) => record.path.split("/").slice(-2).join("/")));
+    const state = JSON.stringify([filters, [...open], items.map((r) => r.activationId)]);
+    if (state === shown) return;
+    shown = state;
+    const scrolled = new Map([...document.querySelectorAll("#activations-body pre.logs")]
+      .map((pre) => [pre.dataset.activationId, pre.scrollTop]));
     clear($("#activations-body"), items.flatMap(row));
+    for (const pre of document.querySelectorAll("#activations-body pre.logs")) {
+      pre.scrollTop = scrolled.get(pre.dataset.activationId) || 0;
+    }
     $("#activations-count").textContent = `${total} record${total === 1 ? "" : "s"}`;
-    $("#activations-empty").hidden = items.length > 0;
+    const empty = $("#activations-empty");
+    empty.hidden = items.length > 0;
+    empty.textContent = filters.name || filters.status ? "No activation matches these filters."
+      : "No activation yet: run an exchange above.";
   } catch (err) {
     $("#activations-count").textContent = err.message;
   }
 }
 
-export function setupActivations(manifest) {
+function addNames(names) {
   const select = $("#activations-name");
-  for (const pkg of manifest.packages) {
-    for (const entity of [...pkg.sequences, ...pkg.actions]) {
-      select.append(h("option", { value: entity.fqn }, entity.fqn));
+  const known = new Set([...select.options].map((option) => option.value));
+  for (const name of names) {
+    if (!known.has(name)) {
+      select.append(h("option", { value: name }, name));
+      known.add(name);
     }
   }
+}
+
+export function setupActivations(manifest) {
+  const select = $("#activations-name");
+  addNames(manifest.packages.flatMap((pkg) => [...pkg.sequences, ...pkg.actions].map((entity) => entity.fqn)));
   select.addEventListener("change", refresh);
   $("#activations-status").addEventListener("change", refresh);
   setInterval(() => { if ($("#activations-live").checked && !document.hidden) refresh(); }, POLL_MS);

@@ -23,6 +23,7 @@ export function setupExchange(onDone) {
           lastname: data.get("lastname"),
           is_subscribed: data.get("is_subscribed") === "on",
         },
+        store: (data.get("store") || "").trim(),
       });
       show(result);
       onDone?.(result);

@@ -3,7 +3,9 @@ import { getJSON } from "./api.js";
 import { $, h, clear } from "./dom.js";
 
 const PER_PAGE = 10;
+const EXCHANGE_RESOURCES = ["Magento_Customer::retrieve_tokens", "Magento_Backend::all"];
 let page = 1;
+let query = ""; // the search last submitted: the pager pages through it, not through the box's draft
 
 export async function loadIntegrations() {
   const integrations = await getJSON("/console/api/integrations");
@@ -13,15 +15,26 @@ export async function loadIntegrations() {
     h("td", {}, i.created_at))));
   const select = $("#exchange-integration");
   const usable = integrations.filter((i) => i.status === "active" && !i.token_revoked);
+  const permitted = usable.filter((i) => i.resources.some((r) => EXCHANGE_RESOURCES.includes(r)));
   clear(select, integrations.map((i) => h("option", { value: i.id, disabled: !usable.includes(i) },
-    `${i.name} (#${i.id}, ${i.consumer_key})`)));
-  if (usable.length) select.value = String(usable[0].id);
+    `${i.name} (#${i.id}, ${i.consumer_key})${usable.includes(i) ? (permitted.includes(i) ? "" : ", no permission")
+      : i.token_revoked ? ", revoked" : ", inactive"}`)));
+  const chosen = permitted[0] || usable[0];
+  if (chosen) select.value = String(chosen.id);
+  $("#exchange-none").hidden = Boolean(chosen);
   return integrations;
 }
 
 export async function searchCustomers(newPage = page) {
   page = Math.max(1, newPage);
-  const result = await getJSON("/console/api/customers", { q: $("#customers-q").value, page, per_page: PER_PAGE });
+  let result;
+  try {
+    result = await getJSON("/console/api/customers", { q: query, page, per_page: PER_PAGE });
+  } catch (err) {
+    clear($("#customers-body"), []);
+    $("#customers-count").textContent = `search failed: ${err.message}`;
+    return;
+  }
   page = result.page;
   clear($("#customers-body"), result.items.map((c) => h("tr", { class: "customer-row" },
     h("td", {}, c.id), h("td", {}, c.email), h("td", {}, c.firstname), h("td", {}, c.lastname),
@@ -33,7 +46,11 @@ export async function searchCustomers(newPage = page) {
 }
 
 export function setupStore() {
-  $("#customers-search").addEventListener("submit", (event) => { event.preventDefault(); searchCustomers(1); });
+  $("#customers-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    query = $("#customers-q").value;
+    searchCustomers(1);
+  });
   $("#customers-prev").addEventListener("click", () => searchCustomers(page - 1));
   $("#customers-next").addEventListener("click", () => searchCustomers(page + 1));
 }
