@@ -96,6 +96,8 @@ def test_refused_exchange_shows_the_failing_step(page, live_server, emulator, de
     verify = page.locator("#timeline .timeline-row[data-name=verify-oauth]")
     assert verify.locator(".bar.app-error").count() == 1
     assert page.locator("#timeline .timeline-row").count() == 2  # the sequence stopped at verify-oauth
+    # The integrations table now shows what the store holds: revoked (done behind the page's back)
+    page.wait_for_function("document.querySelector('#integrations-body').textContent.includes('token revoked')")
     screenshot(page, "06-refused-exchange")
 
 

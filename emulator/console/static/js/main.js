@@ -23,7 +23,9 @@ async function start() {
     return;
   }
   setupStore();
-  setupExchange(() => { refreshActivations(); searchCustomers(); });
+  // After an exchange: its records, the customer it may have created, and the integrations as the store
+  // has them now (one revoked from the command line shows it).
+  setupExchange(() => { refreshActivations(); searchCustomers(); loadIntegrations().catch((err) => fail("#exchange", err)); });
   try { await loadIntegrations(); } catch (err) { fail("#exchange", err); }
   try { await searchCustomers(1); } catch (err) { fail("#store", err); }
   document.body.dataset.ready = "true";

@@ -14,12 +14,13 @@ export async function loadIntegrations() {
     h("td", {}, i.token_revoked ? "token revoked" : i.status), h("td", {}, i.resources.join(", ")),
     h("td", {}, i.created_at))));
   const select = $("#exchange-integration");
+  const current = select.value; // a refresh keeps the user's choice while it may still exchange
   const usable = integrations.filter((i) => i.status === "active" && !i.token_revoked);
   const permitted = usable.filter((i) => i.resources.some((r) => EXCHANGE_RESOURCES.includes(r)));
   clear(select, integrations.map((i) => h("option", { value: i.id, disabled: !usable.includes(i) },
     `${i.name} (#${i.id}, ${i.consumer_key})${usable.includes(i) ? (permitted.includes(i) ? "" : ", no permission")
       : i.token_revoked ? ", revoked" : ", inactive"}`)));
-  const chosen = permitted[0] || usable[0];
+  const chosen = usable.find((i) => String(i.id) === current) || permitted[0] || usable[0];
   if (chosen) select.value = String(chosen.id);
   $("#exchange-none").hidden = Boolean(chosen);
   return integrations;
