@@ -83,7 +83,8 @@ class Integration(Record):
         return cut_short
 
     def allows(self, resource: str) -> bool:
-        return resource in self.resources or "Magento_Backend::all" in self.resources
+        """Granted `resource` (an empty one asks for nothing), directly or through Magento_Backend::all."""
+        return not resource or resource in self.resources or "Magento_Backend::all" in self.resources
 
     def credentials(self) -> dict[str, Any]:
         """What `scripts/integration create --json` prints: the one time secrets are shown."""

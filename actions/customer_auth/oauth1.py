@@ -203,7 +203,7 @@ def _check_usable(integration: Integration) -> None:
 
 
 def _check_permission(integration: Integration, resource: str) -> None:
-    if resource and not integration.allows(resource):
+    if not integration.allows(resource):
         raise OAuthError(f"integration {integration.id} lacks the resource {resource}")
 
 

@@ -10,6 +10,7 @@ from customer_auth.store import open_store
 from emulator.project import development_env
 
 import cli
+from integration import find
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,12 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(args.store_url or development_env()["STORE_URL"])
     integration_id = None
     if args.integration is not None:
-        found = [i.id for i in store.integrations() if args.integration in (str(i.id), i.name)]
-        if not found:  # an id no longer in the store may still name entries
-            if not args.integration.isdigit():
-                parser.error(f"no integration with id or name {args.integration!r}")
-            found = [int(args.integration)]
-        integration_id = found[0]
+        try:
+            integration_id = find(store, args.integration).id
+        except LookupError as unknown:
+            if not args.integration.isdigit():  # an id no longer in the store may still name entries
+                parser.error(str(unknown))
+            integration_id = int(args.integration)
     entries = store.audit_entries(args.limit if not args.outcome else 100_000, integration_id)
     if args.outcome:
         entries = [e for e in entries if e["outcome"] == args.outcome][: args.limit]

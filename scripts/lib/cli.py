@@ -1,5 +1,7 @@
 """How the scripts end on a failure they can explain: one `error: ...` line on stderr and exit 1, never a
-traceback (argparse's own usage errors keep exit 2). A bug still shows its traceback."""
+traceback (argparse's own usage errors keep exit 2). Explained failures are `Failure`, the library's
+StoreError and CommerceError (a setting), and a file the user named that cannot be used; anything
+else is a bug and shows its traceback."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +12,10 @@ from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
 
 
+class Failure(Exception):
+    """A failure the script explains in its message (a wrong argument's consequence, a server away)."""
+
+
 def run(main: Callable[[], int]) -> int:
     try:
         return main()
@@ -17,12 +23,12 @@ def run(main: Callable[[], int]) -> int:
         return 130
     except CommerceError as error:  # a setting (STORE_URL, ...): its reason, not the client-facing wording
         return _fail(error.reason)
-    except StoreError as error:
+    except (Failure, StoreError) as error:
         return _fail(str(error))
-    except OSError as error:  # a file or folder the user named, a server that does not answer
-        return _fail(f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}")
-    except ValueError as error:  # bad content in a file the user gave (JSON, ...)
-        return _fail(str(error))
+    except OSError as error:
+        if not error.filename:  # not a file or folder the user named: a bug, or worth one
+            raise
+        return _fail(f"{error.strerror or error}: {error.filename}")
 
 
 def _fail(message: str) -> int:

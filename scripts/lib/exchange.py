@@ -18,6 +18,7 @@ from customer_auth.store import open_store
 from emulator.project import development_env
 
 import cli
+from integration import find
 
 CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
@@ -57,6 +58,7 @@ def default_url() -> str:
     env = development_env()
     host = env.get("EMULATOR_HOST") or "127.0.0.1"
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # bound everywhere: reach it on loopback
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
     return f"http://{host}:{env.get('EMULATOR_PORT') or 9080}/graphql"
 
 
@@ -72,7 +74,9 @@ def send(url: str, body: dict[str, Any], integration: Integration, store: str | 
     try:
         response = requests.post(url, data=payload, headers=headers, timeout=70)
     except requests.ConnectionError:
-        raise OSError(f"nothing answers at {url} (is the emulator running? ./scripts/emulate)") from None
+        raise cli.Failure(f"nothing answers at {url} (is the emulator running? ./scripts/emulate)") from None
+    except requests.RequestException as error:
+        raise cli.Failure(f"{url}: {error}") from None
     try:
         return response.status_code, response.json()
     except ValueError:
@@ -85,18 +89,18 @@ def load_integration(credentials_file: str | None, key: str | None) -> Integrati
             try:
                 record = json.load(handle)
             except ValueError as error:
-                raise ValueError(f"{credentials_file} is not JSON ({error})") from None
+                raise cli.Failure(f"{credentials_file} is not JSON ({error})") from None
         missing = [k for k in CREDENTIAL_KEYS if not isinstance(record, dict) or not record.get(k)]
         if missing:
-            raise ValueError(f"{credentials_file} lacks {', '.join(missing)}: "
+            raise cli.Failure(f"{credentials_file} lacks {', '.join(missing)}: "
                              "use the output of scripts/integration create --json")
         return Integration.from_record({"name": credentials_file, **record})  # the name only labels it
-    integrations = open_store(development_env()["STORE_URL"]).integrations()
-    for integration in integrations:
-        if (key is None and integration.is_usable) or key in (str(integration.id), integration.name):
-            return integration
-    sys.exit(f"error: no {'integration ' + repr(key) if key else 'active integration'} in the store; "
-             "create one with scripts/integration create --name NAME")
+    store = open_store(development_env()["STORE_URL"])
+    try:
+        return find(store, key) if key else next(i for i in store.integrations() if i.is_usable)
+    except (LookupError, StopIteration):
+        raise cli.Failure(f"no {'integration ' + repr(key) if key else 'active integration'} in the store; "
+                          "create one with scripts/integration create --name NAME") from None
 
 
 if __name__ == "__main__":

@@ -72,20 +72,24 @@ def run_migrate(url: str) -> int:
 
 def run_copy(source_url: str, target_url: str) -> int:
     if source_url == target_url:
-        raise ValueError("--from and --to name the same store")
+        raise cli.Failure("--from and --to name the same store")
     if source_url.startswith("tinydb:") and not tinydb_exists(tinydb_path(source_url)):
-        raise ValueError(f"no TinyDB store at {tinydb_path(source_url)} (--from)")
+        raise cli.Failure(f"no TinyDB store at {tinydb_path(source_url)} (--from)")
     source, target = open_store(source_url), open_store(target_url)
     try:
         if not is_empty(target):
-            raise ValueError("the target store is not empty (copy only fills an empty store; see --help)")
+            raise cli.Failure("the target store is not empty (copy only fills an empty store; see --help)")
         integrations = source.integrations()
         revocations = list(source.revocations())
-        counts = {
-            "integrations": target.import_integrations(progress("integrations", integrations, len(integrations))),
-            "customers": target.import_customers(progress("customers", source.customers(), source.customer_count())),
-            "revocations": target.import_revocations(progress("revocations", revocations, len(revocations))),
-        }
+        try:
+            counts = {
+                "integrations": target.import_integrations(progress("integrations", integrations, len(integrations))),
+                "customers": target.import_customers(progress("customers", source.customers(),
+                                                              source.customer_count())),
+                "revocations": target.import_revocations(progress("revocations", revocations, len(revocations))),
+            }
+        except ValueError as conflict:  # the source holds what cannot go in together (a duplicate, an id taken)
+            raise cli.Failure(f"the copy stopped: {conflict} (empty the target before another try)") from None
     finally:
         source.close()
         target.close()

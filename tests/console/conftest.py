@@ -87,7 +87,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
-    """A fresh page; console errors fail the test; a screenshot of the last state is kept either way."""
+    """A fresh page; console errors fail the test (but those a test provoked and names in
+    `page.expected_errors`); a screenshot of the last state is kept either way."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -96,7 +97,9 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     page.set_default_timeout(20_000)
     try:
         yield page
-        assert not errors, f"the page reported errors: {errors}"
+        expected = getattr(page, "expected_errors", ())
+        unexpected = [e for e in errors if not any(text in e for text in expected)]
+        assert not unexpected, f"the page reported errors: {unexpected}"
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         try:

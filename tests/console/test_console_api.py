@@ -62,6 +62,19 @@ def test_integrations_are_masked(client, development):
     assert not any(secret in text for secret in secrets_of(development))
 
 
+def test_integrations_say_which_may_exchange_by_the_configured_resource(client, emulator, development):
+    from customer_auth.integrations import Integration
+
+    store = emulator[2]
+    acme = store.add_integration(Integration(name="acme", resources=["Acme::exchange"]))
+    store.add_integration(Integration(name="all", resources=["Magento_Backend::all"]))
+    listed = {i["name"]: i["may_exchange"] for i in client.get("/console/api/integrations", base_url=LOCAL).get_json()}
+    assert listed == {"development": True, "acme": False, "all": True}
+    emulator[0].extensions["console"].settings = lambda: {"OAUTH_REQUIRED_RESOURCE": "Acme::exchange"}
+    listed = {i["name"]: i["may_exchange"] for i in client.get("/console/api/integrations", base_url=LOCAL).get_json()}
+    assert listed == {"development": False, "acme": True, "all": True} and acme.id
+
+
 def test_customers_search_is_a_case_insensitive_substring_and_paginated(client, emulator):
     store = emulator[2]
     store.import_customers([Customer(email=f"shopper{i:02d}@Example.com", firstname="S", lastname=str(i),

@@ -160,3 +160,15 @@ def test_a_narrow_screen_keeps_the_page_within_its_width(page, live_server, deve
     bar = page.locator("#timeline .timeline-row[data-name=issue-token] .bar").bounding_box()
     assert bar["x"] + bar["width"] <= 375 and bar["width"] >= 4
     screenshot(page, "09-narrow-screen")
+
+
+def test_the_activations_list_recovers_after_a_failed_refresh(page, live_server, development):
+    ready(page, live_server + "/")
+    page.wait_for_function("document.querySelector('#activations-count').textContent === '0 records'")
+    failing = lambda route: route.fulfill(status=503, content_type="application/json",  # noqa: E731
+                                          body='{"error": "emulator restarting"}')
+    page.expected_errors = ["status of 503"]  # the outage this test makes
+    page.route("**/console/api/activations?*", failing)
+    page.wait_for_function("document.querySelector('#activations-count').textContent === 'emulator restarting'")
+    page.unroute("**/console/api/activations?*", failing)
+    page.wait_for_function("document.querySelector('#activations-count').textContent === '0 records'")

@@ -277,6 +277,14 @@ def test_a_null_or_wrong_variable_value_names_its_field(facade, integration, cus
     assert b"None" not in answer.raw
 
 
+def test_what_is_sent_where_an_object_belongs_is_never_repeated(facade, integration):
+    """A customer sent as a JSON string (encoded twice) holds the shopper's data, a password too."""
+    sent = json.dumps({**SEED_CUSTOMER, "password": "Pw-Hunter2-Secret"})
+    answer = post(facade, VARIABLES_MUTATION, {"input": {"customer": sent}}, integration=integration)
+    assert answer.messages() == ['Expected type "CustomerCreateInput" to be an object.']
+    assert b"Hunter2" not in answer.raw and b"roni_cost" not in answer.raw
+
+
 def test_a_huge_invalid_input_stops_at_the_error_limit(facade, integration, monkeypatch):
     """An unsigned client can send a megabyte of bad list items: coercion ends at MAX_ERRORS."""
     from customer_auth.graphql import variables

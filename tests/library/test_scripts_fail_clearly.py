@@ -34,10 +34,16 @@ def test_a_bad_store_url_is_named(url: str, message: str) -> None:
         refused(script(name, *args, STORE_URL=url), message)
 
 
-def test_a_malformed_postgres_url_never_shows_its_password() -> None:
-    done = script("store", "migrate", STORE_URL="postgresql:app:S3cretDbPw@127.0.0.1/test")
+@pytest.mark.parametrize("url", [
+    "postgresql:app:S3cretDbPw@127.0.0.1/test",   # no //: the password lands in the path
+    "postgresql://app:S3cret#DbPw@127.0.0.1/test",  # an unencoded #: the rest is a fragment, 'S3cret' a port
+    "postgresql://app:S3c@retDbPw@127.0.0.1:1/test",  # an unencoded @: libpq takes 'retDbPw@...' for a host
+    "postgresql://app:S3cret?DbPw@127.0.0.1/test",  # an unencoded ?: 'S3cret' a port
+])
+def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
+    done = script("store", "migrate", STORE_URL=url)
     refused(done, "the PostgreSQL store URL is malformed")
-    assert "S3cretDbPw" not in done.stdout + done.stderr
+    assert "S3c" not in done.stdout + done.stderr and "DbPw" not in done.stdout + done.stderr
 
 
 def test_a_store_file_that_is_no_store(tmp_path: Path) -> None:
@@ -80,6 +86,31 @@ def test_exchange_failures(tmp_path: Path) -> None:
     # Without --url: the emulator's address as its own settings give it
     refused(script("exchange", *base, EMULATOR_PORT=str(port), EMULATOR_HOST="0.0.0.0"),
             f"nothing answers at http://127.0.0.1:{port}/graphql")
+    refused(script("exchange", *base, EMULATOR_PORT=str(port), EMULATOR_HOST="::1"),
+            f"nothing answers at http://[::1]:{port}/graphql")
+    refused(script("exchange", *base[:-2], "--integration", "nobody", STORE_URL=f"tinydb://{tmp_path}/s.json"),
+            "no integration 'nobody' in the store")
+
+
+def test_a_bug_still_shows_its_traceback() -> None:
+    """Only failures the scripts explain become one `error:` line; a bug must not hide behind one."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+    try:
+        import cli
+    finally:
+        sys.path.pop(0)
+
+    def buggy() -> int:
+        first, second = [1, 2, 3]
+        return first + second
+
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        cli.run(buggy)
+    with pytest.raises(ConnectionRefusedError):
+        cli.run(lambda: (_ for _ in ()).throw(ConnectionRefusedError(111, "refused")))
+    assert cli.run(lambda: (_ for _ in ()).throw(cli.Failure("explained"))) == 1
 
 
 def test_package_names_every_unknown_action(tmp_path: Path) -> None:

@@ -41,6 +41,10 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^Expected non-nullable type '([^']+)' not to be None\.$"),
         r'Expected non-nullable type "\1" not to be null.',
     ),
+    (
+        re.compile(r"^Expected type '(\w+)' to be a mapping\.$"),
+        r'Expected type "\1" to be an object.',
+    ),
 ]
 MAX_SHOWN_VALUE = 100  # characters of a bad variable value shown in its error
 _QUOTED = re.compile(r"'([^'\s]+)'")

@@ -4,9 +4,10 @@ A fault of an input object (a required field left out, a field it does not defin
 Commerce's documentation words it, whether the input came inline or in variables:
 `Field CustomerCreateInput.email of required type String! was not provided`. graphql-core, like
 graphql-php, would print the whole object in a variable's error, the shopper's email with it.
-A bad value (null, or of the wrong type) reads as graphql-php words a variable's: the value and
-where it is, e.g. `Variable "$input" got invalid value null at "input.customer.firstname";
-Expected non-nullable type "String!" not to be null.`
+A bad value where a scalar belongs (null, or of the wrong type) reads as graphql-php words a
+variable's: the value (cut past 100 characters) and where it is, e.g. `Variable "$input" got invalid
+value null at "input.customer.firstname"; Expected non-nullable type "String!" not to be null.`
+Where an object belongs, what was sent (a customer as a JSON string, say) is never repeated.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from graphql import (
     VariableDefinitionNode,
     coerce_input_value,
     is_input_type,
+    is_leaf_type,
     is_non_null_type,
     type_from_ast,
 )
@@ -94,13 +96,19 @@ def _message(name: str, var_type: Any, path: Sequence[str | int], invalid: Any, 
         parent = _type_at(var_type, path)
         if parent is not None:
             return messages.missing_field(parent.name, missing.group(1), missing.group(2))
-    if isinstance(invalid, (dict, list)):  # the object's fault: its content is not repeated
-        return messages.translate(message)
+    if invalid is not None and not is_leaf_type(_nullable(_type_at_path(var_type, path))):
+        return messages.translate(message)  # where an object or a list belongs, what was sent is not repeated
     return messages.invalid_variable(name, path, invalid, messages.translate(message))
 
 
 def _type_at(type_: Any, path: Sequence[str | int]) -> GraphQLInputObjectType | None:
     """The input object type found by following `path` (field names, list indexes) into `type_`."""
+    found = _nullable(_type_at_path(type_, path))
+    return found if isinstance(found, GraphQLInputObjectType) else None
+
+
+def _type_at_path(type_: Any, path: Sequence[str | int]) -> Any:
+    """The type expected where `path` (field names, list indexes) leads in `type_`; None off the schema."""
     for key in path:
         type_ = _nullable(type_)
         if isinstance(key, int):
@@ -111,8 +119,7 @@ def _type_at(type_: Any, path: Sequence[str | int]) -> GraphQLInputObjectType | 
             type_ = type_.fields[key].type
         else:
             return None
-    type_ = _nullable(type_)
-    return type_ if isinstance(type_, GraphQLInputObjectType) else None
+    return type_
 
 
 def _nullable(type_: Any) -> Any:

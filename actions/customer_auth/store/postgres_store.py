@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -72,10 +72,7 @@ class PostgresStore:
     """The `Store` interface over PostgreSQL."""
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if "@" in parts.path or (parts.path and not parts.path.startswith("/")):  # 'postgresql:user:pw@host/db'
-            # (not repeated: a malformed URL may hold the password where libpq would print it)
-            raise StoreError("the PostgreSQL store URL is malformed: write postgresql://user:password@host:port/database")
+        parts = _checked_url(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         own = {**STORE_PARAMS, **{k: v for k, v in query if k in STORE_PARAMS}}
         libpq = [(k, v) for k, v in query if k not in STORE_PARAMS]
@@ -557,6 +554,24 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+MALFORMED_URL = ("the PostgreSQL store URL is malformed: write postgresql://user:password@host:port/database, "
+                 "with any @ : / ? # in the user or password percent-encoded")
+
+
+def _checked_url(url: str) -> SplitResult:
+    """The URL split, or StoreError without repeating it: in a malformed URL the password may sit where
+    a parser (ours, or libpq's) would print it as a host, a port or a path."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise StoreError(MALFORMED_URL) from None
+    if parts.netloc.count("@") > 1 or parts.fragment or "@" in parts.path or (
+            parts.path and not parts.path.startswith("/")):
+        raise StoreError(MALFORMED_URL)
+    return parts
 
 
 def _one_line(error: BaseException) -> str:

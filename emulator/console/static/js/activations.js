@@ -48,6 +48,7 @@ export async function refresh() {
       : "No activation yet: run an exchange above.";
   } catch (err) {
     $("#activations-count").textContent = err.message;
+    shown = ""; // the next answer redraws, whatever it holds
   }
 }
 

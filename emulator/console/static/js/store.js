@@ -3,7 +3,6 @@ import { getJSON } from "./api.js";
 import { $, h, clear } from "./dom.js";
 
 const PER_PAGE = 10;
-const EXCHANGE_RESOURCES = ["Magento_Customer::retrieve_tokens", "Magento_Backend::all"];
 let page = 1;
 let query = ""; // the search last submitted: the pager pages through it, not through the box's draft
 
@@ -16,7 +15,7 @@ export async function loadIntegrations() {
   const select = $("#exchange-integration");
   const current = select.value; // a refresh keeps the user's choice while it may still exchange
   const usable = integrations.filter((i) => i.status === "active" && !i.token_revoked);
-  const permitted = usable.filter((i) => i.resources.some((r) => EXCHANGE_RESOURCES.includes(r)));
+  const permitted = usable.filter((i) => i.may_exchange);
   clear(select, integrations.map((i) => h("option", { value: i.id, disabled: !usable.includes(i) },
     `${i.name} (#${i.id}, ${i.consumer_key})${usable.includes(i) ? (permitted.includes(i) ? "" : ", no permission")
       : i.token_revoked ? ", revoked" : ", inactive"}`)));
