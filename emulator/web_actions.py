@@ -69,14 +69,16 @@ class WebError(Exception):
 
 
 Find = Callable[[str], Action | Sequence | None]
+Invoke = Callable[[str, dict[str, Any]], Activation]
 Start = Callable[[str, dict[str, Any]], "Future[Activation]"]
 
 
 class WebGateway:
-    """`start` runs an activation in a thread of its own (Controller.start), so the call can stop waiting."""
+    """`invoke` runs an activation in the calling thread, `start` in one of its own (Controller.start)."""
 
-    def __init__(self, find: Find, start: Start, namespace: str, max_wait_ms: int = MAX_WAIT_MS) -> None:
-        self._find, self._start, self.namespace = find, start, namespace
+    def __init__(self, find: Find, invoke: Invoke, start: Start, namespace: str,
+                 max_wait_ms: int = MAX_WAIT_MS) -> None:
+        self._find, self._invoke, self._start, self.namespace = find, invoke, start, namespace
         self.max_wait_ms = max_wait_ms
 
     def handle(self, namespace: str, path: str, method: str, headers: Mapping[str, str], query_string: str,
@@ -104,12 +106,25 @@ class WebGateway:
         return response
 
     def _activation(self, entity: Action | Sequence, params: dict[str, Any]) -> Activation:
-        """The activation, waited for as OpenWhisk waits for a web call's, a wait for a busy worker
-        included: `max_wait_ms` at most, then 202 `Response not yet ready.` while it goes on."""
+        """The activation, waited for as OpenWhisk waits for a web call's: `max_wait_ms` at most, then
+        202 `Response not yet ready.` while it goes on. An entity whose time limits end before that
+        runs in this thread: handing every call to another thread cost the web path about a third of
+        its throughput (each hand-off waits for the GIL under load). Such a call is not cut short
+        while it waits for a busy worker; only an emulator overloaded for a minute would notice."""
+        if self._time_limit_ms(entity) < self.max_wait_ms:
+            return self._invoke(entity.fqn, params)
         try:
             return self._start(entity.fqn, params).result(self.max_wait_ms / 1000)
         except TimeoutError:
             raise WebError(202, RESPONSE_NOT_READY) from None
+
+    def _time_limit_ms(self, entity: Action | Sequence | None, depth: int = 0) -> float:
+        """How long `entity` may run: an action's timeout, a sequence's components' in turn."""
+        if isinstance(entity, Action):
+            return entity.timeout_ms
+        if entity is None or depth > 50:  # a deleted component ends the sequence; 50: OpenWhisk's length limit
+            return 0
+        return sum(self._time_limit_ms(self._find(fqn), depth + 1) for fqn in entity.components)
 
     def _resolve(self, namespace: str, path: str) -> tuple[Action | Sequence, str, str]:
         if namespace not in (self.namespace, "_"):

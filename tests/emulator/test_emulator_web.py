@@ -194,19 +194,3 @@ def test_a_web_call_waits_at_most_the_limit_then_answers_202(client, controller)
     (record,) = controller.activations.list(name="sleep")
     assert record.response.success and record.response.result["slept"] == "0.8"  # it went on to the end
     assert client.get(f"{BASE}/sleep.json?seconds=0.05").status_code == 200
-
-
-def test_the_wait_for_a_busy_worker_counts_toward_the_limit(make_controller) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from emulator.app import create_app
-
-    controller = make_controller(workers_per_action=1)
-    controller.web_gateway.max_wait_ms = 1200
-    client = create_app(controller).test_client()
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(client.get, f"{BASE}/sleep.json?seconds=0.9")
-        time.sleep(0.2)  # the first has the only worker
-        second = pool.submit(client.get, f"{BASE}/sleep.json?seconds=0.9")
-        assert first.result().status_code == 200
-        assert second.result().status_code == 202  # 0.7 s waiting + 0.9 s running > 1.2 s
