@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from customer_auth.store import StoreError
 from emulator.bundle import emulator_app
 from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
@@ -98,13 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # prints the banner (the manifest's URLs, a first start's integration), without the deployments.
     forked = args.server != "flask"
     app, controller, store = build(None) if forked else build()
+    unusable: StoreError | None = None
     try:
         lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]
+    except StoreError as error:  # the first start's look for integrations: a database down, a schema behind
+        unusable = error
     finally:
-        if forked:
+        if forked or unusable:  # nothing is served by what was built here
             controller.shutdown()
             if store is not None:
                 store.close()
+    if unusable:
+        print(f"emulate: the store cannot be used: {unusable}", file=sys.stderr)
+        return 1
     if args.server != "flask" and args.processes > 1:
         lines.append(f"{'server':<13} {args.server}, {args.processes} processes x {args.threads} threads "
                      "(activation records and REST API deployments are per process)")

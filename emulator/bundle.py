@@ -3,6 +3,7 @@ development integration a first start creates. The OpenWhisk core stays generic;
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -12,7 +13,7 @@ from flask import Flask
 
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
-from customer_auth.store import Store, open_store
+from customer_auth.store import Store, StoreError, open_store
 from emulator.app import create_app
 from emulator.console import graphql_editor, register as register_console
 from emulator.controller import Controller
@@ -20,6 +21,7 @@ from emulator.graphql_routes import note_activation, register as register_graphq
 from emulator.manifest import Manifest
 from emulator.rest_api import GUEST_KEY
 
+log = logging.getLogger("emulator")
 PACKAGE = "customer-auth"
 DEVELOPMENT_INTEGRATION = "development"
 
@@ -56,7 +58,9 @@ def integration_secrets(store: Store, refresh_seconds: float = SECRETS_REFRESH_S
     """Every integration's secrets (a rotated-out set too, during its grace period), for the activation
     records' redaction. Asked for with every record, so the list is kept and re-read from the store
     every `refresh_seconds`, not on every call: one store query per record would cost more than the
-    record. An integration changed by another process (scripts/integration) is seen within that time."""
+    record. An integration changed by another process (scripts/integration) is seen within that time.
+    A store that cannot answer (a database down) keeps the list last read: the activation that met
+    the outage must still be recorded, with its reason in its log."""
     cached: list[tuple[float, tuple[str, ...]]] = []
     lock = threading.Lock()
 
@@ -68,7 +72,13 @@ def integration_secrets(store: Store, refresh_seconds: float = SECRETS_REFRESH_S
             if cached and clock() - cached[0][0] < refresh_seconds:
                 return cached[0][1]
             values: list[str] = []
-            for integration in store.integrations():
+            try:
+                integrations = store.integrations()
+            except StoreError as error:
+                log.warning("integration secrets not refreshed for redaction (%s): %s", type(error).__name__, error)
+                cached[:] = [(clock(), cached[0][1] if cached else ())]
+                return cached[0][1]
+            for integration in integrations:
                 values += (integration.consumer_secret, integration.access_token, integration.access_token_secret)
                 values += (str((integration.previous or {}).get(key) or "")
                            for key in ("consumer_secret", "access_token", "access_token_secret"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .errors import InternalError
 from .records import now_iso
 from .store import Store
 
@@ -32,8 +33,10 @@ def record(
     customer_id: int | None = None,
     created: bool | None = None,
     reason: str = "",
+    required: bool = False,
 ) -> None:
-    """Appends an entry; a store that cannot take it is logged, never allowed to change the answer."""
+    """Appends an entry. A store that cannot take it is logged; when the entry is `required` (a token
+    about to be issued) it is also an InternalError, so no token leaves without its entry."""
     entry = {
         "at": now_iso(),
         "outcome": outcome,
@@ -46,5 +49,7 @@ def record(
     }
     try:
         store.append_audit(entry)
-    except Exception as error:  # the exchange's answer stands; the gap is in the log
+    except Exception as error:
         log.error("audit trail not written (%s): %s", type(error).__name__, error)
+        if required:
+            raise InternalError(f"audit trail not written: {type(error).__name__}") from None

@@ -1,7 +1,7 @@
 """issue-token: mints the Commerce customer token and shapes the web sequence's answer.
 
 The result is the web answer: the customer in the GraphQL `Customer` shape and its token. The
-exchange is written to the audit trail.
+exchange is written to the audit trail first: a token whose entry cannot be written is not issued.
 """
 import time
 
@@ -15,9 +15,10 @@ from customer_auth.web import log, web_action
 def main(params: dict) -> dict:
     customer = params["customer"]
     token = tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))
-    log.info("customer token issued for customer %s", customer["id"])
     audit.record(open_store(settings.store_url(params)), audit.ISSUED, integration=params.get("integration"),
-                 store_code=params.get("store_code"), customer_id=customer["id"], created=params.get("created"))
+                 store_code=params.get("store_code"), customer_id=customer["id"], created=params.get("created"),
+                 required=True)
+    log.info("customer token issued for customer %s", customer["id"])
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},

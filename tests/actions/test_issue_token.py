@@ -82,3 +82,14 @@ def test_log_level_follows_each_activation(actions, store_url, capsys):
     for level, shown in [("warning", False), ("info", True), ("error", False), ("", True), ("loud", True)]:
         issue({"customer": CUSTOMER, **settings(store_url, LOG_LEVEL=level)})
         assert ("customer token issued for customer 6" in capsys.readouterr().out) is shown, level
+
+
+def test_no_token_leaves_without_its_audit_entry(actions, tmp_path, capsys):
+    """The audit trail records every token issued: when the entry cannot be written (here the trail's
+    file is a folder), the exchange answers Internal server error and no token."""
+    (tmp_path / "store.audit.jsonl").mkdir()
+    result = actions["issue-token"].main({"customer": CUSTOMER, **settings(f"tinydb://{tmp_path}/store.json")})
+    assert result["error"]["body"]["errors"][0]["message"] == "Internal server error"
+    assert "token" not in json.dumps(result) and "eyJ" not in json.dumps(result)
+    log = capsys.readouterr().out
+    assert "audit trail not written" in log and "customer token issued" not in log

@@ -142,3 +142,26 @@ def test_concurrent_exchanges_for_one_new_email(emulator, served, integration):
     assert {token_customer_id(token) for token in tokens} == {1}
     assert store.customer_count() == 1
     assert controller.worker_count("customer-auth/upsert-customer") == 2
+
+
+def test_a_database_that_does_not_answer_is_recorded_with_its_reason():
+    """PostgreSQL down: the client gets Commerce's Internal server error, and the activation that met the
+    outage is still recorded, its log saying why (the records' redaction reads the integrations too)."""
+    from pathlib import Path
+
+    from emulator.bundle import emulator_app
+    from emulator.manifest import load_manifest
+
+    root = Path(__file__).resolve().parents[2]
+    url = "postgresql://postgres@127.0.0.1:9/test?pool_timeout=1"  # nothing listens on port 9
+    manifest = load_manifest(root / "app.config.yaml", {"STORE_URL": url, "CRYPT_KEY": CRYPT_KEY})
+    app, controller, store = emulator_app(manifest, workers_per_action=1, state_file=None)
+    try:
+        answer = post(app.test_client(), Integration(name="any"), SEQUENCE_PATH, {"customer": SEED_CUSTOMER})
+        assert answer.status_code == 500
+        assert answer.get_json()["errors"][0]["message"] == "Internal server error"
+        records = controller.activations.list(name="verify-oauth")
+        assert records and any("gave no connection" in line for line in records[0].logs), records
+    finally:
+        controller.shutdown()
+        store.close()

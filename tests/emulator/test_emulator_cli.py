@@ -154,3 +154,13 @@ def test_a_network_facing_emulator_needs_a_key_of_its_own(tmp_path: Path, monkey
     assert refused.value.code == 2
     assert parse_args(["--host", "0.0.0.0", "--auth", "me:a-key-of-mine"], {}).host == "0.0.0.0"
     assert parse_args(["--host", "::1"], {}).host == "::1"
+
+
+def test_an_unusable_store_stops_the_start_with_its_reason(tmp_path: Path) -> None:
+    env = {**os.environ, "STORE_URL": "postgresql://postgres@127.0.0.1:9/test?pool_timeout=1",
+           "EMULATOR_STATE": "none"}
+    done = subprocess.run([sys.executable, "-m", "emulator", "--port", str(free_port())], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "emulate: the store cannot be used: PostgreSQL at 127.0.0.1:9/test gave no connection" in done.stderr
+    assert "Traceback" not in done.stderr

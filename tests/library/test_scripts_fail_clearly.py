@@ -39,11 +39,26 @@ def test_a_bad_store_url_is_named(url: str, message: str) -> None:
     "postgresql://app:S3cret#DbPw@127.0.0.1/test",  # an unencoded #: the rest is a fragment, 'S3cret' a port
     "postgresql://app:S3c@retDbPw@127.0.0.1:1/test",  # an unencoded @: libpq takes 'retDbPw@...' for a host
     "postgresql://app:S3cret?DbPw@127.0.0.1/test",  # an unencoded ?: 'S3cret' a port
+    "postgresql://app:S3c50%offDbPw@127.0.0.1/test",  # a bad %-escape: libpq prints the password it cannot read
+    "postgresql://app:S3cDbPw@[::1:5432/test",  # an unclosed IPv6 address: not even a URL
 ])
 def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
     done = script("store", "migrate", STORE_URL=url)
-    refused(done, "the PostgreSQL store URL is malformed")
+    refused(done, "setting STORE_URL is not a URL" if "[" in url else "the PostgreSQL store URL is malformed")
     assert "S3c" not in done.stdout + done.stderr and "DbPw" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("option, message", [
+    ("statement_timeout=abc", "statement_timeout='abc' is no duration"),
+    ("auto_migrate=maybe", "auto_migrate='maybe'"),
+    ("pool_max_size=0", "pool_max_size at least 1"),
+    ("pool_timeout=-1", "pool_timeout must be above 0"),
+])
+def test_a_bad_postgres_option_is_named_at_once(option: str, message: str) -> None:
+    """Refused before connecting: a statement_timeout PostgreSQL rejects made every connection fail
+    for the whole pool_timeout, with the reason only in the pool's warnings."""
+    done = script("store", "migrate", STORE_URL=f"postgresql://postgres@127.0.0.1:9/test?{option}")
+    refused(done, message)
 
 
 def test_a_store_file_that_is_no_store(tmp_path: Path) -> None:

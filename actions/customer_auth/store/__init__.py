@@ -20,7 +20,10 @@ TINYDB_PARAMS = ("synchronous",)
 
 @lru_cache(maxsize=4)
 def open_store(url: str) -> Store:
-    scheme = urlsplit(url).scheme
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # an unclosed [IPv6 address; the URL may hold a password: not repeated
+        raise ConfigurationError("setting STORE_URL is not a URL") from None
     if scheme == "tinydb":
         from .tinydb_store import TinyDBStore
 

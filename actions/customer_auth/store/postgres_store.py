@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -84,8 +85,18 @@ class PostgresStore:
             self._pool_max_size = int(own["pool_max_size"])
         except ValueError as error:
             raise StoreError(f"bad PostgreSQL store URL parameter: {error}") from None
+        if not self._pool_timeout > 0 or self._pool_max_size < 1:
+            raise StoreError("bad PostgreSQL store URL parameter: pool_timeout must be above 0 seconds and "
+                             "pool_max_size at least 1")
         self._statement_timeout = own["statement_timeout"]
-        self._auto_migrate = own["auto_migrate"] not in ("0", "false", "no", "off")
+        if not _DURATION.fullmatch(self._statement_timeout):  # else every connection fails, the reason unseen
+            raise StoreError(f"bad PostgreSQL store URL parameter: statement_timeout={self._statement_timeout!r} "
+                             "is no duration (milliseconds, or e.g. 5s, 1min)")
+        switch = own["auto_migrate"].strip().lower()
+        if switch not in _ON + _OFF:
+            raise StoreError(f"bad PostgreSQL store URL parameter: auto_migrate={own['auto_migrate']!r} "
+                             "(1/true/yes/on or 0/false/no/off)")
+        self._auto_migrate = switch in _ON
         self._pool: ConnectionPool | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -557,18 +568,21 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 MALFORMED_URL = ("the PostgreSQL store URL is malformed: write postgresql://user:password@host:port/database, "
-                 "with any @ : / ? # in the user or password percent-encoded")
+                 "with any @ : / ? # % in the user or password percent-encoded")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DURATION = re.compile(r"\d+\s*(ms|s|min|h|d)?")
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _checked_url(url: str) -> SplitResult:
     """The URL split, or StoreError without repeating it: in a malformed URL the password may sit where
-    a parser (ours, or libpq's) would print it as a host, a port or a path."""
-    parts = urlsplit(url)
+    a parser (ours, or libpq's) would print it as a host, a port, a path or a bad percent-escape."""
     try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:
+    except ValueError:  # also an unclosed [IPv6 address
         raise StoreError(MALFORMED_URL) from None
-    if parts.netloc.count("@") > 1 or parts.fragment or "@" in parts.path or (
+    if parts.netloc.count("@") > 1 or parts.fragment or "@" in parts.path or _BAD_ESCAPE.search(parts.netloc) or (
             parts.path and not parts.path.startswith("/")):
         raise StoreError(MALFORMED_URL)
     return parts
