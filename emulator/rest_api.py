@@ -31,6 +31,7 @@ AUTH_INVALID = "The supplied authentication is invalid"
 AUTH_CHALLENGE = 'Basic realm="OpenWhisk secure realm"'
 MAX_LIST_LIMIT = 200
 DOCS_WITH_COUNT = "The parameter 'docs' is not permitted with 'count'."
+BAD_EPOCH = "Parameter is not a valid value for epoch seconds: {}"  # OpenWhisk's words, for milliseconds too
 MAX_PUT_BYTES = MAX_CODE_BYTES * 4 // 3 + 1024 * 1024  # a 48 MB zip in base64, plus the document
 
 rest = Blueprint("openwhisk_rest", __name__)
@@ -80,13 +81,19 @@ def _namespace(ns: str) -> None:
 
 
 def _int_arg(name: str, default: int, collection: str) -> int:
+    return _query_int(name, f"The value '{{}}' is not an integer for {collection}.", default)
+
+
+def _query_int(name: str, invalid: str, default: Any = None) -> Any:
+    """The query parameter `name` as an integer, `default` when absent or empty; 400 with `invalid`
+    (its `{}` the value given) when it is no integer."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
         return int(raw)
     except ValueError:
-        raise ApiError(400, f"The value '{raw}' is not an integer for {collection}.") from None
+        raise ApiError(400, invalid.format(raw)) from None
 
 
 def _page(collection: str) -> tuple[int, int]:
@@ -251,7 +258,7 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
 
 @rest.get("/api/v1/namespaces/<ns>/activations")
 def list_activations(ns: str) -> Response:
-    """Newest first (by start); `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation
+    """Newest first (the last ended first); `limit` (default 30, at most 200), `skip`, `name` as in `wsk activation
     list`, `since` / `upto` (epoch ms, on the start), `docs=true` for whole records (else summaries,
     as OpenWhisk lists them), `count=true` for their number."""
     _namespace(ns)
@@ -259,22 +266,12 @@ def list_activations(ns: str) -> Response:
     count, docs = _bool_arg("count"), _bool_arg("docs")
     if count and docs:
         raise ApiError(400, DOCS_WITH_COUNT)
-    since, upto = _epoch_ms_arg("since"), _epoch_ms_arg("upto")
+    since, upto = (_query_int(name, BAD_EPOCH) for name in ("since", "upto"))
     items, total = _controller().activations.page(limit or 30, skip, name=request.args.get("name"),
                                                   since=since, upto=upto)
     if count:
         return _json({"activations": max(total - skip, 0)})
     return _json([a.to_dict() if docs else a.summary() for a in items])
-
-
-def _epoch_ms_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, f"Parameter is not a valid value for epoch seconds: {raw}") from None
 
 
 def _activation(ns: str, activation_id: str) -> Activation:
