@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # gunicorn and granian build an app in each server process, after the fork: the one built here only
     # prints the banner (the manifest's URLs, a first start's integration), without the deployments.
     forked = args.server != "flask"
-    app, controller, store = build(None) if forked else build()
+    app, controller, store = build(None if forked else state)
     unusable: StoreError | None = None
     try:
         lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]
@@ -112,12 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unusable:
         print(f"emulate: the store cannot be used: {unusable}", file=sys.stderr)
         return 1
-    if args.server != "flask" and args.processes > 1:
+    if forked and args.processes > 1:
         lines.append(f"{'server':<13} {args.server}, {args.processes} processes x {args.threads} threads "
                      "(activation records and REST API deployments are per process)")
     for line in lines:
         print(line, flush=True)
-    if args.server == "flask":
+    if not forked:
         serve(lambda: app, args.host, args.port, "flask", on_exit=lambda _: controller.shutdown())
     else:
         serve(lambda: build()[0], args.host, args.port, args.server, args.processes, args.threads,

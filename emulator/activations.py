@@ -86,16 +86,16 @@ class Activation:
     def summary(self) -> dict[str, Any]:
         """What OpenWhisk lists without `docs=true`: the record without logs and result, and the
         response's status code as `statusCode`."""
-        out = {k: v for k, v in self.to_dict().items() if k not in ("logs", "response")}
-        out["statusCode"] = self.response.status_code
-        return out
+        return {**self._fields(), "statusCode": self.response.status_code}
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self._fields(), "logs": list(self.logs), "response": self.response.to_dict()}
+
+    def _fields(self) -> dict[str, Any]:
         out = {
             "activationId": self.activation_id, "namespace": self.namespace, "name": self.name,
             "version": self.version, "subject": self.subject, "publish": False,
             "start": self.start, "end": self.end, "duration": self.duration,
-            "logs": list(self.logs), "response": self.response.to_dict(),
             "annotations": copy.deepcopy(self.annotations),
         }
         if self.cause:

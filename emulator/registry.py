@@ -441,7 +441,7 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
         limits = every_limit(entity.limits)
         parameters = [{"key": k, "value": v} for k, v in entity.inputs.items()]
     annotations.append({"key": "exec", "value": exec_doc["kind"]})
-    return {"namespace": f"{namespace}/{entity.package}", "name": entity.name, "version": "0.0.1",
+    return {"namespace": f"{namespace}/{entity.package}", "name": entity.name, "version": entity.version,
             "publish": False, "exec": exec_doc, "annotations": annotations, "parameters": parameters,
             "limits": limits, "updated": 0}
 

@@ -150,12 +150,18 @@ def list_unsupported(ns: str, collection: str) -> Response:
     return _collection(collection, lambda limit, skip: [])
 
 
+def _count_arg() -> bool:
+    """`count=true` (a list's size instead of its items), which OpenWhisk refuses beside `docs=true`."""
+    count = _bool_arg("count")
+    if count and _bool_arg("docs"):
+        raise ApiError(400, DOCS_WITH_COUNT)
+    return count
+
+
 def _collection(name: str, listing: Callable[[int, int], list[Any]]) -> Response:
     """A collection's page (`limit`, `skip`), or its size with `count=true`, as OpenWhisk lists."""
     limit, skip = _page(name)
-    if _bool_arg("count"):
-        if _bool_arg("docs"):
-            raise ApiError(400, DOCS_WITH_COUNT)
+    if _count_arg():
         return _json({name: len(listing(0, skip))})  # limit 0: all of them
     return _json(listing(limit, skip))
 
@@ -263,9 +269,7 @@ def list_activations(ns: str) -> Response:
     as OpenWhisk lists them), `count=true` for their number."""
     _namespace(ns)
     limit, skip = _page("activations")
-    count, docs = _bool_arg("count"), _bool_arg("docs")
-    if count and docs:
-        raise ApiError(400, DOCS_WITH_COUNT)
+    count, docs = _count_arg(), _bool_arg("docs")
     since, upto = (_query_int(name, BAD_EPOCH) for name in ("since", "upto"))
     items, total = _controller().activations.page(limit or 30, skip, name=request.args.get("name"),
                                                   since=since, upto=upto)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from emulator.activations import Activation, new_activation_id
-from emulator.manifest import Action, Sequence, truthy
+from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, truthy
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation: web calls wait that long
@@ -107,11 +107,11 @@ class WebGateway:
 
     def _activation(self, entity: Action | Sequence, params: dict[str, Any]) -> Activation:
         """The activation, waited for as OpenWhisk waits for a web call's: `max_wait_ms` at most, then
-        202 `Response not yet ready.` while it goes on. An entity whose time limits end before that
+        202 `Response not yet ready.` while it goes on. An entity whose time limits end within that
         runs in this thread: handing every call to another thread cost the web path about a third of
         its throughput (each hand-off waits for the GIL under load). Such a call is not cut short
         while it waits for a busy worker; only an emulator overloaded for a minute would notice."""
-        if self._time_limit_ms(entity) < self.max_wait_ms:
+        if self._time_limit_ms(entity) <= self.max_wait_ms:
             return self._invoke(entity.fqn, params)
         try:
             return self._start(entity.fqn, params).result(self.max_wait_ms / 1000)
@@ -122,7 +122,7 @@ class WebGateway:
         """How long `entity` may run: an action's timeout, a sequence's components' in turn."""
         if isinstance(entity, Action):
             return entity.timeout_ms
-        if entity is None or depth > 50:  # a deleted component ends the sequence; 50: OpenWhisk's length limit
+        if entity is None or depth > MAX_SEQUENCE_LENGTH:  # a deleted component ends the sequence
             return 0
         return sum(self._time_limit_ms(self._find(fqn), depth + 1) for fqn in entity.components)
 

@@ -68,6 +68,11 @@ def store_view(params: Mapping[str, Any], code: str | None) -> StoreView:
     return resolve(parse_stores(text(params, "STORES")), code, text(params, "DEFAULT_STORE", "default"))
 
 
+def required_resource(params: Mapping[str, Any]) -> str:
+    """The ACL resource an integration needs to exchange (empty: none)."""
+    return text(params, "OAUTH_REQUIRED_RESOURCE", EXCHANGE_RESOURCE)
+
+
 def oauth_policy(params: Mapping[str, Any]) -> OAuthPolicy:
     # Imported here: authlib's OAuth 1 modules are verify-oauth's alone (the other actions start faster).
     from .oauth1 import HMAC_SHA1, HMAC_SHA256, OAuthPolicy
@@ -80,7 +85,7 @@ def oauth_policy(params: Mapping[str, Any]) -> OAuthPolicy:
         signature_methods=frozenset(methods),
         timestamp_window=window,
         bearer_enabled=flag(params, "OAUTH_BEARER_ENABLED", False),
-        required_resource=text(params, "OAUTH_REQUIRED_RESOURCE", EXCHANGE_RESOURCE),
+        required_resource=required_resource(params),
         rate_limit=rate_limit(params),
     )
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, sen
 
 from customer_auth import settings as settings_of
 from customer_auth.customers import Customer
-from customer_auth.integrations import EXCHANGE_RESOURCE, Integration
+from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import Store
 from emulator.activations import STATUS_NAMES, Activation
@@ -142,7 +142,7 @@ def _store() -> Store:
 def integrations() -> Response:
     """Each one's summary, and whether verify-oauth would let it exchange now (usable, and granted the
     resource OAUTH_REQUIRED_RESOURCE names), so the page offers the ones that can."""
-    required = settings_of.text(_context().settings() or {}, "OAUTH_REQUIRED_RESOURCE", EXCHANGE_RESOURCE)
+    required = settings_of.required_resource(_context().settings() or {})
     return jsonify([{**i.summary(), "may_exchange": i.is_usable and i.allows(required)}
                     for i in _store().integrations()])
 

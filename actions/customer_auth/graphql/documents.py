@@ -7,7 +7,7 @@ parser stops past it) and its depth (graphql-php's QueryDepth rule, as Commerce 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,28 +118,27 @@ class OneExchangePerRequestRule(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
         if node.operation != OperationType.MUTATION:
             return
-        fragments = {d.name.value: d for d in self.context.document.definitions
-                     if isinstance(d, FragmentDefinitionNode)}
         by_key: dict[str, FieldNode] = {}  # fields of one response key run once (merged)
-        for field in _root_fields(node.selection_set, fragments, set()):
+        for field in _root_fields(node.selection_set, self.context.get_fragment, set()):
             if field.name.value == "exchangeExternalCustomerToken":
                 by_key.setdefault((field.alias or field.name).value, field)
         if len(by_key) > 1:
             self.report_error(GraphQLError(ONE_EXCHANGE, list(by_key.values())[1:]))
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode],
+def _root_fields(selection_set: SelectionSetNode, fragment: Callable[[str], FragmentDefinitionNode | None],
                  seen: set[str]) -> Iterator[FieldNode]:
     """The fields an operation selects at its root, through inline fragments and spreads (each once)."""
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             yield selection
         elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-            if selection.name.value not in seen:
-                seen.add(selection.name.value)
-                yield from _root_fields(fragments[selection.name.value].selection_set, fragments, seen)
+            yield from _root_fields(selection.selection_set, fragment, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            spread = fragment(selection.name.value)
+            if spread is not None:
+                yield from _root_fields(spread.selection_set, fragment, seen)
 
 
 def depth_errors_of(document: DocumentNode, max_depth: int) -> list[GraphQLError]:

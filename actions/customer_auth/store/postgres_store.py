@@ -48,7 +48,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from .. import settings
 from ..customers import Customer, email_key
+from ..errors import ConfigurationError
 from ..integrations import Integration
 from . import migrations
 from .base import Admission, RateLimit, Revocation, StoreError
@@ -92,11 +94,11 @@ class PostgresStore:
         if not _DURATION.fullmatch(self._statement_timeout):  # else every connection fails, the reason unseen
             raise StoreError(f"bad PostgreSQL store URL parameter: statement_timeout={self._statement_timeout!r} "
                              "is no duration (milliseconds, or e.g. 5s, 1min)")
-        switch = own["auto_migrate"].strip().lower()
-        if switch not in _ON + _OFF:
+        try:
+            self._auto_migrate = settings.flag(own, "auto_migrate", True)
+        except ConfigurationError:
             raise StoreError(f"bad PostgreSQL store URL parameter: auto_migrate={own['auto_migrate']!r} "
-                             "(1/true/yes/on or 0/false/no/off)")
-        self._auto_migrate = switch in _ON
+                             "(1/true/yes/on or 0/false/no/off)") from None
         self._pool: ConnectionPool | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -116,7 +118,7 @@ class PostgresStore:
                 self._pool = ConnectionPool(
                     self._conninfo,
                     min_size=1,
-                    max_size=max(1, self._pool_max_size),
+                    max_size=self._pool_max_size,
                     kwargs={"autocommit": True},
                     connection_class=self._connection_class(),
                     configure=self._configure,
@@ -403,7 +405,7 @@ class PostgresStore:
                         item.id = cur.fetchone()[0]
                         cur.nextset()
                 count += len(batch)
-            if statements.advance is not None:
+            if returning:
                 cur.execute(statements.advance)
         return count
 
@@ -571,7 +573,6 @@ MALFORMED_URL = ("the PostgreSQL store URL is malformed: write postgresql://user
                  "with any @ : / ? # % in the user or password percent-encoded")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DURATION = re.compile(r"\d+\s*(ms|s|min|h|d)?")
-_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _checked_url(url: str) -> SplitResult:

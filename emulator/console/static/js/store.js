@@ -15,13 +15,13 @@ export async function loadIntegrations() {
   const select = $("#exchange-integration");
   const current = select.value; // a refresh keeps the user's choice while it may still exchange
   const usable = integrations.filter((i) => i.status === "active" && !i.token_revoked);
-  const permitted = usable.filter((i) => i.may_exchange);
+  const permitted = integrations.filter((i) => i.may_exchange); // usable, and granted the resource
   clear(select, integrations.map((i) => h("option", { value: i.id, disabled: !usable.includes(i) },
     `${i.name} (#${i.id}, ${i.consumer_key})${usable.includes(i) ? (permitted.includes(i) ? "" : ", no permission")
       : i.token_revoked ? ", revoked" : ", inactive"}`)));
   const chosen = usable.find((i) => String(i.id) === current) || permitted[0] || usable[0];
   if (chosen) select.value = String(chosen.id);
-  $("#exchange-none").hidden = Boolean(chosen);
+  $("#exchange-none").hidden = permitted.length > 0;
   return integrations;
 }
 
