@@ -30,9 +30,8 @@ MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 # A compact JWS (a customer token): its header and claims stay readable, its signature is removed,
 # so a record shows whose token it was without holding a usable one.
 _JWS = re.compile(r"\b(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
-# An Authorization (or Proxy-Authorization) header's value; not a refusal's category, `graphql-authorization:`,
-# whose reason is what the developer reads the log for.
-_AUTH_HEADER = re.compile(r"""(?i)(\b(?<!graphql-)authorization["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
+# The value after a word ending in "authorization" (Authorization, Proxy-Authorization, ...): a header's.
+_AUTH_HEADER = re.compile(r"""(?i)((?<![\w-])([\w-]*authorization)["']?\s*[:=]\s*["']?)([^"'\r\n,}]+)""")
 
 
 def new_activation_id() -> str:
@@ -104,10 +103,13 @@ class Activation:
 
 
 class Redactor:
-    """Replaces known secret values and Authorization header values in text and JSON values."""
+    """Replaces known secret values and Authorization header values in text and JSON values.
+    `not_headers`: words ending in "authorization" that name no header (an error category whose
+    reason the developer reads the log for), so what follows them stays."""
 
-    def __init__(self, secrets: Callable[[], Iterable[str]] | None = None) -> None:
+    def __init__(self, secrets: Callable[[], Iterable[str]] | None = None, not_headers: Iterable[str] = ()) -> None:
         self._secrets = secrets or (lambda: ())
+        self._not_headers = frozenset(word.lower() for word in not_headers)
         self._sorted: tuple[tuple[str, ...], list[str]] = ((), [])  # the last list asked for, sorted
 
     def deferred(self) -> Callable[[Activation], Activation]:
@@ -140,7 +142,10 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         if "." in text:
             text = _JWS.sub(lambda m: f"{m.group(1)}.{REDACTED}", text)
-        return _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+        return _AUTH_HEADER.sub(self._header_value, text)
+
+    def _header_value(self, match: re.Match[str]) -> str:
+        return match.group(0) if match.group(2).lower() in self._not_headers else match.group(1) + REDACTED
 
     def _redact_value(self, value: Any, secrets: list[str]) -> Any:
         if isinstance(value, str):

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from customer_auth.errors import AUTHORIZATION
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
 from customer_auth.store import Store, StoreError, open_store
@@ -102,6 +103,7 @@ def emulator_app(manifest: Manifest, auth: str = GUEST_KEY,
     settings = bundle_settings(manifest)
     store = open_store(settings["STORE_URL"]) if settings else None
     controller = Controller(manifest, secrets=integration_secrets(store) if store else None, api_key=auth,
+                            not_headers=(AUTHORIZATION,),  # the refusals' category: their reasons stay readable
                             **controller_options)
     app = create_app(controller, auth=auth)
     if settings:

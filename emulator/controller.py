@@ -50,6 +50,7 @@ class Controller:
         namespace: str = "guest",
         clock: Callable[[], float] = time.time,
         secrets: Callable[[], Iterable[str]] | None = None,
+        not_headers: Iterable[str] = (),
         workers_per_action: int = 4,
         activation_store_size: int = 1000,
         api_host: str = "",
@@ -67,7 +68,7 @@ class Controller:
         self.activations = ActivationStore(activation_store_size)
         extra_secrets = secrets or (lambda: ())
         self._manifest_secrets: tuple[Manifest | None, list[str]] = (None, [])
-        self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets(), self.api_key])
+        self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets(), self.api_key], not_headers)
         self._command = command
         self._sentinels = sentinels
         self._stage_root = new_stage_root()

@@ -83,7 +83,9 @@ class NonceJournal:
         self._read_to += end
 
     def _append(self, fd: int, stat: os.stat_result, uses: list[tuple[str, int]]) -> None:
-        data = self._file.append_lines(fd, stat, b"".join(_line(key, timestamp) for key, timestamp in uses))
+        lines = b"".join(_line(key, timestamp) for key, timestamp in uses)
+        # _catch_up read up to the last newline: anything past it is a torn line, known without a read
+        data = self._file.append_lines(fd, stat, lines, torn=stat.st_size > self._read_to)
         self._read_to = stat.st_size + len(data)
         self._lines += len(uses) + data.startswith(b"\n")
 

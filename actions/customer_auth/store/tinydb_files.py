@@ -287,11 +287,14 @@ class KeptFile:
         if self._sync:
             os.fsync(fd)
 
-    def append_lines(self, fd: int, stat: os.stat_result, lines: bytes) -> bytes:
+    def append_lines(self, fd: int, stat: os.stat_result, lines: bytes, torn: bool | None = None) -> bytes:
         """Appends whole lines (a journal's): after a torn last line (a writer killed mid-write, a
-        full disk) a newline comes first, so the torn bytes stay a line of their own. Returns what
-        was written."""
-        if stat.st_size and os.pread(fd, 1, stat.st_size - 1) != b"\n":
+        full disk) a newline comes first, so the torn bytes stay a line of their own. `torn`: whether
+        the file ends in one, when the caller knows (else its last byte is read). Returns what was
+        written."""
+        if torn is None:
+            torn = bool(stat.st_size) and os.pread(fd, 1, stat.st_size - 1) != b"\n"
+        if torn:
             lines = b"\n" + lines
         self.write(fd, lines)
         return lines
