@@ -21,7 +21,7 @@ from emulator.bundle import emulator_app
 from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
-from emulator.project import development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
 from emulator.registry import kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, serve
@@ -33,8 +33,8 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
         return environ.get(name) or default
 
     p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.")
-    p.add_argument("--host", default=env("EMULATOR_HOST", "127.0.0.1"), help="bind address [EMULATOR_HOST]")
-    p.add_argument("--port", type=int, default=env("EMULATOR_PORT", "9080"), help="port [EMULATOR_PORT]")
+    p.add_argument("--host", default=env("EMULATOR_HOST", DEFAULT_HOST), help="bind address [EMULATOR_HOST]")
+    p.add_argument("--port", type=int, default=env("EMULATOR_PORT", str(DEFAULT_PORT)), help="port [EMULATOR_PORT]")
     p.add_argument("--manifest", default=env("EMULATOR_MANIFEST", "app.config.yaml"),
                    help="App Builder manifest [EMULATOR_MANIFEST]")
     p.add_argument("--workers-per-action", type=int, default=env("EMULATOR_WORKERS_PER_ACTION", "4"),

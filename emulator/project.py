@@ -10,6 +10,7 @@ from pathlib import Path
 from .environment import load_env
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9080  # where the emulator listens unless told otherwise
 
 
 def development_env(root: Path = ROOT) -> dict[str, str]:

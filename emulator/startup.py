@@ -4,7 +4,7 @@ Kept as one plain function (no hook registry) so the start-up sequence reads top
 """
 from __future__ import annotations
 
-from customer_auth.integrations import Integration
+from customer_auth.integrations import CREDENTIAL_KEYS, Integration
 from customer_auth.store import Store
 from emulator.bundle import first_start
 from emulator.controller import Controller
@@ -35,8 +35,7 @@ def _first_start_lines(integration: Integration, base_url: str) -> list[str]:
     return [
         "",
         "The store had no integration: created the development integration (shown once):",
-        *(f"  {key:<20} {credentials[key]}" for key in
-          ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
+        *(f"  {key:<20} {credentials[key]}" for key in CREDENTIAL_KEYS),
         "",
         f"Exchange a social login for a customer token: press Run exchange in {base_url}/, or",
         "sign it yourself (OAuth 1.0a HMAC-SHA256):",

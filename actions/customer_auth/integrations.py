@@ -19,6 +19,7 @@ ACTIVE = "active"
 INACTIVE = "inactive"
 
 _ALPHABET = string.digits + string.ascii_lowercase
+CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")  # a caller signs with
 CREDENTIAL_LENGTH = 32
 
 
@@ -88,14 +89,7 @@ class Integration(Record):
 
     def credentials(self) -> dict[str, Any]:
         """What `scripts/integration create --json` prints: the one time secrets are shown."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "consumer_key": self.consumer_key,
-            "consumer_secret": self.consumer_secret,
-            "access_token": self.access_token,
-            "access_token_secret": self.access_token_secret,
-        }
+        return {"id": self.id, "name": self.name, **{key: getattr(self, key) for key in CREDENTIAL_KEYS}}
 
     def summary(self) -> dict[str, Any]:
         """A listing without secrets: the consumer key is shown masked."""

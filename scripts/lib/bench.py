@@ -267,7 +267,7 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
     server = Server(store.url, opts, serving)
     out = []
     try:
-        plan = [("ping", PING, None)] if full or other_server else []
+        plan = [("ping", PING, None)] if full else []
         plan += [("graphql", "/graphql", "existing")]
         if not other_server:
             plan += [("graphql", IN_PROCESS, "existing")] if full else []

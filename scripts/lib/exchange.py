@@ -12,15 +12,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from customer_auth.integrations import Integration
+from customer_auth.integrations import CREDENTIAL_KEYS, Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
-from emulator.project import development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
 
 import cli
 from integration import find
 
-CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
   exchangeExternalCustomerToken(input: $input) {
     customer { email firstname lastname is_subscribed }
@@ -35,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--firstname", required=True)
     parser.add_argument("--lastname", required=True)
     parser.add_argument("--subscribe", action="store_true", help="is_subscribed: true")
-    parser.add_argument("--url", default=default_url(),
+    parser.add_argument("--url",
                         help="a GraphQL endpoint (/graphql, the graphql web action) or the web sequence's URL "
                              "(then the body is the mutation's input as JSON); default: the emulator's /graphql "
                              "at EMULATOR_HOST and EMULATOR_PORT from the environment or .env")
@@ -44,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credentials", help="a JSON file as printed by `scripts/integration create --json`")
     args = parser.parse_args(argv)
 
-    integration = load_integration(args.credentials, args.integration)
+    env = development_env() if args.url is None or args.credentials is None else {}
+    integration = load_integration(args.credentials, args.integration, env)
+    args.url = args.url or default_url(env)
     customer = {"firstname": args.firstname, "lastname": args.lastname, "email": args.email,
                 "is_subscribed": args.subscribe}
     graphql = urlsplit(args.url).path.rstrip("/").endswith("graphql")  # /graphql or the graphql web action
@@ -54,12 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if status >= 400 or "errors" in answer or "error" in answer else 0
 
 
-def default_url() -> str:
-    env = development_env()
-    host = env.get("EMULATOR_HOST") or "127.0.0.1"
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # bound everywhere: reach it on loopback
+def default_url(env: dict[str, str]) -> str:
+    host = env.get("EMULATOR_HOST") or DEFAULT_HOST
+    host = DEFAULT_HOST if host in ("0.0.0.0", "::") else host  # bound everywhere: reach it on loopback
     host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return f"http://{host}:{env.get('EMULATOR_PORT') or 9080}/graphql"
+    return f"http://{host}:{env.get('EMULATOR_PORT') or DEFAULT_PORT}/graphql"
 
 
 def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None
@@ -83,7 +83,8 @@ def send(url: str, body: dict[str, Any], integration: Integration, store: str | 
         return response.status_code, {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:200]}"}]}
 
 
-def load_integration(credentials_file: str | None, key: str | None) -> Integration:
+def load_integration(credentials_file: str | None, key: str | None, env: dict[str, str]) -> Integration:
+    """From the credentials file, else from the store `env` names (the development settings)."""
     if credentials_file:
         with open(credentials_file, encoding="utf-8") as handle:
             try:
@@ -95,7 +96,7 @@ def load_integration(credentials_file: str | None, key: str | None) -> Integrati
             raise cli.Failure(f"{credentials_file} lacks {', '.join(missing)}: "
                              "use the output of scripts/integration create --json")
         return Integration.from_record({"name": credentials_file, **record})  # the name only labels it
-    store = open_store(development_env()["STORE_URL"])
+    store = open_store(env["STORE_URL"])
     try:
         return find(store, key) if key else next(i for i in store.integrations() if i.is_usable)
     except (LookupError, StopIteration):

@@ -99,11 +99,21 @@ def test_scripts_audit_reads_the_trail(actions, tmp_path):
     text = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url], capture_output=True, text=True,
                           check=True).stdout
     assert "issued" in text and "1:cli" in text and "customer 1 (created)" in text
-    by_name = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url, "--integration", "cli"],
-                             capture_output=True, text=True, check=True).stdout
-    assert by_name == text
-    unknown = subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url, "--integration", "nope"],
-                             capture_output=True, text=True)
+    other = store.add_integration(Integration(name="web"))  # a second integration's entry, to filter out
+    run_sequence(signed_web_params(other, {"customer": {**SEED_CUSTOMER, "email": "other@example.com"}}),
+                 {"STORE_URL": url, "CRYPT_KEY": "k" * 32}, actions)
+
+    def audit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ROOT / "scripts" / "audit"), "--store-url", url, *args],
+                              capture_output=True, text=True)
+
+    by_name = audit("--integration", "cli").stdout
+    assert by_name == text  # only cli's entry: the web one is left out
+    by_id = audit("--integration", str(other.id)).stdout
+    assert f"{other.id}:web" in by_id and "1:cli" not in by_id
+    gone = audit("--integration", "99")  # an id no longer in the store may still name entries: none here
+    assert gone.returncode == 0 and gone.stdout == ""
+    unknown = audit("--integration", "nope")
     assert unknown.returncode == 2 and "no integration with id or name 'nope'" in unknown.stderr
 
 
