@@ -122,10 +122,10 @@ class GraphQLFacade:
                 self._use_up(request)
 
     def _use_up(self, request: Request) -> None:
-        """A signed request refused before any exchange ran (a bad document, content type, ...) still
-        has its signature checked and its nonce used, as Commerce authenticates every request before
-        GraphQL runs: else the header, whose signature does not cover a JSON body, could be sent
-        again with another body for as long as its timestamp is valid."""
+        """A signed request that ran no exchange (refused before one: a bad document, content type, ...;
+        or a signed query) still has its signature checked and its nonce used, as Commerce
+        authenticates every request before GraphQL runs: else the header, whose signature does not
+        cover a JSON body, could be sent again with another body for as long as its timestamp is valid."""
         try:
             result = self.invoke(VERIFY_OAUTH, request.web_params({}))
         except Exception:
