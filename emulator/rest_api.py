@@ -28,6 +28,7 @@ GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkc
 # pekko-http's default rejection messages, which OpenWhisk wraps as {"error", "code"} (BasicHttpService).
 AUTH_MISSING = "The resource requires authentication, which was not supplied with the request"
 AUTH_INVALID = "The supplied authentication is invalid"
+NOT_AUTHORIZED = "The supplied authentication is not authorized to access '{}'."  # Messages.notAuthorizedtoAccessResource
 AUTH_CHALLENGE = 'Basic realm="OpenWhisk secure realm"'
 MAX_LIST_LIMIT = 200
 DOCS_WITH_COUNT = "The parameter 'docs' is not permitted with 'count'."
@@ -75,9 +76,11 @@ def authenticate() -> Response | None:
 
 # ------------------------------------------------------------------------------ helpers
 
-def _namespace(ns: str) -> None:
+def _namespace(ns: str, *path: str) -> None:
+    """Only this key's namespace (or `_`): another is refused as OpenWhisk's entitlement check does,
+    403 naming the resource (its namespace, then the package and entity asked for)."""
     if ns not in ("_", _controller().namespace):
-        raise ApiError(404, RESOURCE_DOES_NOT_EXIST)  # other namespaces: not this key's to see
+        raise ApiError(403, NOT_AUTHORIZED.format("/".join((ns, *path))))
 
 
 def _int_arg(name: str, default: int, collection: str) -> int:
@@ -168,19 +171,19 @@ def _collection(name: str, listing: Callable[[int, int], list[Any]]) -> Response
 
 @rest.get("/api/v1/namespaces/<ns>/packages/<pkg>")
 def get_package(ns: str, pkg: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg)
     return _json(_controller().registry.get_package(pkg))
 
 
 @rest.put("/api/v1/namespaces/<ns>/packages/<pkg>")
 def put_package(ns: str, pkg: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg)
     return _json(_controller().registry.put_package(pkg, _body(), _bool_arg("overwrite")))
 
 
 @rest.delete("/api/v1/namespaces/<ns>/packages/<pkg>")
 def delete_package(ns: str, pkg: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg)
     return _json(_controller().delete_package(pkg, _bool_arg("force")))
 
 
@@ -194,14 +197,14 @@ def list_actions(ns: str) -> Response:
 
 @rest.get("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
 def get_action(ns: str, pkg: str, name: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg, name)
     code = request.args.get("code", "true").strip().lower() != "false"
     return _json(_controller().registry.get_action(pkg, name, code=code))
 
 
 @rest.put("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
 def put_action(ns: str, pkg: str, name: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg, name)
     try:  # a zip in base64 is far above the 1 MB web body limit (Flask >= 3.1 lets one request raise it)
         request.max_content_length = MAX_PUT_BYTES
     except AttributeError:  # pragma: no cover - older Flask keeps the app-wide limit
@@ -211,14 +214,14 @@ def put_action(ns: str, pkg: str, name: str) -> Response:
 
 @rest.delete("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
 def delete_action(ns: str, pkg: str, name: str) -> Response:
-    _namespace(ns)
+    _namespace(ns, pkg, name)
     return _json(_controller().delete_action(pkg, name))
 
 
 @rest.route("/api/v1/namespaces/<ns>/actions/<name>", methods=["GET", "PUT", "POST", "DELETE"])
 def default_package_action(ns: str, name: str) -> Response:
     """Actions outside a package are not supported by the emulator: say so rather than a bare 404."""
-    _namespace(ns)
+    _namespace(ns, name)
     return _error(404 if request.method != "PUT" else 400,
                   "This emulator keeps actions in packages: use /actions/<package>/<name>."
                   if request.method == "PUT" else RESOURCE_DOES_NOT_EXIST)
@@ -227,7 +230,7 @@ def default_package_action(ns: str, name: str) -> Response:
 @rest.post("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
 def invoke_action(ns: str, pkg: str, name: str) -> Response:
     """Invoke: blocking (`?blocking=true`, optionally `&result=true`) or not (202 {activationId})."""
-    _namespace(ns)
+    _namespace(ns, pkg, name)
     controller = _controller()
     fqn = f"{pkg}/{name}"
     blocking, result_only = _bool_arg("blocking"), _bool_arg("result")
@@ -279,7 +282,7 @@ def list_activations(ns: str) -> Response:
 
 
 def _activation(ns: str, activation_id: str) -> Activation:
-    _namespace(ns)
+    _namespace(ns, activation_id)
     found = _controller().activations.get(activation_id)
     if found is None:
         raise ApiError(404, RESOURCE_DOES_NOT_EXIST)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
             integration_id = find(store, args.integration).id
         except LookupError as unknown:
             if not args.integration.isdigit():  # an id no longer in the store may still name entries
-                parser.error(str(unknown))
+                raise cli.Failure(str(unknown)) from None
             integration_id = int(args.integration)
     entries = store.audit_entries(args.limit if not args.outcome else 100_000, integration_id)
     if args.outcome:

@@ -41,9 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(args.store_url or development_env()["STORE_URL"])
     try:
         return COMMANDS[args.command](store, args)
-    except LookupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except LookupError as error:  # no such integration, or a name already taken: exit 1, as the other scripts
+        raise cli.Failure(str(error)) from None
 
 
 def create(store: Store, args: argparse.Namespace) -> int:
@@ -108,7 +107,6 @@ def integration_name(text: str) -> str:
     if not name or name.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is blank or only digits, which commands would read as an id")
     return name
-
 
 
 def find(store: Store, key: str) -> Integration:

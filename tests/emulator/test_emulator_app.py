@@ -38,7 +38,11 @@ def test_activations_api_name_filter_and_errors(client, controller) -> None:
     assert too_many.status_code == 400
     assert too_many.get_json()["error"] == "The value '201' is not in the range of 0 to 200 for activations."
     assert client.get(f"{API}?skip=x").status_code == 400
-    assert client.get("/api/v1/namespaces/other/activations").status_code == 404
+    other = client.get("/api/v1/namespaces/other/activations")  # OpenWhisk's entitlement check: 403
+    assert other.status_code == 403
+    assert other.get_json()["error"] == "The supplied authentication is not authorized to access 'other'."
+    one = client.get(f"/api/v1/namespaces/other/activations/{'0' * 32}/logs")
+    assert one.get_json()["error"] == f"The supplied authentication is not authorized to access 'other/{'0' * 32}'."
 
 
 def test_default_list_limit_is_30(make_controller) -> None:

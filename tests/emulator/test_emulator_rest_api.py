@@ -286,7 +286,12 @@ def test_delete_list_and_unknown(shop) -> None:
     assert unknown.status_code == 404
     assert unknown.get_json()["error"] == "The requested resource does not exist." and len(unknown.get_json()["code"]) == 32
     assert shop.delete(f"{NS}/actions/demo/echo").status_code == 409  # manifest actions are read-only here
-    assert shop.get("/api/v1/namespaces/other/actions").status_code == 404
+    for method, path, named in (("get", "actions", "other"), ("get", "packages/shop", "other/shop"),
+                                ("put", "actions/shop/b", "other/shop/b"), ("post", "actions/demo/echo", "other/demo/echo"),
+                                ("delete", "actions/b", "other/b"), ("get", "triggers", "other")):
+        refused = getattr(shop, method)(f"/api/v1/namespaces/other/{path}")
+        assert refused.status_code == 403, (method, path)
+        assert refused.get_json()["error"] == f"The supplied authentication is not authorized to access '{named}'."
     assert shop.get(f"{NS}/nothing-here").get_json()["error"] == "The requested resource does not exist."
 
 

@@ -81,6 +81,10 @@ def test_integration_arguments(tmp_path: Path) -> None:
         refused(script("integration", "--store-url", url, "create", "--name", name), "blank or only digits", 2)
     assert script("integration", "--store-url", url, "create", "--name", "shop").returncode == 0
     refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be 0 or more", 2)
+    # Not usage errors: exit 1 with one line, as every script says a thing is not there
+    refused(script("integration", "--store-url", url, "rotate", "shpo"), "error: no integration with id or name 'shpo'")
+    refused(script("integration", "--store-url", url, "create", "--name", "shop"),
+            "error: an integration named 'shop' already exists")
     refused(script("audit", "--store-url", url, "--limit", "0"), "must be 1 or more", 2)
     refused(script("audit", "--store-url", url, "--outcome", "bogus"), "invalid choice: 'bogus'", 2)
 

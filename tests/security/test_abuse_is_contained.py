@@ -114,7 +114,7 @@ def test_scripts_audit_reads_the_trail(actions, tmp_path):
     gone = audit("--integration", "99")  # an id no longer in the store may still name entries: none here
     assert gone.returncode == 0 and gone.stdout == ""
     unknown = audit("--integration", "nope")
-    assert unknown.returncode == 2 and "no integration with id or name 'nope'" in unknown.stderr
+    assert unknown.returncode == 1 and unknown.stderr == "error: no integration with id or name 'nope'\n"
 
 
 # Rotation ---------------------------------------------------------------------------------------------
