@@ -86,12 +86,18 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def validate(value: Any, *, email_error_shows_value: bool = False) -> dict[str, Any]:
-    """The input, checked and cleaned, or InputError with every message that applies."""
+def validate(value: Any, *, email_error_shows_value: bool = False,
+             password: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The input, checked and cleaned, or InputError with every message that applies. The password is
+    `password` as `seal_password` left it, or sealed here if `value` still holds it; the result holds
+    its hash (`password_hash`), never the password."""
     errors = type_errors(value)
     if errors:
         raise InputError(errors)
     customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
+    if customer.get("password") is not None:
+        password = sealed_password(customer["password"])
+    customer.pop("password", None)
 
     missing = [LABELS[name] for name in ("firstname", "lastname", "email") if not customer[name]]
     if missing:
@@ -117,12 +123,34 @@ def validate(value: Any, *, email_error_shows_value: bool = False) -> dict[str, 
             customer["dob"] = date.fromisoformat(birth).isoformat()
         except ValueError:
             messages.append('"Date of Birth" does not match the date format "yyyy-MM-dd".')
-    if customer.get("password") is not None:
-        messages.extend(password_errors(customer["password"]))
+    if password is not None:
+        messages.extend(password["errors"])
     if messages:
         raise InputError(messages)
     customer.pop("date_of_birth", None)
+    if password is not None:
+        customer["password_hash"] = password["hash"]
     return customer
+
+
+def seal_password(body: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The exchange input without the customer's password, and the password sealed (`sealed_password`).
+    The first action of the sequence calls this: OpenWhisk keeps every component's result as an
+    activation record, so a plain password passed on would be stored in one. A password that is no
+    string is left in place for the type check to refuse."""
+    customer = body.get("customer") if isinstance(body, dict) else None
+    if not isinstance(customer, dict) or not isinstance(customer.get("password"), str):
+        return body, None
+    rest = {k: v for k, v in customer.items() if k != "password"}
+    return {**body, "customer": rest}, sealed_password(customer["password"])
+
+
+def sealed_password(password: str) -> dict[str, Any]:
+    """What is passed on instead of a password: the strength rules' messages, else its hash."""
+    from .customers import hash_password
+
+    errors = password_errors(password)
+    return {"errors": errors, "hash": None if errors else hash_password(password)}
 
 
 def is_valid_email(email: str) -> bool:

@@ -135,8 +135,7 @@ def find_or_create(
             updated_at=now,
         )
         _apply_profile(candidate, data, policy)
-        if data.get("password"):
-            candidate.password_hash = hash_password(data["password"])
+        candidate.password_hash = data.get("password_hash")
         customer, created = store.find_or_create_customer(candidate)
     if not created and policy.update_existing:
         _apply_profile(customer, data, policy)
@@ -159,7 +158,7 @@ def _apply_profile(customer: Customer, data: dict[str, Any], policy: AccountPoli
 
 
 def hash_password(password: str) -> str:
-    """A salted PBKDF2-SHA256 hash (the plain password is never stored or passed on)."""
+    """A salted PBKDF2-SHA256 hash (the plain password is never stored or passed on: `customer_input.seal_password`)."""
     salt = secrets.token_hex(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), _PBKDF2_ROUNDS)
     return f"pbkdf2_sha256${_PBKDF2_ROUNDS}${salt}${digest.hex()}"

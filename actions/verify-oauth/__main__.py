@@ -1,12 +1,14 @@
 """verify-oauth: authenticates the caller as a Commerce integration (OAuth 1.0a, RFC 5849).
 
 The first component of the raw web sequence: it reads the HTTP request as the client signed it and
-passes on only what the next actions need, so nothing a caller sends can shadow their settings.
+passes on only what the next actions need, so nothing a caller sends can shadow their settings, and
+the shopper's password only sealed (its hash, or why it is too weak): each component's result is kept
+as an activation record.
 """
 import os
 import time
 
-from customer_auth import settings
+from customer_auth import customer_input, settings
 from customer_auth.errors import AuthorizationError, RateLimitError
 from customer_auth.oauth1 import OAuthError, RateLimited, authenticate
 from customer_auth.store import open_store
@@ -31,8 +33,10 @@ def main(params: dict) -> dict:
         refused = RateLimitError if isinstance(refusal, RateLimited) else AuthorizationError
         raise refused(f"{refusal} ({request.method} {request.url.split('?')[0]})", named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
+    exchange_input, password = customer_input.seal_password(json_body(request))
     return {
-        "input": json_body(request),
+        "input": exchange_input,
+        "password": password,
         "store_code": request.headers.get("store", ""),
         "integration": {"id": integration.id, "name": integration.name},
     }

@@ -1,6 +1,7 @@
 """verify-oauth: every way a caller can fail to be an authorized integration, and the ways it succeeds."""
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -42,9 +43,36 @@ def test_signed_request_passes_on_input_store_and_integration(actions, store_url
     result = run(actions, {**params, **settings(store_url)})
     assert result == {
         "input": {"customer": SEED_CUSTOMER},
+        "password": None,
         "store_code": "default",
         "integration": {"id": integration.id, "name": "social-login"},
     }
+
+
+@pytest.mark.parametrize("password, errors", [
+    ("Str0ng-Passw0rd!", []),
+    ("weakpass", ["Minimum of different classes of characters in password is 3. Classes of characters: "
+                  "Lower Case, Upper Case, Digits, Special Characters."]),
+])
+def test_the_shoppers_password_leaves_only_sealed(actions, store_url, integration, password, errors):
+    """The result becomes an activation record (and the next action's params): it holds the
+    password's hash, or why the password is refused, never the password."""
+    params = signed_web_params(integration, body={"customer": {**SEED_CUSTOMER, "password": password}})
+    result = run(actions, {**params, **settings(store_url)})
+    assert password not in repr(result)
+    assert result["input"] == {"customer": SEED_CUSTOMER}
+    assert result["password"]["errors"] == errors
+    if errors:
+        assert result["password"]["hash"] is None
+    else:
+        _, rounds, salt, digest = result["password"]["hash"].split("$")
+        assert hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds)).hex() == digest
+
+
+def test_a_password_that_is_no_string_is_left_for_the_type_check(actions, store_url, integration):
+    params = signed_web_params(integration, body={"customer": {**SEED_CUSTOMER, "password": 12345678}})
+    result = run(actions, {**params, **settings(store_url)})
+    assert result["input"]["customer"]["password"] == 12345678 and result["password"] is None
 
 
 def test_web_sequence_url_verifies_without_forwarded_uri(actions, store_url, integration, monkeypatch):

@@ -1,6 +1,7 @@
 """The exchange end to end through the emulator: GraphQL and the web sequence, real workers, activations."""
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -113,16 +114,30 @@ def test_seed_error_rows_through_the_emulator(emulator, integration):
 
 
 def test_no_secret_in_activation_records(emulator, integration):
-    app, _, _ = emulator
+    app, _, store = emulator
     client = app.test_client()
     token = post(client, integration, "/graphql", {"query": SEED_MUTATION}).get_json()[
         "data"]["exchangeExternalCustomerToken"]["token"]
     post(client, integration, "/graphql", {"query": SEED_MUTATION.replace("Roni", "")})
+    # A shopper's password, through both paths: it reaches the store as a hash, and no record
+    passwords = {"graphql@example.com": "Gq-Passw0rd-One", "web@example.com": "Wb-Passw0rd-Two"}
+    with_password = {"firstname": "P", "lastname": "W", "email": "graphql@example.com",
+                     "password": passwords["graphql@example.com"]}
+    answer = post(client, integration, "/graphql", {"query": "mutation($c: CustomerCreateInput!) { "
+                  "exchangeExternalCustomerToken(input: {customer: $c}) { token } }", "variables": {"c": with_password}})
+    assert answer.status_code == 200 and "errors" not in answer.get_json(), answer.get_json()
+    web = post(client, integration, SEQUENCE_PATH,
+               {"customer": {**with_password, "email": "web@example.com", "password": passwords["web@example.com"]}})
+    assert web.status_code == 200, web.get_json()
+    for email, password in passwords.items():
+        _, rounds, salt, digest = store.find_customer(1, email).password_hash.split("$")
+        assert hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds)).hex() == digest
     records = json.dumps(client.get("/api/v1/namespaces/guest/activations?limit=200&docs=true",
                                     headers=OW_AUTH).get_json())
     assert "authenticated" in records and token.split(".")[1] in records  # logs and results are in what is read
+    assert "web@example.com" in records  # the verify-oauth results with the input are among them
     for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret,
-                   token, token.split(".")[2], CRYPT_KEY):
+                   token, token.split(".")[2], CRYPT_KEY, *passwords.values()):
         assert secret not in records
 
 
