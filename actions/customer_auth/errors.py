@@ -55,12 +55,16 @@ class CommerceError(Exception):
             ]
         }
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
     def as_web_error(self) -> dict[str, Any]:
         """An OpenWhisk application error that makes a web sequence answer with this body."""
         return {
             "error": {
                 "statusCode": self.status_code,
-                "headers": {"Content-Type": "application/json"},
+                "headers": self.headers,
                 "body": self.body(),
             }
         }
@@ -81,15 +85,21 @@ class AuthorizationError(CommerceError):
 
 
 class RateLimitError(AuthorizationError):
-    """An authorized integration over its rate limit: HTTP 429 on the web sequence."""
+    """An authorized integration over its rate limit: HTTP 429 on the web sequence, with the seconds
+    until its bucket holds a request again (`Retry-After`)."""
 
-    def __init__(self, reason: str, integration: dict[str, Any] | None = None) -> None:
+    def __init__(self, reason: str, integration: dict[str, Any] | None = None, retry_after: int = 1) -> None:
         super().__init__(reason, integration)
         self.messages = [TOO_MANY_REQUESTS]
+        self.retry_after = retry_after
 
     @property
     def status_code(self) -> int:
         return 429
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**super().headers, "Retry-After": str(self.retry_after)}
 
 
 class NoSuchEntityError(CommerceError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from base64 import b64encode
 from collections.abc import Iterator, Mapping
@@ -50,7 +51,12 @@ class OAuthError(Exception):
 
 
 class RateLimited(OAuthError):
-    """An authenticated integration went over its rate limit."""
+    """An authenticated integration went over its rate limit; its bucket gains a request every
+    `retry_after` seconds (rounded up)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ def _admit(store: Store, integration: Integration, nonce: str | None, timestamp:
         raise OAuthError(f"The nonce is already being used by the consumer with ID {integration.id}")
     if admission is Admission.RATE_LIMITED:
         limit = policy.rate_limit
+        assert limit is not None  # a store limits only when given a limit
         raise RateLimited(f"integration {integration.id} is over its rate limit "
-                          f"({limit.per_minute}/min, burst {limit.burst})" if limit else "rate limited")
+                          f"({limit.per_minute}/min, burst {limit.burst})", math.ceil(60 / limit.per_minute))
 
 
 def parse_authorization(credentials: str) -> dict[str, str]:

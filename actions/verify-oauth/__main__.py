@@ -30,8 +30,10 @@ def main(params: dict) -> dict:
         integration = authenticate(request, store, settings.oauth_policy(params), now=int(time.time()))
     except OAuthError as refusal:
         named = refusal.integration and {"id": refusal.integration.id, "name": refusal.integration.name}
-        refused = RateLimitError if isinstance(refusal, RateLimited) else AuthorizationError
-        raise refused(f"{refusal} ({request.method} {request.url.split('?')[0]})", named) from None
+        reason = f"{refusal} ({request.method} {request.url.split('?')[0]})"
+        if isinstance(refusal, RateLimited):
+            raise RateLimitError(reason, named, refusal.retry_after) from None
+        raise AuthorizationError(reason, named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
     exchange_input, password = customer_input.seal_password(json_body(request))
     return {

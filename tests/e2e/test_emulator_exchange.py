@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from customer_auth.integrations import Integration
-from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client, token_customer_id
+from tests.conftest import CRYPT_KEY, ROOT, SEED_CUSTOMER, oauth_client, token_customer_id
 from tests.emulator.conftest import AUTH_HEADER
 
 OW_AUTH = {"Authorization": AUTH_HEADER}  # the namespaces API takes the guest key, as wsk sends it
@@ -139,6 +139,31 @@ def test_no_secret_in_activation_records(emulator, integration):
     for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret,
                    token, token.split(".")[2], CRYPT_KEY, *passwords.values()):
         assert secret not in records
+
+
+def test_over_the_rate_limit(tmp_path):
+    """The web sequence answers 429 with Retry-After; /graphql answers as Commerce answers every
+    GraphQL error, HTTP 200 with the message in the body."""
+    from emulator.bundle import emulator_app
+    from emulator.manifest import load_manifest
+
+    env = {"STORE_URL": f"tinydb://{tmp_path}/store.json", "CRYPT_KEY": CRYPT_KEY,
+           "RATE_LIMIT_PER_MINUTE": "60", "RATE_LIMIT_BURST": "1"}
+    app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), workers_per_action=1,
+                                          state_file=None)
+    try:
+        integration = store.add_integration(Integration(name="storefront"))
+        client = app.test_client()
+        body = {"customer": SEED_CUSTOMER}
+        assert post(client, integration, SEQUENCE_PATH, body).status_code == 200
+        limited = post(client, integration, SEQUENCE_PATH, body)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+        assert limited.get_json()["errors"][0]["message"] == "Too many requests from this integration. Try again later."
+        graphql = post(client, integration, "/graphql", {"query": SEED_MUTATION})
+        assert graphql.status_code == 200
+        assert graphql.get_json()["errors"][0]["message"] == "Too many requests from this integration. Try again later."
+    finally:
+        controller.shutdown()
 
 
 @pytest.mark.slow

@@ -35,13 +35,17 @@ def test_token_bucket_per_integration(actions, any_store_url, store, integration
     answers = [verify(actions, any_store_url, signed_web_params(integration), **limits) for _ in range(4)]
     assert ["error" in a for a in answers] == [False, False, False, True]
     limited = answers[-1]["error"]
-    assert limited["statusCode"] == 429
+    assert limited["statusCode"] == 429 and limited["headers"]["Retry-After"] == "1"  # a request a second
     assert limited["body"]["errors"] == [{"message": TOO_MANY, "extensions": {"category": "graphql-authorization"}}]
     assert f"integration {integration.id} is over its rate limit (60/min, burst 3)" in capsys.readouterr().out
     other = store.add_integration(Integration(name="other"))  # buckets are per integration
     assert "error" not in verify(actions, any_store_url, signed_web_params(other), **limits)
     time.sleep(1.1)  # 60 a minute: one token a second
     assert "error" not in verify(actions, any_store_url, signed_web_params(integration), **limits)
+    slow = {"RATE_LIMIT_PER_MINUTE": "7", "RATE_LIMIT_BURST": "1"}  # a request every 8.6 s: retry after 9
+    third = store.add_integration(Integration(name="third"))
+    answers = [verify(actions, any_store_url, signed_web_params(third), **slow) for _ in range(2)]
+    assert "error" not in answers[0] and answers[1]["error"]["headers"]["Retry-After"] == "9"
 
 
 def test_rate_limit_off_and_bad_settings(actions, any_store_url, integration):
