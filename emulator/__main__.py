@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
 from emulator.bundle import emulator_app
 from emulator.console.loopback import is_loopback
@@ -24,7 +25,7 @@ from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
 from emulator.registry import kept_names
 from emulator.rest_api import GUEST_KEY
-from emulator.servers import SERVERS, serve
+from emulator.servers import SERVERS, cannot_listen, serve
 from emulator.startup import on_startup
 
 
@@ -79,6 +80,10 @@ def chosen_server(argv: Sequence[str] | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
+    busy = cannot_listen(args.host, args.port)
+    if busy:
+        print(f"emulate: cannot listen on {args.host}:{args.port}: {busy}", file=sys.stderr)
+        return 1
     manifest_path = Path(args.manifest).resolve()
     base_url = f"http://{args.host}:{args.port}"
     try:
@@ -98,7 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # gunicorn and granian build an app in each server process, after the fork: the one built here only
     # prints the banner (the manifest's URLs, a first start's integration), without the deployments.
     forked = args.server != "flask"
-    app, controller, store = build(None if forked else state)
+    try:
+        app, controller, store = build(None if forked else state)
+    except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
+        print(f"emulate: {error.reason}", file=sys.stderr)
+        return 2
     unusable: StoreError | None = None
     try:
         lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]

@@ -23,11 +23,31 @@ from __future__ import annotations
 
 import multiprocessing.util
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
 SERVERS = ("flask", "gunicorn", "granian")
 AppFactory = Callable[[], Any]
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why nothing could listen on `host:port` (a port in use, an address not of this machine), or
+    None. Asked before the emulator starts anything: a first start that creates the development
+    integration and shows its credentials once must not then fail on the port. Bound with
+    SO_REUSEADDR, as the servers bind, so a port in TIME_WAIT is free."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return error.strerror
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 def serve(app_factory: AppFactory, host: str, port: int, server: str = "flask", processes: int = 1,

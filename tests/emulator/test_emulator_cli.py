@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -164,3 +165,30 @@ def test_an_unusable_store_stops_the_start_with_its_reason(tmp_path: Path) -> No
     assert done.returncode == 1
     assert "emulate: the store cannot be used: PostgreSQL at 127.0.0.1:9/test gave no connection" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_store_url_nothing_can_open_is_named(tmp_path: Path) -> None:
+    env = {**os.environ, "STORE_URL": "bogus://x", "EMULATOR_STATE": "none"}
+    done = subprocess.run([sys.executable, "-m", "emulator", "--port", str(free_port())], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (2, "emulate: setting STORE_URL has an unsupported scheme 'bogus': a "
+                                                 "store is tinydb:///absolute/path/store.json or "
+                                                 "postgresql://user:password@host:port/database\n")
+
+
+def test_a_port_in_use_stops_the_start_before_anything_is_created(tmp_path: Path) -> None:
+    """A first start creates the development integration and shows its credentials once: a start
+    that cannot listen must not get that far."""
+    manifest = tmp_path / "app.config.yaml"
+    manifest.write_text((ROOT / "app.config.yaml").read_text())
+    (tmp_path / "actions").symlink_to(ROOT / "actions")
+    env = {**os.environ, "STORE_URL": f"tinydb://{tmp_path}/store.json", "EMULATOR_STATE": "none"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "emulator", "--port", str(port)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, f"emulate: cannot listen on 127.0.0.1:{port}: Address already in use\n")
+    assert done.stdout == "" and not (tmp_path / "store.json").exists()
+    assert not (tmp_path / ".data").exists()  # no crypt key, no store: nothing of a first start
