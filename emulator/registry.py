@@ -225,10 +225,14 @@ class EntityRegistry:
 
     # ---------------------------------------------------------------------------------- actions
 
-    def list_actions(self, limit: int = 30, skip: int = 0) -> list[dict[str, Any]]:
-        """Every action (deployed and manifest, deployed winning a clash), newest first, without code."""
+    def list_actions(self, limit: int = 30, skip: int = 0, package: str | None = None) -> list[dict[str, Any]]:
+        """Every action (deployed and manifest, deployed winning a clash), or a package's (404 for a
+        package that is not there), newest first, without code."""
         with self._lock:
-            packages = {*self._manifest().packages, *self.packages, *(d.package for d in self.actions.values())}
+            if package is not None and not self._package_exists(package):
+                raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
+            packages = ({package} if package is not None else
+                        {*self._manifest().packages, *self.packages, *(d.package for d in self.actions.values())})
             items = [self._brief(a) for p in packages for a in self._members(p)]
         items.sort(key=lambda d: (-d.get("updated", 0), d["namespace"], d["name"]))
         return items[skip: skip + limit] if limit else items[skip:]

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.controller import Controller, EntityNotFound
+from emulator.manifest import Sequence
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
 from emulator.web_actions import MAX_WAIT_MS, PARAMETERS_NOT_ALLOWED, error_response, final_params
 
@@ -195,6 +196,13 @@ def list_actions(ns: str) -> Response:
     return _collection("actions", _controller().registry.list_actions)
 
 
+@rest.get("/api/v1/namespaces/<ns>/actions/<pkg>/")
+def list_package_actions(ns: str, pkg: str) -> Response:
+    """`wsk action list PACKAGE` (the trailing slash is how it asks)."""
+    _namespace(ns, pkg)
+    return _collection("actions", lambda limit, skip: _controller().registry.list_actions(limit, skip, pkg))
+
+
 @rest.get("/api/v1/namespaces/<ns>/actions/<pkg>/<name>")
 def get_action(ns: str, pkg: str, name: str) -> Response:
     _namespace(ns, pkg, name)
@@ -257,7 +265,10 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
         raise ApiError(404, RESOURCE_DOES_NOT_EXIST) from None
     except Exception:  # the emulator's fault: OpenWhisk answers 500
         return _error(500, "Internal Server Error")
-    body = act.response.result if result_only else act.to_dict()
+    # An action's record comes back before its logs are collected, as from OpenWhisk's invoker (a
+    # sequence's logs, its components' ids, are there): `wsk activation logs ID` reads them.
+    body = act.response.result if result_only else {**act.to_dict(),
+                                                    "logs": act.logs if isinstance(entity, Sequence) else []}
     code = act.response.status_code
     status = 200 if code == SUCCESS else 500 if code == INTERNAL_ERROR else 502  # Actions.doInvoke
     return _json(body, status, headers)

@@ -12,6 +12,7 @@ import re
 from datetime import date
 from typing import Any
 
+from . import passwords
 from .errors import InputError
 
 TYPE_NAME = "CustomerCreateInput"
@@ -43,8 +44,6 @@ LABELS = {
 }
 MAX_LENGTH = 255
 MAX_LOCAL_PART = 64  # bytes (RFC 5321; Laminas EmailAddress)
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MIN_CLASSES = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -88,15 +87,15 @@ def _show(value: Any) -> str:
 
 def validate(value: Any, *, email_error_shows_value: bool = False,
              password: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The input, checked and cleaned, or InputError with every message that applies. The password is
-    `password` as `seal_password` left it, or sealed here if `value` still holds it; the result holds
-    its hash (`password_hash`), never the password."""
+    """The input, checked and cleaned, or InputError with every message that applies. The password
+    comes sealed (`password`, from `passwords.seal_input`), or is sealed here if `value` still holds
+    it; the result holds its hash (`password_hash`), never the password."""
     errors = type_errors(value)
     if errors:
         raise InputError(errors)
     customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
     if customer.get("password") is not None:
-        password = sealed_password(customer["password"])
+        password = passwords.seal(customer["password"])
     customer.pop("password", None)
 
     missing = [LABELS[name] for name in ("firstname", "lastname", "email") if not customer[name]]
@@ -133,26 +132,6 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
     return customer
 
 
-def seal_password(body: Any) -> tuple[Any, dict[str, Any] | None]:
-    """The exchange input without the customer's password, and the password sealed (`sealed_password`).
-    The first action of the sequence calls this: OpenWhisk keeps every component's result as an
-    activation record, so a plain password passed on would be stored in one. A password that is no
-    string is left in place for the type check to refuse."""
-    customer = body.get("customer") if isinstance(body, dict) else None
-    if not isinstance(customer, dict) or not isinstance(customer.get("password"), str):
-        return body, None
-    rest = {k: v for k, v in customer.items() if k != "password"}
-    return {**body, "customer": rest}, sealed_password(customer["password"])
-
-
-def sealed_password(password: str) -> dict[str, Any]:
-    """What is passed on instead of a password: the strength rules' messages, else its hash."""
-    from .customers import hash_password
-
-    errors = password_errors(password)
-    return {"errors": errors, "hash": None if errors else hash_password(password)}
-
-
 def is_valid_email(email: str) -> bool:
     """Commerce's rule (Laminas EmailAddress, no TLD check): a dotted domain, no display name or comment,
     at most 64 bytes before the @ (email-validator checks that only in its strict mode)."""
@@ -165,22 +144,6 @@ def is_valid_email(email: str) -> bool:
     except EmailNotValidError:
         return False
     return True
-
-
-def password_errors(password: str) -> list[str]:
-    if len(password) < PASSWORD_MIN_LENGTH:
-        return [
-            f"The password needs at least {PASSWORD_MIN_LENGTH} characters. Create a new password and try again."
-        ]
-    classes = sum(
-        bool(re.search(pattern, password)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
-    )
-    if classes < PASSWORD_MIN_CLASSES:
-        return [
-            f"Minimum of different classes of characters in password is {PASSWORD_MIN_CLASSES}. "
-            "Classes of characters: Lower Case, Upper Case, Digits, Special Characters."
-        ]
-    return []
 
 
 EXCHANGE_INPUT_FIELDS = {"customer": f"{TYPE_NAME}!"}

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,13 +153,3 @@ def _apply_profile(customer: Customer, data: dict[str, Any], policy: AccountPoli
     if data.get("is_subscribed") is not None:
         # With newsletters disabled a subscription request comes back false, as in Commerce.
         customer.is_subscribed = bool(data["is_subscribed"]) and policy.newsletter_enabled
-
-
-def hash_password(password: str) -> str:
-    """A salted PBKDF2-SHA256 hash (the plain password is never stored or passed on: `customer_input.seal_password`)."""
-    salt = secrets.token_hex(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), _PBKDF2_ROUNDS)
-    return f"pbkdf2_sha256${_PBKDF2_ROUNDS}${salt}${digest.hex()}"
-
-
-_PBKDF2_ROUNDS = 100_000

@@ -8,7 +8,7 @@ as an activation record.
 import os
 import time
 
-from customer_auth import customer_input, settings
+from customer_auth import passwords, settings
 from customer_auth.errors import AuthorizationError, RateLimitError
 from customer_auth.oauth1 import OAuthError, RateLimited, authenticate
 from customer_auth.store import open_store
@@ -35,7 +35,7 @@ def main(params: dict) -> dict:
             raise RateLimitError(reason, named, refusal.retry_after) from None
         raise AuthorizationError(reason, named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
-    exchange_input, password = customer_input.seal_password(json_body(request))
+    exchange_input, password = passwords.seal_input(json_body(request))
     return {
         "input": exchange_input,
         "password": password,

@@ -169,6 +169,10 @@ def test_application_and_developer_errors_answer_502(shop) -> None:
     assert failed.status_code == 502 and failed.get_json() == {"error": "no way"}
     record = invoke(shop, "fails", query="blocking=true").get_json()
     assert record["response"]["statusCode"] == 1 and record["response"]["status"] == "application error"
+    # The record comes back before its logs are collected, as from OpenWhisk's invoker; they are read after
+    assert record["logs"] == []
+    logs = shop.get(f"{NS}/activations/{record['activationId']}/logs").get_json()["logs"]
+    assert any("ValueError: no way" in line for line in logs)
 
 
 def test_zip_runs_with_its_own_virtualenv(shop) -> None:
@@ -220,6 +224,8 @@ def test_sequence_web_export_and_raw(shop) -> None:
     assert seq.status_code == 200, seq.get_json()
     assert seq.get_json()["exec"] == {"kind": "sequence", "components": ["/guest/shop/first", "/guest/shop/second"]}
     assert invoke(shop, "both", {"n": 4}).get_json() == {"trail": ["first", "second"], "n": 50, "P": "package"}
+    record = invoke(shop, "both", {"n": 4}, query="blocking=true").get_json()  # a sequence's logs: its components
+    assert [shop.get(f"{NS}/activations/{i}").get_json()["name"] for i in record["logs"]] == ["first", "second"]
     web = shop.post("/api/v1/web/guest/shop/both.json", json={"n": 1})
     assert web.status_code == 200 and web.get_json()["n"] == 20
     assert shop.get("/api/v1/web/guest/shop/first.json").status_code == 404  # not web-exported
@@ -279,6 +285,12 @@ def test_delete_list_and_unknown(shop) -> None:
     assert all("code" not in a["exec"] and "parameters" not in a for a in listed)
     assert [a["name"] for a in shop.get(f"{NS}/actions?limit=1&skip=1").get_json()] == ["b"]
     assert shop.get(f"{NS}/actions?limit=500").status_code == 400
+    # wsk action list PACKAGE: GET .../actions/PACKAGE/
+    assert [a["name"] for a in shop.get(f"{NS}/actions/shop/").get_json()] == ["c", "b", "a"]
+    demo = {a["name"] for a in shop.get(f"{NS}/actions?limit=0").get_json() if a["namespace"] == "guest/demo"}
+    assert "echo" in demo and {a["name"] for a in shop.get(f"{NS}/actions/demo/?limit=0").get_json()} == demo
+    assert shop.get(f"{NS}/actions/shop/?count=true").get_json() == {"actions": 3}
+    assert shop.get(f"{NS}/actions/nopkg/").status_code == 404
     gone = shop.delete(f"{NS}/actions/shop/b")
     assert gone.status_code == 200 and gone.get_json()["name"] == "b"
     assert shop.delete(f"{NS}/actions/shop/b").status_code == 404

@@ -1,0 +1,53 @@
+"""A shopper's password: Commerce's strength rules, its salted hash, and the seal it travels in.
+
+OpenWhisk keeps every sequence component's result as an activation record, so the first action
+(verify-oauth) takes the password out of the exchange input and passes on only its seal: the
+strength rules' messages, else its PBKDF2-SHA256 hash. The plain password is never stored nor
+passed on.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from typing import Any
+
+MIN_LENGTH = 8
+MIN_CLASSES = 3
+PBKDF2_ROUNDS = 100_000
+
+
+def seal_input(body: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The exchange input (`{"customer": {...}}`) without the customer's password, and the password
+    sealed; a password that is no string is left in place for the type check to refuse."""
+    customer = body.get("customer") if isinstance(body, dict) else None
+    if not isinstance(customer, dict) or not isinstance(customer.get("password"), str):
+        return body, None
+    rest = {k: v for k, v in customer.items() if k != "password"}
+    return {**body, "customer": rest}, seal(customer["password"])
+
+
+def seal(password: str) -> dict[str, Any]:
+    """What is passed on instead of a password: the strength rules' messages, else its hash."""
+    errors = strength_errors(password)
+    return {"errors": errors, "hash": None if errors else hash_password(password)}
+
+
+def strength_errors(password: str) -> list[str]:
+    """Commerce's messages for a password too short or of too few character classes."""
+    if len(password) < MIN_LENGTH:
+        return [f"The password needs at least {MIN_LENGTH} characters. Create a new password and try again."]
+    classes = sum(bool(re.search(pattern, password)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
+    if classes < MIN_CLASSES:
+        return [
+            f"Minimum of different classes of characters in password is {MIN_CLASSES}. "
+            "Classes of characters: Lower Case, Upper Case, Digits, Special Characters."
+        ]
+    return []
+
+
+def hash_password(password: str) -> str:
+    """A salted PBKDF2-SHA256 hash, as `pbkdf2_sha256$rounds$salt$digest`."""
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), PBKDF2_ROUNDS)
+    return f"pbkdf2_sha256${PBKDF2_ROUNDS}${salt}${digest.hex()}"
