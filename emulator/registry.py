@@ -518,7 +518,12 @@ def _next_version(version: str) -> str:
     return f"{major}.{minor}.{int(patch) + 1}"
 
 
+# OpenWhisk's entity name (EntityName.REGEX): a word character, then up to 254 of word characters,
+# '@', ' ', '.', '&' and '-', ending in one of them but a space; 256 at most. \w is ASCII there (Java).
+_ENTITY_NAME = re.compile(r"\A(\w|\w[\w@ .&-]{0,254}[\w@.&-])\Z", re.ASCII)
+
+
 def _check_name(name: str) -> None:
-    if not name or len(name) > 256 or name.startswith(" ") or any(c in name for c in "/\\\x00"):
+    if not _ENTITY_NAME.match(name):
         raise ApiError(400, "The name of the entity contains illegal characters.")
 

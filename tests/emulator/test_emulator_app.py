@@ -34,6 +34,10 @@ def test_activations_api_name_filter_and_errors(client, controller) -> None:
     assert [a["name"] for a in client.get(f"{API}?name=demo/raises").get_json()] == ["raises"]
     missing = client.get(f"{API}/{'0' * 32}")
     assert missing.status_code == 404 and missing.get_json()["error"] == "The requested resource does not exist."
+    for bad, error in (("foo", "Activation id length is 3 but must be 32."),
+                       ("A" * 32, "The activation id is not valid.")):  # ActivationId.parse
+        refused = client.get(f"{API}/{bad}/logs")
+        assert (refused.status_code, refused.get_json()["error"]) == (400, error)
     too_many = client.get(f"{API}?limit=201")
     assert too_many.status_code == 400
     assert too_many.get_json()["error"] == "The value '201' is not in the range of 0 to 200 for activations."

@@ -213,6 +213,11 @@ def test_bad_zip_and_runtime_are_refused(shop) -> None:
     assert node.status_code == 400 and "The specified runtime 'nodejs:20' is not supported" in node.get_json()["error"]
     no_exec = shop.put(f"{NS}/actions/shop/none", json={"name": "none"})
     assert no_exec.status_code == 400
+    for name in ("a!b", "-dash", "trailing ", "é"):  # OpenWhisk's entity name rule
+        illegal = put_action(shop, name)
+        assert (illegal.status_code, illegal.get_json()["error"]) == (400, "The name of the entity contains illegal characters.")
+    assert put_action(shop, "a b.c@d&e-f_1").status_code == 200
+    assert put_package(shop, "-pk").status_code == 400
 
 
 def test_sequence_web_export_and_raw(shop) -> None:
