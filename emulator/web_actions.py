@@ -63,14 +63,14 @@ class WebResponse:
 class WebError(Exception):
     """A request OpenWhisk rejects before or after running the action; carries its HTTP status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, activation_id: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.activation_id = status, message, activation_id
 
 
 Find = Callable[[str], Action | Sequence | None]
 Invoke = Callable[[str, dict[str, Any]], Activation]
-Start = Callable[[str, dict[str, Any]], "Future[Activation]"]
+Start = Callable[..., "Future[Activation]"]  # (fqn, params, *, activation_id)
 
 
 class WebGateway:
@@ -101,6 +101,8 @@ class WebGateway:
             response = _respond(activation, extension, transid)
         except WebError as err:
             response = error_response(err.status, err.message, transid)
+            if err.activation_id:
+                response.headers.append(("x-openwhisk-activation-id", err.activation_id))
         names = {k.lower() for k, _ in response.headers}
         response.headers[:0] = [(k, v) for k, v in cors if k.lower() not in names]
         return response
@@ -113,10 +115,11 @@ class WebGateway:
         while it waits for a busy worker; only an emulator overloaded for a minute would notice."""
         if self._time_limit_ms(entity) <= self.max_wait_ms:
             return self._invoke(entity.fqn, params)
+        activation_id = new_activation_id()
         try:
-            return self._start(entity.fqn, params).result(self.max_wait_ms / 1000)
-        except TimeoutError:
-            raise WebError(202, RESPONSE_NOT_READY) from None
+            return self._start(entity.fqn, params, activation_id=activation_id).result(self.max_wait_ms / 1000)
+        except TimeoutError:  # the id says where the result will be (x-openwhisk-activation-id)
+            raise WebError(202, RESPONSE_NOT_READY, activation_id) from None
 
     def _time_limit_ms(self, entity: Action | Sequence | None, depth: int = 0) -> float:
         """How long `entity` may run: an action's timeout, a sequence's components' in turn."""
@@ -251,6 +254,8 @@ def _respond(activation: Activation, extension: str, transid: str) -> WebRespons
             response = _TRANSCODERS[extension](projection)
         except WebError as err:
             response = error_response(err.status, err.message, transid)
+            if err.activation_id:
+                response.headers.append(("x-openwhisk-activation-id", err.activation_id))
     response.headers.append(("x-openwhisk-activation-id", activation.activation_id))
     return response
 

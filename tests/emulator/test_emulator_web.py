@@ -193,4 +193,5 @@ def test_a_web_call_waits_at_most_the_limit_then_answers_202(client, controller)
         time.sleep(0.05)
     (record,) = controller.activations.list(name="sleep")
     assert record.response.success and record.response.result["slept"] == "0.8"  # it went on to the end
+    assert resp.headers["x-openwhisk-activation-id"] == record.activation_id  # the 202 said where to look
     assert client.get(f"{BASE}/sleep.json?seconds=0.05").status_code == 200
