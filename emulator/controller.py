@@ -78,7 +78,7 @@ class Controller:
         # Entities deployed through the REST API; `state_file` keeps them across restarts.
         self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
                                        state_file=state_file, clock=clock)
-        self.web_gateway = WebGateway(self.find, self.invoke, self.start, namespace)
+        self.web_gateway = WebGateway(self.find, self.invoke, self.start, namespace, api_key)
 
     @classmethod
     def from_path(cls, manifest_path: Path, env: Mapping[str, str] | None = None, **kwargs: Any) -> "Controller":

@@ -8,9 +8,6 @@ controller; the routes only translate HTTP.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
+from emulator.apikey import key_matches
 from emulator.controller import Controller, EntityNotFound
 from emulator.manifest import Sequence
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
@@ -53,17 +51,6 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 # ------------------------------------------------------------------------------ authentication
-
-def key_matches(header: str | None, key: str) -> bool | None:
-    """None: no basic credentials; else whether `user:password` equals `key` (constant time)."""
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        given = base64.b64decode(header[6:].strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(given, key.encode("utf-8"))
-
 
 def authenticate() -> Response | None:
     """before_request hook: the namespaces API needs the key; web actions and GraphQL do not."""

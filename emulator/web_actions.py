@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from emulator.activations import Activation, new_activation_id
+from emulator.apikey import key_matches
 from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, truthy
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,6 +29,7 @@ EXTENSIONS = (".http", ".json", ".html", ".svg", ".text")
 RESOURCE_DOES_NOT_EXIST = "The requested resource does not exist."
 PARAMETERS_NOT_ALLOWED = "Request defines parameters that are not allowed (e.g., reserved properties)."
 RESPONSE_NOT_READY = "Response not yet ready."
+UNAUTHORIZED = "Authentication is possible but has failed or not yet been provided."  # pekko's 401 text
 ERROR_PROCESSING_REQUEST = "There was an error processing your request."
 PROPERTY_NOT_FOUND = "Response does not include requested property."
 HTTP_CONTENT_TYPE_ERROR = "Response type in header did not match generated content type."
@@ -76,9 +79,10 @@ Start = Callable[..., "Future[Activation]"]  # (fqn, params, *, activation_id)
 class WebGateway:
     """`invoke` runs an activation in the calling thread, `start` in one of its own (Controller.start)."""
 
-    def __init__(self, find: Find, invoke: Invoke, start: Start, namespace: str,
+    def __init__(self, find: Find, invoke: Invoke, start: Start, namespace: str, api_key: str = "",
                  max_wait_ms: int = MAX_WAIT_MS) -> None:
         self._find, self._invoke, self._start, self.namespace = find, invoke, start, namespace
+        self._api_key = api_key
         self.max_wait_ms = max_wait_ms
 
     def handle(self, namespace: str, path: str, method: str, headers: Mapping[str, str], query_string: str,
@@ -89,14 +93,19 @@ class WebGateway:
         try:
             entity, extension, rest = self._resolve(namespace, path)
             hdrs = {k.lower(): v for k, v in headers.items()}
-            if not truthy(entity.annotations.get("web-custom-options")):
+            options = method.upper() == "OPTIONS"
+            custom_options = truthy(entity.annotations.get("web-custom-options"))
+            if not custom_options:
                 cors = _cors(hdrs)
-                if method.upper() == "OPTIONS":
+                if options:
                     return WebResponse(200, cors)
             if len(body) > MAX_BODY_BYTES:
                 raise WebError(413, entity_too_big(len(body)))
+            user = self.namespace if self._api_key and key_matches(hdrs.get("authorization"), self._api_key) else None
+            if not options and not _authenticated(entity.annotations, hdrs, user):
+                raise WebError(401, UNAUTHORIZED)
             params = web_params(entity, method, hdrs, query_string, body, rest=rest, scheme=scheme,
-                                called_path=f"/api/v1/web/{namespace}/{path}")
+                                called_path=f"/api/v1/web/{namespace}/{path}", user=user)
             activation = self._activation(entity, params)
             response = _respond(activation, extension, transid)
         except WebError as err:
@@ -163,12 +172,30 @@ def _cors(headers: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def web_params(entity: Action | Sequence, method: str, headers: Mapping[str, str], query_string: str, body: bytes,
-               *, rest: str = "", scheme: str = "http", called_path: str) -> dict[str, Any]:
+               *, rest: str = "", scheme: str = "http", called_path: str, user: str | None = None) -> dict[str, Any]:
     """The params OpenWhisk's gateway and controller would give `entity` for this request;
-    `called_path` becomes x-forwarded-uri. Raises WebError (400)."""
+    `called_path` becomes x-forwarded-uri, `user` (the namespace of a request that carried the API
+    key) `__ow_user`. Raises WebError (400)."""
     hdrs = {k.lower(): v for k, v in headers.items()}
     _gateway_headers(hdrs, scheme, called_path, query_string)
-    return _params(entity, method, hdrs, rest, query_string, body)
+    params = _params(entity, method, hdrs, rest, query_string, body)
+    if user is not None:
+        params["__ow_user"] = user
+    return params
+
+
+def _authenticated(annotations: Mapping[str, Any], headers: Mapping[str, str], user: str | None) -> bool:
+    """`require-whisk-auth` (WebActions.confirmAuthenticated): a string or number is the secret the
+    X-Require-Whisk-Auth header must hold; true wants the API key; false or none, anyone."""
+    required = annotations.get("require-whisk-auth")
+    if required is None or required is False:
+        return True
+    if required is True:
+        return user is not None
+    if isinstance(required, (str, int, float)):
+        given = headers.get("x-require-whisk-auth")
+        return given is not None and hmac.compare_digest(given.encode(), str(required).encode())
+    return False
 
 
 def _gateway_headers(headers: dict[str, str], scheme: str, path: str, query_string: str) -> None:

@@ -23,11 +23,12 @@ from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import Store
 from emulator.activations import STATUS_NAMES, Activation
+from emulator.apikey import key_matches
 from emulator.app import current_controller
 from emulator.console.exchange import exchange, signed_url, timeline
 from emulator.console.loopback import refusal
 from emulator.manifest import Action, Sequence
-from emulator.rest_api import AUTH_CHALLENGE, key_matches
+from emulator.rest_api import AUTH_CHALLENGE
 
 STATIC = Path(__file__).parent / "static"
 MAX_PAGE = 100

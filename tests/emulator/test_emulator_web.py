@@ -195,3 +195,31 @@ def test_a_web_call_waits_at_most_the_limit_then_answers_202(client, controller)
     assert record.response.success and record.response.result["slept"] == "0.8"  # it went on to the end
     assert resp.headers["x-openwhisk-activation-id"] == record.activation_id  # the 202 said where to look
     assert client.get(f"{BASE}/sleep.json?seconds=0.05").status_code == 200
+
+
+def test_require_whisk_auth_and_ow_user(make_controller) -> None:
+    """`require-whisk-auth` (a secret for X-Require-Whisk-Auth, or true for the API key) is enforced as
+    OpenWhisk enforces it, and a call that carried the API key tells the action who made it."""
+    from emulator.app import create_app
+    from tests.emulator.conftest import AUTH_HEADER, GUEST_KEY
+
+    client = create_app(make_controller(api_key=GUEST_KEY)).test_client()
+    code = "def main(args):\n    return {'user': args.get('__ow_user')}\n"
+    for name, required in (("secret", "s3cret"), ("number", 42), ("keyed", True), ("open", False)):
+        annotations = [{"key": "web-export", "value": True}, {"key": "require-whisk-auth", "value": required}]
+        done = client.put(f"/api/v1/namespaces/_/actions/demo/{name}", headers={"Authorization": AUTH_HEADER},
+                          json={"exec": {"kind": "python:3.11", "code": code}, "annotations": annotations})
+        assert done.status_code == 200, done.get_json()
+
+    def call(name: str, **headers: str):
+        return client.get(f"{BASE}/{name}.json", headers=headers)
+
+    for refused in (call("secret"), call("secret", **{"X-Require-Whisk-Auth": "wrong"}), call("number"),
+                    call("keyed"), call("keyed", Authorization="Basic " + base64.b64encode(b"a:b").decode())):
+        assert refused.status_code == 401
+        assert refused.get_json()["error"] == "Authentication is possible but has failed or not yet been provided."
+    assert call("secret", **{"X-Require-Whisk-Auth": "s3cret"}).get_json() == {"user": None}
+    assert call("number", **{"X-Require-Whisk-Auth": "42"}).get_json() == {"user": None}
+    assert call("keyed", Authorization=AUTH_HEADER).get_json() == {"user": "guest"}
+    assert call("open").get_json() == {"user": None}
+    assert client.options(f"{BASE}/keyed.json").status_code == 200  # a preflight needs no credentials
