@@ -198,7 +198,7 @@ class Controller:
              activation_id: str | None = None) -> Activation:
         """Run `entity` and store its record (redacted when first read)."""
         if isinstance(entity, Sequence):
-            act = run_sequence(entity, {**entity.inputs, **params}, self._component, namespace=self.namespace,
+            act = run_sequence(entity, params, self._component, namespace=self.namespace,
                                clock=self.clock, cause=cause, activation_id=activation_id)
         else:
             act = self._run_action(entity, params, cause, activation_id)

@@ -103,7 +103,7 @@ class Sequence:
     web: bool = False
     raw: bool = False
     annotations: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, Any] = field(default_factory=dict)  # a deployed sequence's parameters (manifest: none)
+    inputs: dict[str, Any] = field(default_factory=dict)  # its package's: for `final`, never passed on
     version: str = "0.0.1"
 
     @property
@@ -261,7 +261,8 @@ def _sequence(name: str, pkg: Package, spec: Any, file: Path, key: str) -> Seque
         raise ManifestError(file, f"{key}.actions", f"a sequence may have at most {MAX_SEQUENCE_LENGTH} actions")
     annotations = dict(_mapping(spec.get("annotations"), file, f"{key}.annotations"))
     web, raw = _web(spec.get("web", spec.get("web-export")), annotations, file, f"{key}.web")
-    return Sequence(name=name, package=pkg.name, components=components, web=web, raw=raw, annotations=annotations)
+    return Sequence(name=name, package=pkg.name, components=components, web=web, raw=raw, annotations=annotations,
+                    inputs=dict(pkg.inputs))
 
 
 def _web(value: Any, annotations: dict[str, Any], file: Path, key: str) -> tuple[bool, bool]:

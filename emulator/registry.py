@@ -177,7 +177,7 @@ class EntityRegistry:
             # Package parameters sit under every member's own: members see the new values at once.
             for action in self.actions.values():
                 if action.package == name and action.runtime is not None:
-                    action.runtime.inputs = {**doc.params(), **_kv(action.parameters)}
+                    action.runtime.inputs = self._inputs(action)
             self._save()
             return self._package_doc(name)
 
@@ -276,6 +276,10 @@ class EntityRegistry:
                 limits = _limits(body.get("limits"), old.limits)
                 publish = bool(body["publish"]) if "publish" in body else old.publish
                 version = _next_version(old.version)
+            if exec_doc["kind"] == "sequence":  # OpenWhisk discards a sequence's parameters: it keeps its components
+                parameters = [{"key": "_actions", "value": exec_doc["components"]}]
+            elif old is not None and "parameters" not in body and _is_sequence_doc(old):
+                parameters = []  # a sequence turned into an action keeps none of the sequence's
             annotations = [a for a in annotations if a["key"] != "exec"]
             annotations.append({"key": "exec", "value": exec_doc["kind"]})
             doc = ActionDoc(package, name, exec_doc, parameters, annotations, limits, publish, version, self._now())
@@ -357,11 +361,18 @@ class EntityRegistry:
 
     # ---------------------------------------------------------------------------------- runtime
 
+    def _inputs(self, doc: ActionDoc) -> dict[str, Any]:
+        """An action's parameters over its package's; a sequence has only its package's, which its
+        `final` annotation protects but which reach none of its components (OpenWhisk passes a
+        sequence the caller's payload alone)."""
+        own = {} if _is_sequence_doc(doc) else _kv(doc.parameters)
+        return {**self._package_params(doc.package), **own}
+
     def _runtime(self, doc: ActionDoc) -> Action | Sequence:
         annotations = _kv(doc.annotations)
         web = truthy(annotations.get("web-export"))
         raw = web and truthy(annotations.get("raw-http"))
-        inputs = {**self._package_params(doc.package), **_kv(doc.parameters)}
+        inputs = self._inputs(doc)
         if doc.exec["kind"] == "sequence":
             components = [self._key(c) or c for c in doc.exec["components"]]
             return Sequence(doc.name, doc.package, components, web=web, raw=raw, annotations=annotations,

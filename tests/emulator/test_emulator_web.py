@@ -171,16 +171,24 @@ def test_web_sequence(client, controller) -> None:
     assert failed.status_code == 400 and failed.get_json()["error"] == NOT_VALID_HTTP
 
 
-def test_final_parameters_of_a_web_sequence_are_rejected(client) -> None:
-    """`final` protects a sequence's parameters as it does an action's, over the web as over REST."""
+def test_a_sequence_has_no_parameters_of_its_own(client) -> None:
+    """As in OpenWhisk: a sequence's parameters are discarded when it is deployed (it keeps only its
+    components, as `_actions`), its package's reach none of its components (the first gets the
+    caller's payload alone, over its own inputs), and `final` protects the package's names from a
+    caller, over the web as over REST."""
     body = {"exec": {"kind": "sequence", "components": ["/_/demo/step-a"]},
             "parameters": [{"key": "COLOR", "value": "server"}],
             "annotations": [{"key": "web-export", "value": True}, {"key": "final", "value": True}]}
     assert client.put("/api/v1/namespaces/_/actions/demo/locked", json=body).status_code == 200
-    for resp in (client.get(f"{BASE}/locked.json?COLOR=client"), client.post(f"{BASE}/locked", json={"COLOR": "x"})):
-        assert resp.status_code == 400 and resp.get_json()["error"] == NOT_ALLOWED
+    stored = client.get("/api/v1/namespaces/_/actions/demo/locked").get_json()["parameters"]
+    assert stored == [{"key": "_actions", "value": ["/guest/demo/step-a"]}]
     seen = client.get(f"{BASE}/locked.json?first_only=1").get_json()["seen"]["a"]
-    assert seen == {"COLOR": "server", "MINE": "a-default", "first_only": "1"}
+    assert seen == {"COLOR": "red", "MINE": "a-default", "first_only": "1"}  # step-a's own COLOR
+    assert client.get(f"{BASE}/locked.json?COLOR=client").get_json()["seen"]["a"]["COLOR"] == "client"
+    for resp in (client.get(f"{BASE}/locked.json?PKG_SETTING=client"),  # demo's package parameter
+                 client.post(f"{BASE}/locked", json={"SHARED": "x"}),
+                 client.post("/api/v1/namespaces/_/actions/demo/locked?blocking=true", json={"SHARED": "x"})):
+        assert resp.status_code == 400 and resp.get_json()["error"] == NOT_ALLOWED
 
 
 def test_a_web_call_waits_at_most_the_limit_then_answers_202(client, controller) -> None:
