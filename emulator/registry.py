@@ -515,13 +515,14 @@ def _limits(spec: Any, old: dict[str, int]) -> dict[str, int]:
 
 
 def _limit_message(name: str, value: int, bound: int, how: str) -> str:
+    """OpenWhisk's words (Messages.*AllowedThreshold, its field names), raised by Scala's `require`."""
     if name == "timeout":
-        return f"Timeout {value} milliseconds {how} allowed threshold of {bound} milliseconds"
-    if name == "concurrency":
-        return f"concurrency {value} {how} allowed threshold of {bound}"
-    if name == "memory":
-        return f"Memory size {value} MB {how} allowed threshold of {bound} MB"
-    return f"Logs size {value} MB {how} allowed threshold of {bound} MB"
+        detail = f"duration {value} milliseconds {how} allowed threshold of {bound} milliseconds"
+    elif name == "concurrency":
+        detail = f"concurrency {value} {how} allowed threshold of {bound}"
+    else:
+        detail = f"{'memory' if name == 'memory' else 'log'} size {value} MB {how} allowed threshold of {bound} MB"
+    return f"requirement failed: {detail}"
 
 
 def _next_version(version: str) -> str:

@@ -272,6 +272,18 @@ def test_conflict_then_overwrite_retires_old_workers(shop, controller) -> None:
     assert kept.status_code == 200 and "'v': 2" in kept.get_json()["exec"]["code"]
 
 
+@pytest.mark.parametrize("limits, message", [
+    ({"timeout": 999999999}, "duration 999999999 milliseconds exceeds allowed threshold of 600000 milliseconds"),
+    ({"timeout": 50}, "duration 50 milliseconds below allowed threshold of 100 milliseconds"),
+    ({"memory": 1}, "memory size 1 MB below allowed threshold of 128 MB"),
+    ({"logs": 11}, "log size 11 MB exceeds allowed threshold of 10 MB"),
+    ({"concurrency": 0}, "concurrency 0 below allowed threshold of 1"),
+])
+def test_limits_out_of_bounds_are_refused_in_openwhisks_words(shop, limits: dict, message: str) -> None:
+    refused = put_action(shop, "bounded", limits=limits)
+    assert (refused.status_code, refused.get_json()["error"]) == (400, f"requirement failed: {message}")
+
+
 def test_final_parameters_cannot_be_overridden(shop) -> None:
     put_action(shop, "locked", parameters=[{"key": "y", "value": 2}], annotations=[{"key": "final", "value": True}])
     assert invoke(shop, "locked", {"x": 1}).status_code == 200
