@@ -183,16 +183,12 @@ class Controller:
 
     # ------------------------------------------------------------------------------ internals
 
-    def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation:
+    def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation | Response:
         entity = self.find(fqn)
         if entity is not None:  # a sequence may hold sequences
             return self._run(entity, payload, cause)
-        # deleted since the sequence was deployed (SequenceActions: an application error)
-        now = int(self.clock() * 1000)
-        act = Activation(new_activation_id(), self.namespace, fqn.rpartition("/")[2], now, now,
-                         Response(APPLICATION_ERROR, {"error": SEQUENCE_COMPONENT_NOT_FOUND}), cause=cause)
-        self.activations.add(act, self._redactor.deferred())
-        return act
+        # deleted since the sequence was deployed: an application error, and no record (SequenceActions)
+        return Response(APPLICATION_ERROR, {"error": SEQUENCE_COMPONENT_NOT_FOUND})
 
     def _run(self, entity: Action | Sequence, params: dict[str, Any], cause: str | None,
              activation_id: str | None = None) -> Activation:

@@ -13,7 +13,9 @@ from typing import Any, Callable
 from emulator.activations import Activation, Response, new_activation_id
 from emulator.manifest import Sequence, every_limit
 
-InvokeComponent = Callable[[str, dict[str, Any], str], Activation]
+# A component's activation, or only a response when it could not be run at all (deleted since the
+# sequence was deployed: OpenWhisk then makes no record and lists no id).
+InvokeComponent = Callable[[str, dict[str, Any], str], Activation | Response]
 
 
 def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent, *, namespace: str,
@@ -24,13 +26,17 @@ def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent,
     start = int(clock() * 1000)
     payload = dict(params)
     components: list[Activation] = []
+    last = Response(0, payload)  # the input, as OpenWhisk's accounting starts (a sequence has components)
     for fqn in seq.components:
         act = invoke(fqn, payload, seq_id)
-        components.append(act)
-        if not act.response.success:
+        if isinstance(act, Response):
+            last = act
             break
-        payload = act.response.result
-    last = components[-1]
+        components.append(act)
+        last = act.response
+        if not last.success:
+            break
+        payload = last.result
     annotations: list[dict[str, Any]] = [
         {"key": "path", "value": f"{namespace}/{seq.fqn}"},
         {"key": "kind", "value": "sequence"},
@@ -42,7 +48,7 @@ def run_sequence(seq: Sequence, params: dict[str, Any], invoke: InvokeComponent,
         annotations.append({"key": "causedBy", "value": "sequence"})
     return Activation(
         activation_id=seq_id, namespace=namespace, name=seq.name, start=start,
-        end=int(clock() * 1000), response=Response(last.response.status_code, last.response.result),
+        end=int(clock() * 1000), response=Response(last.status_code, last.result),
         logs=[a.activation_id for a in components], annotations=annotations, version=seq.version, cause=cause,
         duration=sum(a.duration or 0 for a in components),
     )

@@ -236,6 +236,16 @@ def test_sequence_web_export_and_raw(shop) -> None:
     assert shop.get("/api/v1/web/guest/shop/first.json").status_code == 404  # not web-exported
     missing = put_action(shop, "broken", exec={"kind": "sequence", "components": ["/_/shop/nope"]})
     assert missing.status_code == 400 and missing.get_json()["error"] == "Sequence component does not exist."
+    # a component deleted since: the sequence fails there, and OpenWhisk makes no record for it
+    put_action(shop, "gone", "def main(a):\n    return a\n")
+    assert put_action(shop, "dangling", exec={"kind": "sequence", "components": ["/_/shop/first", "/_/shop/gone"]}
+                      ).status_code == 200
+    assert shop.delete(f"{NS}/actions/shop/gone").status_code == 200
+    record = invoke(shop, "dangling", query="blocking=true").get_json()
+    assert record["response"]["result"] == {"error": "Sequence component does not exist."}
+    assert record["response"]["status"] == "application error"
+    assert [shop.get(f"{NS}/activations/{i}").get_json()["name"] for i in record["logs"]] == ["first"]
+    assert shop.get(f"{NS}/activations?name=shop/gone").get_json() == []
     # a deployed sequence may compose manifest actions too
     mixed = put_action(shop, "mixed", exec={"kind": "sequence", "components": ["/_/shop/first", "/_/demo/step-a"]})
     assert mixed.status_code == 200
