@@ -27,6 +27,7 @@ MAX_TIMEOUT_MS = 600_000
 DEFAULT_MEMORY_MB = 256
 DEFAULT_CONCURRENCY = 1
 DEFAULT_RUNTIME = "python:3.11"
+PYTHON_KINDS = ("python:3", "python:3.10", "python:3.11", "python:3.12", "python:default")  # OpenWhisk's
 MAX_SEQUENCE_LENGTH = 50  # OpenWhisk's limit
 
 _VAR = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -228,8 +229,9 @@ def _action(name: str, package: str, spec: Any, pkg_inputs: dict[str, Any], file
     if not fpath.exists():
         raise ManifestError(file, f"{key}.function", f"file not found: {fpath}")
     runtime = spec.get("runtime", DEFAULT_RUNTIME)
-    if not isinstance(runtime, str) or not runtime.startswith("python"):
-        raise ManifestError(file, f"{key}.runtime", f"unsupported runtime {runtime!r} (this emulator runs python:3.x)")
+    if runtime not in PYTHON_KINDS:
+        raise ManifestError(file, f"{key}.runtime",
+                            f"unsupported runtime {runtime!r} (this emulator runs {', '.join(PYTHON_KINDS)})")
     annotations = dict(_mapping(spec.get("annotations"), file, f"{key}.annotations"))
     web, raw = _web(spec.get("web", spec.get("web-export")), annotations, file, f"{key}.web")
     inputs = {**pkg_inputs, **_inputs(spec.get("inputs"), file, f"{key}.inputs")}

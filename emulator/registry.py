@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator.manifest import LIMIT_RULES, MAX_SEQUENCE_LENGTH, Action, Manifest, Sequence, every_limit, truthy
+from emulator.manifest import (
+    LIMIT_RULES, MAX_SEQUENCE_LENGTH, PYTHON_KINDS, Action, Manifest, Sequence, every_limit, truthy,
+)
 from emulator.web_actions import RESOURCE_DOES_NOT_EXIST
 
 RESOURCE_EXISTS = "resource already exists"  # ApiUtils.putEntity's RejectRequest(Conflict, ...)
@@ -37,7 +39,6 @@ SEQUENCE_NO_COMPONENT = "No component specified for the sequence."
 SEQUENCE_CYCLIC = "Sequence may not refer to itself."
 EXEC_UNDEFINED = "exec undefined"
 MANIFEST_READ_ONLY = "'{}' is defined by the manifest (app.config.yaml); change it there."
-PYTHON_KINDS = ("python:3", "python:3.10", "python:3.11", "python:3.12", "python:default")
 MAX_CODE_BYTES = 48 * 1024 * 1024  # OpenWhisk's default action size limit
 
 

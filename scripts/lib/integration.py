@@ -61,8 +61,8 @@ def list_(store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            print(f"{row['id']:>4}  {row['name']:<24} {row['status']:<9}"
-                  f"{' revoked' if row['token_revoked'] else ''}  key {row['consumer_key']}  {','.join(row['resources'])}")
+            state = f"{row['status']}{', revoked' if row['token_revoked'] else ''}"
+            print(f"{row['id']:>4}  {row['name']:<24} {state:<16}  key {row['consumer_key']}  {','.join(row['resources'])}")
     return 0
 
 

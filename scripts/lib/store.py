@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     migrate = commands.add_parser("migrate", help="apply PostgreSQL schema migrations now")
-    migrate.add_argument("--url", help="store URL (default: STORE_URL)")
+    migrate.add_argument("--store-url", "--url", dest="url", help="store URL (default: STORE_URL), as the other scripts take it")
     copy = commands.add_parser("copy", help="copy integrations, customers and revocations, keeping ids")
     copy.add_argument("--from", dest="source", required=True, metavar="URL")
     copy.add_argument("--to", dest="target", required=True, metavar="URL")

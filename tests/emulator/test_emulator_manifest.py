@@ -169,6 +169,8 @@ def test_include_missing_file_is_an_error(project: Path) -> None:
     ("            limits:\n              timeout: soon", "p.actions.a.limits.timeout", "whole number"),
     ("            web: maybe", "p.actions.a.web", "must be true"),
     ("            include: 'not-a-list'", "p.actions.a.include", "list"),
+    ("            runtime: python:9.9", "p.actions.a.runtime", "unsupported runtime 'python:9.9' (this emulator "
+                                                           "runs python:3, python:3.10, python:3.11"),
 ])
 def test_errors_name_file_key_and_problem(project: Path, extra: str, key: str, problem: str) -> None:
     main = write(project, "app.config.yaml", manifest_text(extra))

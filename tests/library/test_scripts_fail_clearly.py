@@ -80,6 +80,11 @@ def test_integration_arguments(tmp_path: Path) -> None:
     for name in ("2", "  "):
         refused(script("integration", "--store-url", url, "create", "--name", name), "blank or only digits", 2)
     assert script("integration", "--store-url", url, "create", "--name", "shop").returncode == 0
+    assert script("integration", "--store-url", url, "create", "--name", "revoked-one").returncode == 0
+    assert script("integration", "--store-url", url, "revoke", "revoked-one").returncode == 0
+    rows = script("integration", "--store-url", url, "list").stdout.splitlines()
+    assert "active, revoked" in rows[1] and len({row.index(" key ") for row in rows}) == 1  # columns line up
+    assert script("store", "migrate", "--store-url", url).returncode == 0  # the option the other scripts take
     refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be 0 or more", 2)
     # Not usage errors: exit 1 with one line, as every script says a thing is not there
     refused(script("integration", "--store-url", url, "rotate", "shpo"), "error: no integration with id or name 'shpo'")
