@@ -12,6 +12,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -29,6 +30,7 @@ EXTENSIONS = (".http", ".json", ".html", ".svg", ".text")
 RESOURCE_DOES_NOT_EXIST = "The requested resource does not exist."
 PARAMETERS_NOT_ALLOWED = "Request defines parameters that are not allowed (e.g., reserved properties)."
 RESPONSE_NOT_READY = "Response not yet ready."
+_BASE64 = re.compile(r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)")  # Exec.isBinaryCode
 UNAUTHORIZED = "Authentication is possible but has failed or not yet been provided."  # pekko's 401 text
 ERROR_PROCESSING_REQUEST = "There was an error processing your request."
 PROPERTY_NOT_FOUND = "Response does not include requested property."
@@ -308,14 +310,15 @@ def _as_http(result: Any) -> WebResponse:
         media = (content_type or "text/html").split(";")[0].strip().lower()
         if not media or "/" not in media:
             raise WebError(400, HTTP_UNKNOWN_CONTENT_TYPE)
-        if _is_text(media):
+        # Binary types come base64-encoded; so may JSON, for old web actions (interpretHttpResponse)
+        if _is_text(media) and not (_json_family(media) and _BASE64.fullmatch(body.strip())):
             data = body.encode("utf-8")
         else:
             try:
                 data = base64.b64decode(body, validate=True)
             except (binascii.Error, ValueError):
                 raise WebError(400, HTTP_CONTENT_TYPE_ERROR) from None
-        ctype = content_type or "text/html; charset=UTF-8"
+        ctype = f"{media}; charset=UTF-8" if media.startswith("text/") else content_type  # pekko's text types
         return WebResponse(code or 200, headers + [("Content-Type", ctype)], data)
     media = (content_type or "application/json").split(";")[0].strip().lower()
     if not _json_family(media):

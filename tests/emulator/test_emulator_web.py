@@ -231,3 +231,23 @@ def test_require_whisk_auth_and_ow_user(make_controller) -> None:
     assert call("keyed", Authorization=AUTH_HEADER).get_json() == {"user": "guest"}
     assert call("open").get_json() == {"user": None}
     assert client.options(f"{BASE}/keyed.json").status_code == 200  # a preflight needs no credentials
+
+
+def test_http_string_bodies_as_openwhisk_reads_them(client) -> None:
+    """interpretHttpResponse: a text type is answered with charset UTF-8; a JSON type whose string body
+    looks like base64 is decoded, as OpenWhisk still does for old web actions; other JSON text is sent."""
+    code = ("def main(args):\n"
+            "    return {'headers': {'Content-Type': args['type']}, 'body': args['body']}\n")
+    annotations = [{"key": "web-export", "value": True}]
+    assert client.put("/api/v1/namespaces/_/actions/demo/shaped", json={
+        "exec": {"kind": "python:3.11", "code": code}, "annotations": annotations}).status_code == 200
+
+    def call(content_type: str, body: str):
+        return client.post(f"{BASE}/shaped.http", json={"type": content_type, "body": body})
+
+    text = call("text/plain", "hello")
+    assert text.headers["Content-Type"] == "text/plain; charset=UTF-8" and text.data == b"hello"
+    encoded = call("application/json", base64.b64encode(b'{"a": 1}').decode())
+    assert encoded.headers["Content-Type"] == "application/json" and encoded.get_json() == {"a": 1}
+    plain = call("application/json", '{"a": 2}')
+    assert plain.get_json() == {"a": 2}
