@@ -120,6 +120,14 @@ def _api_error(err: ApiError) -> Response:
 
 # ------------------------------------------------------------------------------ namespaces and packages
 
+@rest.get("/api/v1")
+@rest.get("/api/v1/")
+def info() -> Response:
+    """What `wsk property get --apibuild` reads; no key needed, as in OpenWhisk (RestAPIs.info)."""
+    return _json({"description": "OpenWhisk API", "api_version": "1.0.0", "api_version_path": "v1",
+                  "build": "emulator", "buildno": "emulator"})
+
+
 @rest.get("/api/v1/namespaces")
 def list_namespaces() -> Response:
     return _json([_controller().namespace])

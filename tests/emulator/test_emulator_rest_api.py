@@ -83,6 +83,13 @@ def shop(client):
     return client
 
 
+def test_the_api_info_needs_no_key(controller) -> None:
+    anonymous = create_app(controller).test_client()
+    for path in ("/api/v1", "/api/v1/"):
+        info = anonymous.get(path)
+        assert info.status_code == 200 and info.get_json()["api_version_path"] == "v1"
+
+
 def test_auth_is_required_on_the_namespaces_api(controller) -> None:
     client = create_app(controller).test_client()
     missing = client.get("/api/v1/namespaces")
