@@ -13,15 +13,16 @@ import hmac
 import math
 import time
 from base64 import b64encode
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-from urllib.request import parse_http_list, parse_keqv_list
+from urllib.parse import urlparse, urlsplit, urlunparse
 
-from authlib.common.urls import extract_params, url_decode
-from authlib.oauth1.rfc5849.signature import construct_base_string
-from authlib.oauth1.rfc5849.util import escape, unescape
+# Not authlib.oauth1: importing any of it imports its OAuth client (urllib.request, http.client, ssl,
+# email), a third of verify-oauth's cold start. `base_string` is its construct_base_string, which
+# tests hold it equal to.
+from authlib.common.urls import extract_params, quote, url_decode
+from authlib.common.urls import unquote as unescape
 
 from .integrations import CREDENTIAL_LENGTH, Credentials, Integration
 from .signed_request import SignedRequest
@@ -110,17 +111,36 @@ def _admit(store: Store, integration: Integration, nonce: str | None, timestamp:
 
 
 def parse_authorization(credentials: str) -> dict[str, str]:
-    """The parameters of an `Authorization: OAuth ...` header (RFC 5849 section 3.5.1)."""
-    items = parse_http_list(credentials)
-    names = [item.partition("=")[0].strip() for item in items]
+    """The parameters of an `Authorization: OAuth ...` header (RFC 5849 section 3.5.1): `name="value"`
+    pairs, percent-encoded, separated by commas (empty elements are skipped, as RFC 7230's lists
+    allow); a value may come unquoted, as Commerce reads it. A name given twice is refused."""
+    pairs = []
+    for item in _list_items(credentials):
+        name, equals, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name:
+            raise OAuthError("malformed OAuth Authorization header")
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        pairs.append((unescape(name), unescape(value)))
+    names = [name for name, _ in pairs]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise OAuthError(f"duplicated OAuth parameters: {', '.join(duplicated)}")
-    try:
-        pairs = parse_keqv_list(items)
-    except ValueError:
-        raise OAuthError("malformed OAuth Authorization header") from None
-    return {unescape(k): unescape(v) for k, v in pairs.items()}
+    return dict(pairs)
+
+
+def _list_items(text: str) -> list[str]:
+    """The comma-separated elements of `text`, a comma inside double quotes kept (an unclosed quote
+    runs to the end), each stripped, empty ones left out."""
+    items, pending = [], ""
+    for piece in text.split(","):
+        pending = f"{pending},{piece}" if pending else piece
+        if pending.count('"') % 2 == 0:
+            items.append(pending)
+            pending = ""
+    items.append(pending)
+    return [item.strip() for item in items if item.strip()]
 
 
 def _oauth_integration(
@@ -172,10 +192,36 @@ def signature(
     if content_type == FORM_CONTENT_TYPE and request.body:
         params.extend(extract_params(request.body) or [])
     params.extend(oauth.items())
-    base_string = construct_base_string(request.method, request.url, params)
     key = f"{escape(consumer_secret)}&{escape(token_secret)}"
-    digest = hmac.new(key.encode(), base_string.encode(), _DIGESTS[method]).digest()
-    return b64encode(digest).decode()
+    digest = hmac.new(key.encode(), base_string(request.method, request.url, params).encode(), _DIGESTS[method])
+    return b64encode(digest.digest()).decode()
+
+
+def base_string(method: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """The signature base string (RFC 5849 section 3.4.1): the method, the base string URI and the
+    normalized parameters (3.4.1.3.2: encoded, sorted, joined), each encoded; the header's
+    `realm` and `oauth_signature` left out, its `oauth_` values decoded once more, as authlib does."""
+    pairs = sorted((escape(k), escape(unescape(v) if k.startswith("oauth_") else v))
+                   for k, v in params if k not in ("oauth_signature", "realm"))
+    normalized = "&".join(f"{k}={v}" for k, v in pairs)
+    return "&".join((escape(method.upper()), escape(_base_string_uri(url)), escape(normalized)))
+
+
+def _base_string_uri(url: str) -> str:
+    """RFC 5849 section 3.4.1.2: scheme and host in lower case, a default port dropped, no query."""
+    scheme, netloc, path, params, _, _ = urlparse(url)
+    if not scheme or not netloc:
+        raise ValueError("uri must include a scheme and netloc")
+    scheme, netloc = scheme.lower(), netloc.lower()
+    host, colon, port = netloc.partition(":")
+    if colon and (scheme, port) in (("http", "80"), ("https", "443")):
+        netloc = host
+    return urlunparse((scheme, netloc, path or "/", params, "", ""))
+
+
+def escape(text: str) -> str:
+    """RFC 5849 section 3.6 percent-encoding: every byte but the unreserved characters."""
+    return quote(text, safe=b"~")
 
 
 def _check_timestamp(value: str, now: int, window: int) -> int:

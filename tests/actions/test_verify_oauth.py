@@ -5,9 +5,13 @@ import hashlib
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 
 from customer_auth.integrations import INACTIVE, Integration
+from customer_auth.oauth1 import base_string, parse_authorization
 from tests.conftest import SEED_CUSTOMER, settings, signed_web_params
 
 
@@ -242,6 +246,45 @@ def test_no_authorization_header(actions, store_url, integration, capsys):
     params = signed_web_params(integration)
     del params["__ow_headers"]["authorization"]
     assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "no OAuth or Bearer")
+
+
+@pytest.mark.parametrize("header, reason", [
+    ('OAuth oauth_consumer_key=', '"oauth_consumer_key" is required'),  # was an IndexError: a 500
+    ("OAuth oauth_consumer_key", "malformed OAuth Authorization header"),
+    ('OAuth ="x"', "malformed OAuth Authorization header"),
+    ('OAuth oauth_nonce="a", oauth_nonce="b"', "duplicated OAuth parameters: oauth_nonce"),
+])
+def test_a_malformed_authorization_header_is_a_refusal(actions, store_url, integration, capsys, header, reason):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["authorization"] = header
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, reason)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(method=st.sampled_from(["GET", "post", "Put"]),
+       url=st.builds("{}://{}{}{}".format, st.sampled_from(["http", "HTTPS"]),
+                     st.sampled_from(["Example.com", "example.com:80", "example.com:443", "h:8080", "[::1]:80"]),
+                     st.sampled_from(["", "/", "/r%20v/X", "/a;p=1", "/graphql"]),
+                     st.sampled_from(["", "?b5=%3D%253D&a3=a", "#frag"])),
+       params=st.lists(st.tuples(st.sampled_from(["a3", "c@", "oauth_nonce", "oauth_token", "realm",
+                                                  "oauth_signature", "b5"]) | _TEXT,
+                                 st.sampled_from(["a%2Bb", "%3D%253D", "r%20b", "~x y", ""]) | _TEXT), max_size=8))
+def test_base_string_is_authlibs(method, url, params):
+    """Our base string (RFC 5849 section 3.4.1) against authlib's construct_base_string, the oracle."""
+    from authlib.oauth1.rfc5849.signature import construct_base_string
+
+    assert base_string(method, url, params) == construct_base_string(method, url, params)
+
+
+def test_authorization_header_syntax():
+    """RFC 5849 section 3.5.1 as Commerce reads it: quoted or bare values, percent-decoded; a comma in
+    quotes stays in its value; empty list elements are skipped."""
+    assert parse_authorization('realm="Example",oauth_nonce="a%2Bb" , oauth_token=tok,,') == {
+        "realm": "Example", "oauth_nonce": "a+b", "oauth_token": "tok"}
+    assert parse_authorization('a="x,y", b="z"') == {"a": "x,y", "b": "z"}
 
 
 def test_oauth_prefix_is_case_insensitive(actions, store_url, integration):
