@@ -295,6 +295,16 @@ LIMIT_RULES = {  # name: (default, low, high), OpenWhisk's defaults and bounds
 }
 
 
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def is_binary_code(text: str) -> bool:
+    """OpenWhisk's Exec.isBinaryCode: non-empty base64 once stripped (a zip's code, and a JSON-typed
+    web answer it still decodes)."""
+    text = text.strip()
+    return len(text) > 0 and len(text) % 4 == 0 and _BASE64.fullmatch(text) is not None
+
+
 def every_limit(limits: Mapping[str, int] | None = None) -> dict[str, int]:
     """All four limits, OpenWhisk's default for each one `limits` lacks: what records and entity
     documents show."""

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from emulator.manifest import (
-    LIMIT_RULES, MAX_SEQUENCE_LENGTH, PYTHON_KINDS, Action, Manifest, Sequence, every_limit, truthy,
+    LIMIT_RULES, MAX_SEQUENCE_LENGTH, PYTHON_KINDS, Action, Manifest, Sequence, every_limit, is_binary_code,
+    truthy,
 )
 from emulator.web_actions import RESOURCE_DOES_NOT_EXIST
 
@@ -464,14 +465,6 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
 
 def _is_sequence_doc(doc: ActionDoc) -> bool:
     return doc.exec.get("kind") == "sequence"
-
-
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-
-
-def is_binary_code(code: str) -> bool:
-    text = code.strip()
-    return len(text) > 0 and len(text) % 4 == 0 and _BASE64.fullmatch(text) is not None
 
 
 def _decode_zip(code: str) -> bytes:

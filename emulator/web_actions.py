@@ -12,7 +12,6 @@ import base64
 import binascii
 import hmac
 import json
-import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -20,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from emulator.activations import Activation, new_activation_id
 from emulator.apikey import key_matches
-from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, truthy
+from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, is_binary_code, truthy
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation: web calls wait that long
@@ -30,7 +29,6 @@ EXTENSIONS = (".http", ".json", ".html", ".svg", ".text")
 RESOURCE_DOES_NOT_EXIST = "The requested resource does not exist."
 PARAMETERS_NOT_ALLOWED = "Request defines parameters that are not allowed (e.g., reserved properties)."
 RESPONSE_NOT_READY = "Response not yet ready."
-_BASE64 = re.compile(r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)")  # Exec.isBinaryCode
 UNAUTHORIZED = "Authentication is possible but has failed or not yet been provided."  # pekko's 401 text
 ERROR_PROCESSING_REQUEST = "There was an error processing your request."
 PROPERTY_NOT_FOUND = "Response does not include requested property."
@@ -283,8 +281,6 @@ def _respond(activation: Activation, extension: str, transid: str) -> WebRespons
             response = _TRANSCODERS[extension](projection)
         except WebError as err:
             response = error_response(err.status, err.message, transid)
-            if err.activation_id:
-                response.headers.append(("x-openwhisk-activation-id", err.activation_id))
     response.headers.append(("x-openwhisk-activation-id", activation.activation_id))
     return response
 
@@ -311,7 +307,7 @@ def _as_http(result: Any) -> WebResponse:
         if not media or "/" not in media:
             raise WebError(400, HTTP_UNKNOWN_CONTENT_TYPE)
         # Binary types come base64-encoded; so may JSON, for old web actions (interpretHttpResponse)
-        if _is_text(media) and not (_json_family(media) and _BASE64.fullmatch(body.strip())):
+        if _is_text(media) and not (_json_family(media) and is_binary_code(body)):
             data = body.encode("utf-8")
         else:
             try:

@@ -86,16 +86,16 @@ def _show(value: Any) -> str:
 
 
 def validate(value: Any, *, email_error_shows_value: bool = False,
-             password: dict[str, Any] | None = None) -> dict[str, Any]:
+             password_seal: passwords.PasswordSeal | None = None) -> dict[str, Any]:
     """The input, checked and cleaned, or InputError with every message that applies. The password
-    comes sealed (`password`, from `passwords.seal_input`), or is sealed here if `value` still holds
-    it; the result holds its hash (`password_hash`), never the password."""
+    comes sealed (`password_seal`, from `passwords.seal_input`), or is sealed here if `value` still
+    holds it; the result holds its hash (`password_hash`), never the password."""
     errors = type_errors(value)
     if errors:
         raise InputError(errors)
     customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
     if customer.get("password") is not None:
-        password = passwords.seal(customer["password"])
+        password_seal = passwords.seal(customer["password"])
     customer.pop("password", None)
 
     missing = [LABELS[name] for name in ("firstname", "lastname", "email") if not customer[name]]
@@ -122,13 +122,13 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
             customer["dob"] = date.fromisoformat(birth).isoformat()
         except ValueError:
             messages.append('"Date of Birth" does not match the date format "yyyy-MM-dd".')
-    if password is not None:
-        messages.extend(password["errors"])
+    if password_seal is not None:
+        messages.extend(password_seal["errors"])
     if messages:
         raise InputError(messages)
     customer.pop("date_of_birth", None)
-    if password is not None:
-        customer["password_hash"] = password["hash"]
+    if password_seal is not None:
+        customer["password_hash"] = password_seal["hash"]
     return customer
 
 

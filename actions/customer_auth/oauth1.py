@@ -133,13 +133,14 @@ def parse_authorization(credentials: str) -> dict[str, str]:
 def _list_items(text: str) -> list[str]:
     """The comma-separated elements of `text`, a comma inside double quotes kept (an unclosed quote
     runs to the end), each stripped, empty ones left out."""
-    items, pending = [], ""
-    for piece in text.split(","):
-        pending = f"{pending},{piece}" if pending else piece
-        if pending.count('"') % 2 == 0:
-            items.append(pending)
-            pending = ""
-    items.append(pending)
+    items, pending, quotes = [], [], 0
+    for piece in text.split(","):  # one pass: a header is read before anything about the caller is known
+        pending.append(piece)
+        quotes += piece.count('"')
+        if quotes % 2 == 0:
+            items.append(",".join(pending))
+            pending, quotes = [], 0
+    items.append(",".join(pending))
     return [item.strip() for item in items if item.strip()]
 
 
@@ -199,8 +200,9 @@ def signature(
 
 def base_string(method: str, url: str, params: Iterable[tuple[str, str]]) -> str:
     """The signature base string (RFC 5849 section 3.4.1): the method, the base string URI and the
-    normalized parameters (3.4.1.3.2: encoded, sorted, joined), each encoded; the header's
-    `realm` and `oauth_signature` left out, its `oauth_` values decoded once more, as authlib does."""
+    normalized parameters (3.4.1.3.2: encoded, sorted, joined), each encoded. As authlib builds it:
+    every `realm` and `oauth_signature` left out and every `oauth_` value decoded once more, wherever
+    it came from (header, query or form body)."""
     pairs = sorted((escape(k), escape(unescape(v) if k.startswith("oauth_") else v))
                    for k, v in params if k not in ("oauth_signature", "realm"))
     normalized = "&".join(f"{k}={v}" for k, v in pairs)

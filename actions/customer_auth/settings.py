@@ -74,7 +74,7 @@ def required_resource(params: Mapping[str, Any]) -> str:
 
 
 def oauth_policy(params: Mapping[str, Any]) -> OAuthPolicy:
-    # Imported here: authlib's OAuth 1 modules are verify-oauth's alone (the other actions start faster).
+    # Imported here: the OAuth module (and authlib's URL helpers) is verify-oauth's alone (the others start faster).
     from .oauth1 import HMAC_SHA1, HMAC_SHA256, OAuthPolicy
 
     methods = {HMAC_SHA256, HMAC_SHA1} if flag(params, "OAUTH_ALLOW_HMAC_SHA1", False) else {HMAC_SHA256}

@@ -15,7 +15,7 @@ def main(params: dict) -> dict:
     data = customer_input.validate(
         customer_input.customer_of(params.get("input")),
         email_error_shows_value=settings.flag(params, "EMAIL_ERROR_SHOWS_VALUE", False),
-        password=params.get("password"),
+        password_seal=params.get("password_seal"),
     )
     customer, created = customers.find_or_create(
         open_store(settings.store_url(params)),

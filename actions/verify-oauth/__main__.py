@@ -35,10 +35,10 @@ def main(params: dict) -> dict:
             raise RateLimitError(reason, named, refusal.retry_after) from None
         raise AuthorizationError(reason, named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
-    exchange_input, password = passwords.seal_input(json_body(request))
+    exchange_input, password_seal = passwords.seal_input(json_body(request))
     return {
         "input": exchange_input,
-        "password": password,
+        "password_seal": password_seal,
         "store_code": request.headers.get("store", ""),
         "integration": {"id": integration.id, "name": integration.name},
     }

@@ -60,9 +60,11 @@ def list_(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        for row in rows:
-            state = f"{row['status']}{', revoked' if row['token_revoked'] else ''}"
-            print(f"{row['id']:>4}  {row['name']:<24} {state:<16}  key {row['consumer_key']}  {','.join(row['resources'])}")
+        states = [f"{row['status']}{', revoked' if row['token_revoked'] else ''}" for row in rows]
+        width = max(map(len, states), default=0)
+        for row, state in zip(rows, states):
+            print(f"{row['id']:>4}  {row['name']:<24} {state:<{width}}  key {row['consumer_key']}  "
+                  f"{','.join(row['resources'])}")
     return 0
 
 

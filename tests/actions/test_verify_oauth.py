@@ -47,7 +47,7 @@ def test_signed_request_passes_on_input_store_and_integration(actions, store_url
     result = run(actions, {**params, **settings(store_url)})
     assert result == {
         "input": {"customer": SEED_CUSTOMER},
-        "password": None,
+        "password_seal": None,
         "store_code": "default",
         "integration": {"id": integration.id, "name": "social-login"},
     }
@@ -65,18 +65,18 @@ def test_the_shoppers_password_leaves_only_sealed(actions, store_url, integratio
     result = run(actions, {**params, **settings(store_url)})
     assert password not in repr(result)
     assert result["input"] == {"customer": SEED_CUSTOMER}
-    assert result["password"]["errors"] == errors
+    assert result["password_seal"]["errors"] == errors
     if errors:
-        assert result["password"]["hash"] is None
+        assert result["password_seal"]["hash"] is None
     else:
-        _, rounds, salt, digest = result["password"]["hash"].split("$")
+        _, rounds, salt, digest = result["password_seal"]["hash"].split("$")
         assert hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds)).hex() == digest
 
 
 def test_a_password_that_is_no_string_is_left_for_the_type_check(actions, store_url, integration):
     params = signed_web_params(integration, body={"customer": {**SEED_CUSTOMER, "password": 12345678}})
     result = run(actions, {**params, **settings(store_url)})
-    assert result["input"]["customer"]["password"] == 12345678 and result["password"] is None
+    assert result["input"]["customer"]["password"] == 12345678 and result["password_seal"] is None
 
 
 def test_web_sequence_url_verifies_without_forwarded_uri(actions, store_url, integration, monkeypatch):

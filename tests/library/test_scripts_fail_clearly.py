@@ -82,8 +82,12 @@ def test_integration_arguments(tmp_path: Path) -> None:
     assert script("integration", "--store-url", url, "create", "--name", "shop").returncode == 0
     assert script("integration", "--store-url", url, "create", "--name", "revoked-one").returncode == 0
     assert script("integration", "--store-url", url, "revoke", "revoked-one").returncode == 0
+    assert script("integration", "--store-url", url, "create", "--name", "off").returncode == 0
+    for command in ("revoke", "deactivate"):
+        assert script("integration", "--store-url", url, command, "off").returncode == 0
     rows = script("integration", "--store-url", url, "list").stdout.splitlines()
-    assert "active, revoked" in rows[1] and len({row.index(" key ") for row in rows}) == 1  # columns line up
+    assert "active, revoked" in rows[1] and "inactive, revoked" in rows[2]
+    assert len({row.index(" key ") for row in rows}) == 1  # columns line up
     assert script("store", "migrate", "--store-url", url).returncode == 0  # the option the other scripts take
     refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be 0 or more", 2)
     # Not usage errors: exit 1 with one line, as every script says a thing is not there
