@@ -139,7 +139,7 @@ class WebGateway:
         return sum(self._time_limit_ms(self._find(fqn), depth + 1) for fqn in entity.components)
 
     def _resolve(self, namespace: str, path: str) -> tuple[Action | Sequence, str, str]:
-        if namespace not in (self.namespace, "_"):
+        if namespace != self.namespace:  # `_` names no namespace here: OpenWhisk finds no identity for it
             raise WebError(404, RESOURCE_DOES_NOT_EXIST)
         parts = path.split("/")
         if len(parts) < 2 or not parts[0] or not parts[1]:

@@ -28,6 +28,7 @@ def echo(client, path: str = "", **kwargs):
     "/api/v1/web/guest/demo/hidden",     # exists, not a web action
     "/api/v1/web/guest/demo/nope",       # does not exist
     "/api/v1/web/other/demo/echo",       # another namespace
+    "/api/v1/web/_/demo/echo",           # `_` is no namespace in a web URL (it is in the REST API's)
     "/api/v1/web/guest/default/echo",    # no such action outside a package
 ])
 def test_only_web_entities_are_reachable(client, path: str) -> None:
