@@ -452,7 +452,7 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
     if isinstance(entity, Sequence):
         exec_doc: dict[str, Any] = {"kind": "sequence", "components": [f"/{namespace}/{c}" for c in entity.components]}
         limits = every_limit()
-        parameters: list[dict[str, Any]] = []
+        parameters: list[dict[str, Any]] = [{"key": "_actions", "value": exec_doc["components"]}]  # as deployed
     else:
         exec_doc = {"kind": entity.runtime, "binary": False}
         limits = every_limit(entity.limits)

@@ -183,6 +183,8 @@ def test_a_sequence_has_no_parameters_of_its_own(client) -> None:
     assert client.put("/api/v1/namespaces/_/actions/demo/locked", json=body).status_code == 200
     stored = client.get("/api/v1/namespaces/_/actions/demo/locked").get_json()["parameters"]
     assert stored == [{"key": "_actions", "value": ["/guest/demo/step-a"]}]
+    manifest_sequence = client.get("/api/v1/namespaces/_/actions/demo/pipeline").get_json()  # the same shape
+    assert manifest_sequence["parameters"] == [{"key": "_actions", "value": manifest_sequence["exec"]["components"]}]
     seen = client.get(f"{BASE}/locked.json?first_only=1").get_json()["seen"]["a"]
     assert seen == {"COLOR": "red", "MINE": "a-default", "first_only": "1"}  # step-a's own COLOR
     assert client.get(f"{BASE}/locked.json?COLOR=client").get_json()["seen"]["a"]["COLOR"] == "client"
