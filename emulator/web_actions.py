@@ -186,9 +186,12 @@ def web_params(entity: Action | Sequence, method: str, headers: Mapping[str, str
 
 def _authenticated(annotations: Mapping[str, Any], headers: Mapping[str, str], user: str | None) -> bool:
     """`require-whisk-auth` (WebActions.confirmAuthenticated): a string or number is the secret the
-    X-Require-Whisk-Auth header must hold; true wants the API key; false or none, anyone."""
-    required = annotations.get("require-whisk-auth")
-    if required is None or required is False:
+    X-Require-Whisk-Auth header must hold; true wants the API key; false (or no annotation), anyone;
+    anything else (null, a list) no one."""
+    if "require-whisk-auth" not in annotations:
+        return True
+    required = annotations["require-whisk-auth"]
+    if required is False:
         return True
     if required is True:
         return user is not None

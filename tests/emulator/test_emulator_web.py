@@ -216,7 +216,7 @@ def test_require_whisk_auth_and_ow_user(make_controller) -> None:
 
     client = create_app(make_controller(api_key=GUEST_KEY)).test_client()
     code = "def main(args):\n    return {'user': args.get('__ow_user')}\n"
-    for name, required in (("secret", "s3cret"), ("number", 42), ("keyed", True), ("open", False)):
+    for name, required in (("secret", "s3cret"), ("number", 42), ("keyed", True), ("open", False), ("null", None)):
         annotations = [{"key": "web-export", "value": True}, {"key": "require-whisk-auth", "value": required}]
         done = client.put(f"/api/v1/namespaces/_/actions/demo/{name}", headers={"Authorization": AUTH_HEADER},
                           json={"exec": {"kind": "python:3.11", "code": code}, "annotations": annotations})
@@ -226,7 +226,8 @@ def test_require_whisk_auth_and_ow_user(make_controller) -> None:
         return client.get(f"{BASE}/{name}.json", headers=headers)
 
     for refused in (call("secret"), call("secret", **{"X-Require-Whisk-Auth": "wrong"}), call("number"),
-                    call("keyed"), call("keyed", Authorization="Basic " + base64.b64encode(b"a:b").decode())):
+                    call("keyed"), call("keyed", Authorization="Basic " + base64.b64encode(b"a:b").decode()),
+                    call("null", Authorization=AUTH_HEADER)):  # a value OpenWhisk cannot read lets no one in
         assert refused.status_code == 401
         assert refused.get_json()["error"] == "Authentication is possible but has failed or not yet been provided."
     assert call("secret", **{"X-Require-Whisk-Auth": "s3cret"}).get_json() == {"user": None}
