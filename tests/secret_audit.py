@@ -1,13 +1,14 @@
 """Claim 7, nothing leaks: a pytest plugin that watches the whole suite.
 
-It learns every secret the suite creates in this process (integration credentials from
-`new_credential`, the crypt keys the tests use) and collects everything that is written where people
-look: every activation record the emulator keeps (worker logs and results included), every log line,
-every client-facing error message. When the session ends it fails the run if any secret, or any
+It learns every secret the suite creates in this process (integration credentials as they are stored,
+the crypt keys the tests use, every shopper's password sent to an action) and collects everything
+that is written where people look: every activation record the emulator keeps (worker logs and
+results included), every log line, every client-facing error message. When the session ends it fails the run if any secret, or any
 customer token with its signature, appears in any of them.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -59,16 +60,34 @@ OUR_LOGGERS = ("customer_auth", "emulator", "werkzeug", "flask.app", "psycopg", 
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from customer_auth import errors
+    from customer_auth import errors, passwords
     from customer_auth.store.postgres_store import PostgresStore
     from customer_auth.store.tinydb_store import TinyDBStore
     from emulator import activations
+    from emulator.controller import Controller
     from tests.conftest import CRYPT_KEY
 
     AUDIT.secret(CRYPT_KEY)
     for store_class in (TinyDBStore, PostgresStore):  # every integration the suite stores, rotations too
         for name in ("add_integration", "save_integration"):
             setattr(store_class, name, _learning(getattr(store_class, name)))
+    # Every shopper's password the suite sends: to an action called directly (sealed in this process),
+    # and to the emulator's actions (read from the params the controller hands a worker).
+    seal = passwords.seal
+
+    def learned_seal(password: str) -> passwords.PasswordSeal:
+        AUDIT.secret(password)
+        return seal(password)
+
+    passwords.seal = learned_seal
+    run_action = Controller._run_action
+
+    def learned_run(self, action, params, *args, **kwargs):
+        for password in _passwords_in(params):
+            AUDIT.secret(password)
+        return run_action(self, action, params, *args, **kwargs)
+
+    Controller._run_action = learned_run
 
     add = activations.ActivationStore.add
 
@@ -91,6 +110,25 @@ def pytest_configure(config: pytest.Config) -> None:
     collector.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     for name in OUR_LOGGERS:  # at the levels they run with; test-side libraries (oauthlib...) are not ours
         logging.getLogger(name).addHandler(collector)
+
+
+def _passwords_in(params: dict) -> list[str]:
+    """The customer's password in an exchange's params: parsed (a web action) or in the raw body."""
+    bodies = [params]
+    raw = params.get("__ow_body")
+    if isinstance(raw, str) and raw:
+        for decode in (lambda text: base64.b64decode(text, validate=True), str.encode):
+            try:
+                bodies.append(json.loads(decode(raw)))
+                break
+            except ValueError:
+                continue
+    found = []
+    for body in bodies:
+        customer = body.get("customer") if isinstance(body, dict) else None
+        if isinstance(customer, dict) and isinstance(customer.get("password"), str):
+            found.append(customer["password"])
+    return found
 
 
 def _learning(method):
