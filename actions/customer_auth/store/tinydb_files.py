@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from filelock import FileLock
-
 try:
     import fcntl
 except ImportError:  # not POSIX: filelock's polling lock for the whole-file databases (KeptFile needs fcntl)
@@ -185,7 +183,11 @@ class _BlockingFileLock:
 
 def file_lock(path: str) -> Any:
     """Used under a per-object threading lock, so one holder per process at a time."""
-    return _BlockingFileLock(path) if fcntl is not None else FileLock(path, thread_local=False)
+    if fcntl is not None:
+        return _BlockingFileLock(path)
+    from filelock import FileLock  # imported only where it is used: about 10 ms of every action's cold start
+
+    return FileLock(path, thread_local=False)
 
 
 class Database:
