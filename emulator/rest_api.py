@@ -290,7 +290,7 @@ def list_activations(ns: str) -> Response:
 def _activation(ns: str, activation_id: str) -> Activation:
     if len(activation_id) != 32:  # ActivationId.parse: 32 lower-case hex digits
         raise ApiError(400, f"Activation id length is {len(activation_id)} but must be 32.")
-    if activation_id.strip("0123456789abcdef"):
+    if not set(activation_id) <= set("0123456789abcdef"):
         raise ApiError(400, "The activation id is not valid.")
     _namespace(ns, activation_id)
     found = _controller().activations.get(activation_id)

@@ -13,6 +13,7 @@ import hmac
 import math
 import time
 from base64 import b64encode
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,8 +124,7 @@ def parse_authorization(credentials: str) -> dict[str, str]:
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         pairs.append((unescape(name), unescape(value)))
-    names = [name for name, _ in pairs]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
+    duplicated = sorted(name for name, times in Counter(name for name, _ in pairs).items() if times > 1)
     if duplicated:
         raise OAuthError(f"duplicated OAuth parameters: {', '.join(duplicated)}")
     return dict(pairs)
