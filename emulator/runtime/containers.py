@@ -26,12 +26,6 @@ LAUNCHER = Path(__file__).with_name("launcher.py")
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 HOST_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "HOME")
 MAX_RESULT_BYTES = 1024 * 1024
-# How long the thread that sent an activation polls for its result before it sleeps. On a virtual
-# machine a sleeping CPU is halted, and waking it goes through the host: tens of microseconds per
-# wake, paid on every hop of a sequence. Polling (yielding the CPU to anything runnable) keeps it
-# awake for the fast activations; it is done only while no other activation of this process runs,
-# so that under load no CPU is spent on it.
-SPIN_SECONDS = 0.001
 
 # Wording from OpenWhisk (core/.../http/ErrorResponse.scala, Messages) and the action proxy.
 ABNORMAL_INIT = "The action did not initialize and exited unexpectedly."
@@ -295,11 +289,9 @@ class Worker:
         """Send one activation and wait for its result, its logs, or the end of its time."""
         assert self.proc is not None and self.proc.stdin is not None
         self._busy = True
-        _RUNNING.add(self)
         try:
             return self._run(message, timeout_ms)
         finally:
-            _RUNNING.discard(self)
             self._busy = False
             if not self.alive():
                 self._close_pipes()
@@ -313,8 +305,6 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             return self._fail(ABNORMAL_RUN)
-        if len(_RUNNING) == 1:
-            self._poll_for_result(min(deadline, time.monotonic() + SPIN_SECONDS))
         line = self._next_result(deadline)
         if line is _TIMEOUT:
             return self._fail(timed_out(timeout_ms))
@@ -360,14 +350,6 @@ class Worker:
             if not self._pump(deadline):
                 return self._results.popleft() if self._results else _TIMEOUT
         return self._results.popleft()
-
-    def _poll_for_result(self, until: float) -> None:
-        """Read the pipes without sleeping until a result line is in or `until` has passed."""
-        while not self._results and self._selector is not None and self._selector.get_map() \
-                and time.monotonic() < until:
-            for key, _ in self._selector.select(0):
-                self._read(key.fd)
-            os.sched_yield()
 
     def _drain(self, deadline: float) -> None:
         while self._pump(deadline):
@@ -424,4 +406,3 @@ class Worker:
 
 
 _TIMEOUT = object()
-_RUNNING: set[Worker] = set()  # the workers running an activation, in this process
