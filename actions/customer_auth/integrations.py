@@ -19,7 +19,7 @@ ACTIVE = "active"
 INACTIVE = "inactive"
 
 _ALPHABET = string.digits + string.ascii_lowercase
-CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")  # a caller signs with
+CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")  # what a caller signs with
 CREDENTIAL_LENGTH = 32
 
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import requests
 
 from customer_auth.integrations import Integration
+from emulator.bundle import emulator_app
+from emulator.manifest import load_manifest
 from tests.conftest import CRYPT_KEY, ROOT, SEED_CUSTOMER, oauth_client, token_customer_id
 from tests.emulator.conftest import AUTH_HEADER
 
@@ -141,17 +145,23 @@ def test_no_secret_in_activation_records(emulator, integration):
         assert secret not in records
 
 
+@contextmanager
+def emulator_with(settings: dict[str, str]) -> Iterator[tuple]:
+    """The emulator on the project's manifest with these settings (and the suite's crypt key)."""
+    app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", {"CRYPT_KEY": CRYPT_KEY, **settings}),
+                                          workers_per_action=1, state_file=None)
+    try:
+        yield app, controller, store
+    finally:
+        controller.shutdown()
+        store.close()
+
+
 def test_over_the_rate_limit(tmp_path):
     """The web sequence answers 429 with Retry-After; /graphql answers as Commerce answers every
     GraphQL error, HTTP 200 with the message in the body."""
-    from emulator.bundle import emulator_app
-    from emulator.manifest import load_manifest
-
-    env = {"STORE_URL": f"tinydb://{tmp_path}/store.json", "CRYPT_KEY": CRYPT_KEY,
-           "RATE_LIMIT_PER_MINUTE": "60", "RATE_LIMIT_BURST": "1"}
-    app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), workers_per_action=1,
-                                          state_file=None)
-    try:
+    env = {"STORE_URL": f"tinydb://{tmp_path}/store.json", "RATE_LIMIT_PER_MINUTE": "60", "RATE_LIMIT_BURST": "1"}
+    with emulator_with(env) as (app, _, store):
         integration = store.add_integration(Integration(name="storefront"))
         client = app.test_client()
         body = {"customer": SEED_CUSTOMER}
@@ -162,8 +172,6 @@ def test_over_the_rate_limit(tmp_path):
         graphql = post(client, integration, "/graphql", {"query": SEED_MUTATION})
         assert graphql.status_code == 200
         assert graphql.get_json()["errors"][0]["message"] == "Too many requests from this integration. Try again later."
-    finally:
-        controller.shutdown()
 
 
 @pytest.mark.slow
@@ -187,21 +195,10 @@ def test_concurrent_exchanges_for_one_new_email(emulator, served, integration):
 def test_a_database_that_does_not_answer_is_recorded_with_its_reason():
     """PostgreSQL down: the client gets Commerce's Internal server error, and the activation that met the
     outage is still recorded, its log saying why (the records' redaction reads the integrations too)."""
-    from pathlib import Path
-
-    from emulator.bundle import emulator_app
-    from emulator.manifest import load_manifest
-
-    root = Path(__file__).resolve().parents[2]
     url = "postgresql://postgres@127.0.0.1:9/test?pool_timeout=1"  # nothing listens on port 9
-    manifest = load_manifest(root / "app.config.yaml", {"STORE_URL": url, "CRYPT_KEY": CRYPT_KEY})
-    app, controller, store = emulator_app(manifest, workers_per_action=1, state_file=None)
-    try:
+    with emulator_with({"STORE_URL": url}) as (app, controller, _):
         answer = post(app.test_client(), Integration(name="any"), SEQUENCE_PATH, {"customer": SEED_CUSTOMER})
         assert answer.status_code == 500
         assert answer.get_json()["errors"][0]["message"] == "Internal server error"
         records = controller.activations.list(name="verify-oauth")
         assert records and any("gave no connection" in line for line in records[0].logs), records
-    finally:
-        controller.shutdown()
-        store.close()
