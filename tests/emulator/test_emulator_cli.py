@@ -105,7 +105,7 @@ def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path,
 def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "app.config.yaml"
     bad.write_text("application:\n  runtimeManifest:\n    packages:\n      p:\n        actions:\n          a: {}\n")
-    done = subprocess.run([sys.executable, "-m", "emulator", "--manifest", str(bad)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "emulator", "--manifest", str(bad), "--port", str(free_port())], cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr.strip() == (f"emulate: {bad}: application.runtimeManifest.packages.p.actions.a.function: "
