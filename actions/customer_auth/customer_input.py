@@ -1,7 +1,8 @@
 """`CustomerCreateInput` validation with Commerce's rules and wording.
 
-Two layers, as in Commerce: the GraphQL type check (unknown fields, required fields, scalar types,
-worded as graphql-php words them), then the customer data rules (required values, email, lengths,
+Two layers, as in Commerce: the GraphQL type check and coercion (unknown fields, required fields,
+scalar types and Int's 32-bit range, down to each custom attribute and its selected options, worded as
+graphql-php words them), then the customer data rules (required values, email, lengths,
 password strength). The GraphQL facade has already done the first layer for GraphQL requests; the web
 sequence, which takes the input as JSON, relies on this one.
 """
@@ -42,31 +43,65 @@ LABELS = {
     "suffix": "Name Suffix",
     "taxvat": "Tax/VAT Number",
 }
+# The input object types a CustomerCreateInput holds, with their fields, as in the schema.
+INPUT_TYPES: dict[str, dict[str, str]] = {
+    TYPE_NAME: FIELDS,
+    "AttributeValueInput": {"attribute_code": "String!", "selected_options": "[AttributeInputSelectedOption]",
+                            "value": "String"},
+    "AttributeInputSelectedOption": {"value": "String!"},
+    "ExchangeExternalCustomerTokenInput": {"customer": f"{TYPE_NAME}!"},
+}
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
+MAX_ERRORS = 50  # coercion errors reported for one input: a huge invalid list would otherwise cost seconds
 MAX_LENGTH = 255
 MAX_LOCAL_PART = 64  # bytes (RFC 5321; Laminas EmailAddress)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def type_errors(value: Any) -> list[str]:
-    """The GraphQL input-coercion errors for a `CustomerCreateInput` value (graphql-php's wording)."""
-    return _input_object_errors(TYPE_NAME, FIELDS, value)
+def coerce(type_name: str, value: Any) -> tuple[Any, list[str]]:
+    """`value` as GraphQL coerces a variable of `type_name` (one value where a list belongs becomes a
+    list of one, an integral float an Int), and the coercion errors in graphql-php's wording, at most
+    MAX_ERRORS: the web sequence takes the input as JSON, and must store only what `/graphql` would."""
+    errors: list[str] = []
+    return _coerce(type_name, value, errors), errors[:MAX_ERRORS]
 
 
-def _input_object_errors(input_type: str, fields: dict[str, str], value: Any) -> list[str]:
-    """An input object's coercion errors: not an object, unknown fields, missing required ones, and
-    scalars of the wrong type (a nested input object is checked on its own)."""
+def _coerce(type_name: str, value: Any, errors: list[str]) -> Any:
+    if type_name.startswith("["):  # the items of this schema's lists may be null
+        coerced: list[Any] = []
+        for item in value if isinstance(value, list) else [value]:
+            if len(errors) >= MAX_ERRORS:  # refused anyway: the rest is not looked at
+                break
+            coerced.append(None if item is None else _coerce(type_name[1:-1], item, errors))
+        return coerced
+    if type_name in INPUT_TYPES:
+        return _coerce_object(type_name, value, errors)
+    if type_name == "Int" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    error = _scalar_error(type_name, value)
+    if error:
+        errors.append(error)
+    return value
+
+
+def _coerce_object(type_name: str, value: Any, errors: list[str]) -> dict[str, Any] | None:
+    errors.extend(_object_errors(type_name, value))
     if not isinstance(value, dict):
-        return [f'Expected type "{input_type}" to be an object.']
-    errors = [f'Field "{name}" is not defined by type {input_type}.' for name in value if name not in fields]
-    for name, type_name in fields.items():
-        if type_name.endswith("!") and value.get(name) is None:
-            errors.append(f"Field {input_type}.{name} of required type {type_name} was not provided")
-    for name, item in value.items():
-        if name in fields and item is not None:
-            error = _scalar_error(fields[name].rstrip("!"), item)
-            if error:
-                errors.append(error)
-    return errors
+        return None
+    fields = INPUT_TYPES[type_name]
+    return {name: None if item is None else _coerce(fields[name].rstrip("!"), item, errors)
+            for name, item in value.items() if name in fields}
+
+
+def _object_errors(type_name: str, value: Any) -> list[str]:
+    """What is wrong with an input object itself: not an object, fields it does not define, required
+    fields left out (its fields' values are checked on their own)."""
+    if not isinstance(value, dict):
+        return [f'Expected type "{type_name}" to be an object.']
+    fields = INPUT_TYPES[type_name]
+    return [f'Field "{name}" is not defined by type {type_name}.' for name in value if name not in fields] + [
+        f"Field {type_name}.{name} of required type {field_type} was not provided"
+        for name, field_type in fields.items() if field_type.endswith("!") and value.get(name) is None]
 
 
 def _scalar_error(type_name: str, value: Any) -> str | None:
@@ -76,8 +111,8 @@ def _scalar_error(type_name: str, value: Any) -> str | None:
         return f"Boolean cannot represent a non boolean value: {_show(value)}"
     if type_name == "Int" and (isinstance(value, bool) or not isinstance(value, int)):
         return f"Int cannot represent non-integer value: {_show(value)}"
-    if type_name.startswith("[") and not isinstance(value, list):
-        return f'Expected type "{type_name}" to be a list.'
+    if type_name == "Int" and not INT_MIN <= value <= INT_MAX:
+        return f"Int cannot represent non 32-bit signed integer value: {_show(value)}"
     return None
 
 
@@ -90,7 +125,7 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
     """The input, checked and cleaned, or InputError with every message that applies. The password
     comes sealed (`password_seal`, from `passwords.seal_input`), or is sealed here if `value` still
     holds it; the result holds its hash (`password_hash`), never the password."""
-    errors = type_errors(value)
+    value, errors = coerce(TYPE_NAME, value)
     if errors:
         raise InputError(errors)
     customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
@@ -146,12 +181,10 @@ def is_valid_email(email: str) -> bool:
     return True
 
 
-EXCHANGE_INPUT_FIELDS = {"customer": f"{TYPE_NAME}!"}
-
-
 def customer_of(exchange_input: Any) -> Any:
-    """The `customer` of an `ExchangeExternalCustomerTokenInput` value, checked like its GraphQL type."""
-    errors = _input_object_errors("ExchangeExternalCustomerTokenInput", EXCHANGE_INPUT_FIELDS, exchange_input)
+    """The `customer` of an `ExchangeExternalCustomerTokenInput` value, checked like its GraphQL type
+    (the customer itself is checked by `validate`)."""
+    errors = _object_errors("ExchangeExternalCustomerTokenInput", exchange_input)
     if errors:
         raise InputError(errors)
     return exchange_input["customer"]

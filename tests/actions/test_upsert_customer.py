@@ -81,6 +81,37 @@ def test_scalar_types(actions, store_url):
     ]  # in the order the fields were sent
 
 
+@pytest.mark.parametrize("fields, expected", [
+    ({"custom_attributes": [{"value": "x"}]},
+     ["Field AttributeValueInput.attribute_code of required type String! was not provided"]),
+    ({"custom_attributes": [{"attribute_code": 5, "bogus": 1}]},
+     ['Field "bogus" is not defined by type AttributeValueInput.', "String cannot represent a non string value: 5"]),
+    ({"custom_attributes": ["gold"]}, ['Expected type "AttributeValueInput" to be an object.']),
+    ({"custom_attributes": [{"attribute_code": "a", "value": {"x": 1}}]},
+     ['String cannot represent a non string value: {"x": 1}']),
+    ({"custom_attributes": [{"attribute_code": "a", "selected_options": [{"nope": 1}]}]},
+     ['Field "nope" is not defined by type AttributeInputSelectedOption.',
+      "Field AttributeInputSelectedOption.value of required type String! was not provided"]),
+    ({"gender": 2**40}, ["Int cannot represent non 32-bit signed integer value: 1099511627776"]),
+    ({"gender": -(2**31) - 1}, ["Int cannot represent non 32-bit signed integer value: -2147483649"]),
+    ({"gender": 1.5}, ["Int cannot represent non-integer value: 1.5"]),
+])
+def test_nested_inputs_and_int_range_are_checked_as_graphql_checks_them(actions, store_url, store, fields, expected):
+    """The web sequence takes the input as JSON: what `/graphql` refuses is refused here too, and not
+    stored for every later read of the customer to fail on."""
+    assert messages(run(actions, store_url, {**SEED_CUSTOMER, **fields})) == expected
+    assert store.find_customer(1, SEED_CUSTOMER["email"]) is None
+
+
+def test_input_is_coerced_as_graphql_coerces_a_variable(actions, store_url, store):
+    """One attribute where a list belongs is a list of one; an integral float is an Int."""
+    attribute = {"attribute_code": "loyalty", "selected_options": {"value": "gold"}}
+    result = run(actions, store_url, {**SEED_CUSTOMER, "custom_attributes": attribute, "gender": 2.0})
+    stored = store.customer(result["customer"]["id"])
+    assert stored.custom_attributes == [{"attribute_code": "loyalty", "selected_options": [{"value": "gold"}]}]
+    assert stored.gender == 2 and isinstance(stored.gender, int)
+
+
 def test_over_long_and_control_character_values(actions, store_url):
     result = run(actions, store_url, {**SEED_CUSTOMER, "firstname": "R" * 256, "lastname": "Co\x00st"})
     assert messages(result) == [

@@ -31,11 +31,11 @@ from graphql import (
 )
 from graphql.pyutils import inspect
 
+from ..customer_input import MAX_ERRORS
 from ..errors import INPUT
 from . import messages
 
 _MISSING_FIELD = re.compile(r"^Field '(\w+)' of required type '([^']+)' was not provided\.")
-MAX_ERRORS = 50
 
 
 class _TooManyErrors(Exception):
