@@ -1,7 +1,8 @@
 """issue-token: mints the Commerce customer token and shapes the web sequence's answer.
 
-The result is the web answer: the customer in the GraphQL `Customer` shape and its token. The
-exchange is written to the audit trail first: a token whose entry cannot be written is not issued.
+The result is the web answer: the customer in the GraphQL `Customer` shape and its token. The answer
+is made first, then the exchange is written to the audit trail: a token whose entry cannot be written
+is not issued, and an entry says "issued" only of an answer that holds a token.
 """
 import time
 
@@ -14,7 +15,8 @@ from customer_auth.web import log, web_action
 @web_action
 def main(params: dict) -> dict:
     customer = params["customer"]
-    token = tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))
+    answer = {"customer": graphql_customer(customer),
+              "token": tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))}
     audit.record(open_store(settings.store_url(params)), audit.ISSUED, integration=params.get("integration"),
                  store_code=params.get("store_code"), customer_id=customer["id"], created=params.get("created"),
                  required=True)
@@ -22,5 +24,5 @@ def main(params: dict) -> dict:
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},
-        "body": {"customer": graphql_customer(customer), "token": token},
+        "body": answer,
     }

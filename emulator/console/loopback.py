@@ -42,8 +42,8 @@ def refusal(environ: Mapping[str, Any]) -> str | None:
     """Why this request is not local, or None when it is."""
     bind = str(environ.get("SERVER_NAME", ""))
     if not is_loopback(bind):
-        return (f"the emulator listens on {bind or 'an unknown address'}, not on loopback only; "
-                "restart it with --host 127.0.0.1 to use the console's signed exchanges")
+        return (f"the emulator listens on {bind or 'an unknown address'}, not on loopback only "
+                "(restart it with --host 127.0.0.1)")
     remote = str(environ.get("REMOTE_ADDR", ""))
     if not is_loopback(remote):
         return f"the request comes from {remote or 'an unknown address'}, not from this machine"

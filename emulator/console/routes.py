@@ -90,8 +90,8 @@ def _local_or_key() -> None:
     why = refusal(request.environ)
     if why is None or key_matches(request.headers.get("Authorization"), current_app.config["OW_AUTH"]):
         return
-    raise ConsoleError(401, f"The console's API answers this machine only ({why}); "
-                            "elsewhere send the OpenWhisk API key as basic auth.",
+    raise ConsoleError(401, "Without the OpenWhisk API key (basic auth), the console's API answers only a "
+                            f"browser on this machine with the emulator listening on loopback: {why}.",
                        {"WWW-Authenticate": AUTH_CHALLENGE})
 
 

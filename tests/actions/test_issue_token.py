@@ -93,3 +93,12 @@ def test_no_token_leaves_without_its_audit_entry(actions, tmp_path, capsys):
     assert "token" not in json.dumps(result) and "eyJ" not in json.dumps(result)
     log = capsys.readouterr().out
     assert "audit trail not written" in log and "customer token issued" not in log
+
+
+def test_no_issued_entry_for_an_answer_that_failed(actions, store_url, store, capsys):
+    """A customer record the answer cannot be made of (invoked directly, without the sequence's
+    upsert-customer) is an internal error, and neither the trail nor the log says a token was issued."""
+    result = actions["issue-token"].main({"customer": {"id": 6}, **settings(store_url)})
+    assert result["error"]["body"]["errors"][0]["message"] == "Internal server error"
+    assert [e for e in store.audit_entries() if e.get("customer_id") == 6] == []
+    assert "customer token issued" not in capsys.readouterr().out

@@ -204,6 +204,12 @@ def test_read_routes_elsewhere_want_the_api_key(client, development):
     remote = {"base_url": LOCAL, "environ_overrides": {"REMOTE_ADDR": "192.0.2.7"}}
     refused = client.get("/console/api/integrations", **remote)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert "API key" in refused.get_json()["error"] and "192.0.2.7, not from this machine" in refused.get_json()["error"]
+    everywhere = client.get("/console/api/integrations", base_url=LOCAL, environ_overrides={"SERVER_NAME": "0.0.0.0"})
+    assert everywhere.status_code == 401 and everywhere.get_json()["error"] == (
+        "Without the OpenWhisk API key (basic auth), the console's API answers only a browser on this machine "
+        "with the emulator listening on loopback: the emulator listens on 0.0.0.0, not on loopback only "
+        "(restart it with --host 127.0.0.1).")
     assert client.get("/console/api/integrations", headers={"Authorization": AUTH_HEADER}, **remote).status_code == 200
 
 
