@@ -33,7 +33,8 @@ class DeployError(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--apihost", help="OpenWhisk API host, e.g. https://openwhisk.example.com")
+    parser.add_argument("--apihost", help="OpenWhisk API host, e.g. https://openwhisk.example.com (a host without a scheme is "
+                             "https, as for wsk)")
     parser.add_argument("--auth", help="API key, uuid:key (as in ~/.wskprops)")
     parser.add_argument("--namespace", default="_", help="default: the key's own namespace")
     parser.add_argument("--app-config", default=str(ROOT / "app.config.yaml"))
@@ -46,13 +47,15 @@ def main(argv: list[str] | None = None) -> int:
             path = write_wskdeploy_manifest(Path(args.app_config), Path(args.dist))
             print(f"wrote {path}; deploy with: wskdeploy -m {path}")
             return 0
-        if not args.apihost or not args.auth:
-            parser.error("--apihost and --auth are required (or --manifest)")
+        missing = [flag for flag, value in (("--apihost", args.apihost), ("--auth", args.auth)) if not value]
+        if missing:
+            parser.error(f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} required (or --manifest)")
+        apihost = args.apihost if "://" in args.apihost else f"https://{args.apihost}"  # a bare host, as wsk reads it
         # The environment over .env, as App Builder reads it: never the emulator's development defaults
         # (its TinyDB file and generated crypt key), so a missing setting is refused below.
         manifest = load_manifest(Path(args.app_config), load_env(ROOT))
-        check_settings(manifest, args.apihost)
-        client = OpenWhisk(args.apihost, args.auth, verify=not args.insecure)
+        check_settings(manifest, apihost)
+        client = OpenWhisk(apihost, args.auth, verify=not args.insecure)
         namespace = client.namespace() if args.namespace == "_" else args.namespace
         for line in deploy(manifest, client, namespace, Path(args.dist)):
             print(line, flush=True)

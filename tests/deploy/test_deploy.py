@@ -92,6 +92,16 @@ def test_deploy_refuses_missing_settings_and_missing_zips(openwhisk, tmp_path, m
     assert "refused the key" in capsys.readouterr().err
 
 
+def test_deploy_names_what_is_missing_and_reads_a_bare_host_as_wsk_does(tmp_path, monkeypatch, capsys):
+    with pytest.raises(SystemExit):  # as `--auth "$WSK_AUTH"` gives with the variable unset
+        deploy.main(["--apihost", "https://openwhisk.example.com", "--auth", ""])
+    assert "error: --auth is required (or --manifest)" in capsys.readouterr().err
+    monkeypatch.setenv("STORE_URL", f"tinydb://{tmp_path}/s.json")
+    monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
+    assert deploy.main(["--apihost", "127.0.0.1:1", "--auth", "x:y", "--dist", str(tmp_path)]) == 1
+    assert "deploy: cannot reach https://127.0.0.1:1/api/v1: " in capsys.readouterr().err
+
+
 def test_wskdeploy_manifest_keeps_variable_references(tmp_path, monkeypatch):
     monkeypatch.setenv("CRYPT_KEY", "must-not-be-written")
     assert deploy.main(["--manifest", "--dist", str(tmp_path)]) == 0
