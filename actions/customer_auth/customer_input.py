@@ -124,14 +124,15 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
              password_seal: passwords.PasswordSeal | None = None) -> dict[str, Any]:
     """The input, checked and cleaned, or InputError with every message that applies. The password
     comes sealed (`password_seal`, from `passwords.seal_input`), or is sealed here if `value` still
-    holds it; the result holds its hash (`password_hash`), never the password."""
+    holds it; the result holds its hash (`password_hash`), never the password, and no message
+    shows it."""
+    if isinstance(value, dict) and "password" in value:  # a caller other than the sequence
+        sealed, password_seal = passwords.seal_input({"customer": value})
+        value = sealed["customer"]
     value, errors = coerce(TYPE_NAME, value)
     if errors:
         raise InputError(errors)
-    customer = {k: (v.strip() if isinstance(v, str) and k != "password" else v) for k, v in value.items()}
-    if customer.get("password") is not None:
-        password_seal = passwords.seal(customer["password"])
-    customer.pop("password", None)
+    customer = {k: (v.strip() if isinstance(v, str) else v) for k, v in value.items()}
 
     missing = [LABELS[name] for name in ("firstname", "lastname", "email") if not customer[name]]
     if missing:

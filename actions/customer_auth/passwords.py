@@ -15,6 +15,8 @@ from typing import Any, TypedDict
 MIN_LENGTH = 8
 MIN_CLASSES = 3
 PBKDF2_ROUNDS = 100_000
+REDACTED = "[REDACTED]"
+NOT_A_STRING = f"String cannot represent a non string value: {REDACTED}"  # graphql-php's words, the value hidden
 
 
 class PasswordSeal(TypedDict):
@@ -26,12 +28,22 @@ class PasswordSeal(TypedDict):
 
 def seal_input(body: Any) -> tuple[Any, PasswordSeal | None]:
     """The exchange input (`{"customer": {...}}`) without the customer's password, and the password
-    sealed; a password that is no string is left in place for the type check to refuse."""
-    customer = body.get("customer") if isinstance(body, dict) else None
-    if not isinstance(customer, dict) or not isinstance(customer.get("password"), str):
+    sealed. No password goes on in any shape: one that is no string is sealed as its type error,
+    without its value; a field of another name that holds one (`Password`, a `password` beside
+    `customer`) goes on as REDACTED, for the type check to refuse by its name."""
+    if not isinstance(body, dict):
         return body, None
-    rest = {k: v for k, v in customer.items() if k != "password"}
-    return {**body, "customer": rest}, seal(customer["password"])
+    customer, sealed = body.get("customer"), None
+    if isinstance(customer, dict):
+        password = customer.get("password")
+        if password is not None:
+            sealed = seal(password) if isinstance(password, str) else {"errors": [NOT_A_STRING], "hash": None}
+        body = {**body, "customer": _redacted({k: v for k, v in customer.items() if k != "password"})}
+    return _redacted(body), sealed
+
+
+def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: REDACTED if "passw" in str(k).lower() else v for k, v in fields.items()}
 
 
 def seal(password: str) -> PasswordSeal:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import audit
+from . import audit, client_json
 from .errors import (
     AUTHORIZATION, INPUT, NO_SUCH_ENTITY, CommerceError, ConfigurationError, InputError, InternalError,
     RateLimitError,
@@ -142,7 +142,7 @@ def json_body(request: SignedRequest) -> dict[str, Any]:
     if not request.body.strip():
         return {}
     try:
-        value = json.loads(request.body)
+        value = client_json.loads(request.body)
     except ValueError:
         raise InputError("The request body is not valid JSON.", reason="unparsable JSON body") from None
     if not isinstance(value, dict):

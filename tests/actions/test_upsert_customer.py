@@ -124,6 +124,12 @@ def test_weak_password(actions, store_url):
     assert "Minimum of different classes" in messages(run(actions, store_url, {**SEED_CUSTOMER, "password": "longbutlower"}))[0]
 
 
+def test_a_password_of_another_type_is_refused_without_being_shown(actions, store_url):
+    result = run(actions, store_url, {**SEED_CUSTOMER, "password": ["Pw-Hunter2-Secret"]})
+    assert messages(result) == ["String cannot represent a non string value: [REDACTED]"]
+    assert "Hunter2" not in repr(result)
+
+
 def test_exchange_input_needs_customer(actions, store_url):
     result = run(actions, store_url, exchange_input={"other": 1})
     assert messages(result) == [

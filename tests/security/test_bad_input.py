@@ -98,3 +98,41 @@ def test_deep_and_long_documents_are_bounded(app):
     long = "{ " + " ".join(["__typename"] * 20000) + " }"
     answer = app.test_client().post("/graphql", json={"query": long}).get_json()
     assert answer["errors"][0]["extensions"]["category"] == "graphql-input"
+
+
+def signed(app, path: str, body: str) -> dict[str, str]:
+    _, headers, _ = oauth_client(app.integration).sign(f"http://localhost{path}", http_method="POST", body=body,
+                                                       headers={"Content-Type": "application/json"})
+    return headers
+
+
+@pytest.mark.parametrize("body", [
+    '{"query": "{ __typename }", "operationName": "\\ud800"}',
+    '{"query": "{ __typename }", "variables": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+])
+def test_json_php_refuses_is_refused_as_malformed(app, body):
+    """An unpaired surrogate escape (no UTF-8 encoder writes it again) and nesting past 512 levels
+    (json_decode's depth) are malformed JSON, as in Commerce: not a 500."""
+    answer = app.test_client().post("/graphql", data=body, headers={"Content-Type": "application/json"})
+    assert_well_formed(answer)
+    assert answer.get_json()["errors"][0]["message"] == "Could not parse JSON: Syntax error"
+
+
+def test_an_unpaired_surrogate_in_the_web_sequence_is_bad_json_and_the_worker_lives_on(app):
+    body = json.dumps({"customer": {"email": "s@example.com", "firstname": "\ud800", "lastname": "L"}})
+    answer = app.test_client().post(SEQUENCE, data=body, headers=signed(app, SEQUENCE, body))
+    assert answer.status_code == 400 and answer.get_json()["errors"][0]["message"] == "The request body is not valid JSON."
+    body = json.dumps({"customer": {"email": "s@example.com", "firstname": "F", "lastname": "L"}})
+    assert app.test_client().post(SEQUENCE, data=body, headers=signed(app, SEQUENCE, body)).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/graphql", SEQUENCE])
+def test_a_password_sent_as_no_string_is_refused_without_being_repeated_or_kept(app, path):
+    customer = {"email": "p@example.com", "firstname": "F", "lastname": "L", "password": ["Pw-Hunter2-Secret"]}
+    body = json.dumps({"query": MUTATION, "variables": {"input": {"customer": customer}}} if path == "/graphql"
+                      else {"customer": customer})
+    answer = app.test_client().post(path, data=body, headers=signed(app, path, body))
+    assert answer.get_json()["errors"][0]["message"].endswith("String cannot represent a non string value: [REDACTED]")
+    controller = app.extensions["openwhisk"]
+    records = json.dumps([act.to_dict() for act in controller.activations.list(limit=200)])
+    assert b"Hunter2" not in answer.data and "Hunter2" not in records

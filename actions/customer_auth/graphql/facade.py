@@ -32,6 +32,7 @@ from graphql import (
     get_operation_ast,
 )
 
+from .. import client_json
 from .. import settings as settings_of
 from ..errors import INPUT, INTERNAL, CommerceError
 from . import messages
@@ -140,7 +141,7 @@ class GraphQLFacade:
             variables: Any = values.get("variables")
             if variables:
                 try:
-                    variables = json.loads(variables)
+                    variables = client_json.loads(variables)
                 except ValueError:
                     raise BadRequest("Could not parse the variables parameter as JSON.") from None
             return _checked(values.get("query"), variables or None, values.get("operationName") or None)
@@ -152,7 +153,7 @@ class GraphQLFacade:
         if len(body) > MAX_BODY_BYTES:
             raise BadRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.", 413)
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = client_json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise BadRequest(BAD_JSON) from None
         if not isinstance(payload, dict):

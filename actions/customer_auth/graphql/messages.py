@@ -22,6 +22,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from ..errors import INPUT, INTERNAL, INTERNAL_ERROR
+from ..passwords import REDACTED
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
 _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
@@ -61,8 +62,13 @@ def translate(message: str) -> str:
 
 def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: str) -> str:
     """graphql-php's wording of a variable value that does not coerce: the value, as JSON (cut short
-    past MAX_SHOWN_VALUE characters), and where it sits in the variable."""
-    shown = json.dumps(value, ensure_ascii=False)
+    past MAX_SHOWN_VALUE characters), and where it sits in the variable. A password's value is never
+    shown, in either place."""
+    if any(isinstance(key, str) and "passw" in key.lower() for key in path):
+        shown = REDACTED
+        message = f"{message.partition(': ')[0]}: {REDACTED}"
+    else:
+        shown = json.dumps(value, ensure_ascii=False)
     if len(shown) > MAX_SHOWN_VALUE:
         shown = shown[:MAX_SHOWN_VALUE] + "…"
     where = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
