@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import time
 from base64 import b64encode
 from collections import Counter
@@ -43,6 +44,9 @@ REQUIRED_PARAMETERS = (
     "oauth_token",
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# No OAuth parameter holds one; refused before any store lookup (PostgreSQL refuses NUL in text) and
+# before any is logged (a newline would forge a log line).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class OAuthError(Exception):
@@ -114,7 +118,8 @@ def _admit(store: Store, integration: Integration, nonce: str | None, timestamp:
 def parse_authorization(credentials: str) -> dict[str, str]:
     """The parameters of an `Authorization: OAuth ...` header (RFC 5849 section 3.5.1): `name="value"`
     pairs, percent-encoded, separated by commas (empty elements are skipped, as RFC 7230's lists
-    allow); a value may come unquoted, as Commerce reads it. A name given twice is refused."""
+    allow); a value may come unquoted, as Commerce reads it. A name given twice, or a control character
+    in a name or value, is refused."""
     pairs = []
     for item in _list_items(credentials):
         name, equals, value = item.partition("=")
@@ -123,7 +128,10 @@ def parse_authorization(credentials: str) -> dict[str, str]:
             raise OAuthError("malformed OAuth Authorization header")
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        pairs.append((unescape(name), unescape(value)))
+        name, value = unescape(name), unescape(value)
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise OAuthError("control characters in OAuth parameters")
+        pairs.append((name, value))
     duplicated = sorted(name for name, times in Counter(name for name, _ in pairs).items() if times > 1)
     if duplicated:
         raise OAuthError(f"duplicated OAuth parameters: {', '.join(duplicated)}")

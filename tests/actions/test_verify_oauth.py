@@ -264,6 +264,8 @@ def test_no_authorization_header(actions, store_url, integration, capsys):
     ("OAuth oauth_consumer_key", "malformed OAuth Authorization header"),
     ('OAuth ="x"', "malformed OAuth Authorization header"),
     ('OAuth oauth_nonce="a", oauth_nonce="b"', "duplicated OAuth parameters: oauth_nonce"),
+    ('OAuth oauth_consumer_key="' + "%00" * 32 + '"', "control characters in OAuth parameters"),  # a 500 on PostgreSQL
+    ('OAuth oauth_signature_method="X%0AINFO integration 1 authenticated"', "control characters in OAuth parameters"),
 ])
 def test_a_malformed_authorization_header_is_a_refusal(actions, store_url, integration, capsys, header, reason):
     params = signed_web_params(integration)
