@@ -27,7 +27,9 @@ def create_app(controller: Controller, auth: str = GUEST_KEY) -> Flask:
     """
     app = Flask("emulator")
     app.json.sort_keys = False  # JSON as built: the console shows GraphQL answers in Commerce's key order
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte past the limit: a chunked body (no Content-Length) is read only up to this, so the byte
+    # past the limit is what tells a body over it from one at it. The routes refuse that byte.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.config["OW_AUTH"] = auth
     app.extensions["openwhisk"] = controller
     app.before_request(authenticate)
@@ -55,7 +57,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def _too_large(_: Exception) -> Response:
-    limit = request.max_content_length or MAX_BODY_BYTES
+    limit = (request.max_content_length or MAX_BODY_BYTES + 1) - 1
     return _to_flask(error_response(413, entity_too_big(request.content_length or limit + 1, limit),
                                     new_activation_id()))
 
@@ -70,7 +72,7 @@ def _http_error(err: HTTPException) -> Response | HTTPException:
 
 @openwhisk.route("/api/v1/web/<path:path>", methods=HTTP_METHODS)
 def web_action(path: str) -> Response:
-    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    body = request.get_data(cache=False)  # the gateway answers 413 past MAX_BODY_BYTES
     headers = {k: v for k, v in request.headers.items()}
     query = request.query_string.decode("latin-1")
     return _to_flask(current_controller().web(path, request.method, headers, query, body, scheme=request.scheme))

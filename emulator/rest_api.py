@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.apikey import key_matches
@@ -102,6 +103,8 @@ def _bool_arg(name: str) -> bool:
 
 def _body() -> dict[str, Any]:
     data = request.get_data(cache=False)
+    if request.max_content_length is not None and len(data) >= request.max_content_length:
+        raise RequestEntityTooLarge()  # the byte past the limit (see create_app)
     if not data.strip():
         return {}
     try:
@@ -209,7 +212,7 @@ def get_action(ns: str, pkg: str, name: str) -> Response:
 def put_action(ns: str, pkg: str, name: str) -> Response:
     _namespace(ns, pkg, name)
     try:  # a zip in base64 is far above the 1 MB web body limit (Flask >= 3.1 lets one request raise it)
-        request.max_content_length = MAX_PUT_BYTES
+        request.max_content_length = MAX_PUT_BYTES + 1  # one byte past the limit (see create_app)
     except AttributeError:  # pragma: no cover - older Flask keeps the app-wide limit
         pass
     return _json(_controller().put_action(pkg, name, _body(), _bool_arg("overwrite")))
