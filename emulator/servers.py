@@ -27,6 +27,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.serving import WSGIRequestHandler
+
 SERVERS = ("flask", "gunicorn", "granian")
 AppFactory = Callable[[], Any]
 
@@ -50,13 +52,23 @@ def cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
+class _RequestLog(WSGIRequestHandler):
+    """Flask's request log without query strings: a GET /graphql carries its document and variables
+    there, a shopper's password with them when a client sends one by mistake."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path, query, _ = self.path.partition("?")
+        self.path = path + ("?…" if query else "")  # the app has read the request: only the log sees this
+        super().log_request(code, size)
+
+
 def serve(app_factory: AppFactory, host: str, port: int, server: str = "flask", processes: int = 1,
           threads: int = 8, on_exit: Callable[[Any], None] | None = None, quiet: bool = False) -> None:
     """Serve until stopped. `on_exit(app)` runs in each server process as it ends (shut its workers down)."""
     if server == "flask":
         app = app_factory()
         try:
-            app.run(host=host, port=port, threaded=True, use_reloader=False)
+            app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=_RequestLog)
         finally:
             if on_exit:
                 on_exit(app)

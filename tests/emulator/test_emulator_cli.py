@@ -48,10 +48,13 @@ def test_cli_serves_with_env_options_and_exits_cleanly(tmp_path: Path) -> None:
         activations = f"{base}/api/v1/namespaces/dev/activations"
         assert requests.get(activations, auth=tuple(AUTH), timeout=5).status_code == 401  # not the guest key
         assert requests.get(activations, auth=("dev-user", "dev-secret-key"), timeout=5).json()[0]["name"] == "echo"
+        requests.get(f"{base}/graphql?query=mutation{{x(password:%22Pw-Hunter2-Secret%22)}}", timeout=5)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+        logged = proc.stdout.read()
         proc.stdout.close()
+    assert "GET /graphql?… HTTP/1.1" in logged and "Hunter2" not in logged  # the request log shows no query
     deadline = time.monotonic() + 3
     while not gone(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
