@@ -261,6 +261,16 @@ def test_scalar_type_errors_in_graphql_php_wording(facade, integration, style, m
     assert b"roni_cost" not in answer.raw  # the rest of the input is not echoed back
 
 
+@pytest.mark.parametrize("style", ["literal", "variables"])
+@pytest.mark.parametrize("password", [["Pw-Hunter2-Secret"], 12345678])
+def test_a_password_of_another_type_is_refused_without_being_repeated(facade, integration, style, password):
+    customer = {**SEED_CUSTOMER, "password": password}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.messages()[0].endswith("String cannot represent a non string value: [REDACTED]")
+    assert b"Hunter2" not in answer.raw and b"12345678" not in answer.raw
+
+
 @pytest.mark.parametrize("customer, message", [
     ({**SEED_CUSTOMER, "firstname": None}, 'Variable "$input" got invalid value null at "input.customer.firstname"; '
                                            'Expected non-nullable type "String!" not to be null.'),

@@ -20,16 +20,20 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     NullValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     ValidationRule,
+    Visitor,
     parse,
     specified_rules,
     validate,
+    visit,
 )
 
 from ..errors import INPUT
+from ..passwords import REDACTED
 from . import messages
 
 # Arguments the 2.4.9 introspection declares nullable although the operation cannot work without
@@ -89,8 +93,31 @@ class DocumentCache:
             return Prepared(None, tuple(depth_errors))
         errors = validate(self.schema, document, self._rules)
         if errors:
-            return Prepared(None, tuple(messages.input_error(e) for e in errors))
+            spans = _password_spans(document)
+            return Prepared(None, tuple(messages.input_error(_without_password(e, spans)) for e in errors))
         return Prepared(document)
+
+
+def _password_spans(document: DocumentNode) -> list[tuple[int, int]]:
+    """Where the document spells a password's value (an input field named like one)."""
+    spans = []
+
+    class Finder(Visitor):
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            if "passw" in node.name.value.lower() and node.value.loc is not None:
+                spans.append((node.value.loc.start, node.value.loc.end))
+
+    visit(document, Finder())
+    return spans
+
+
+def _without_password(error: GraphQLError, spans: list[tuple[int, int]]) -> GraphQLError:
+    """`error`, its value hidden when it is about a password's (a shopper's password sent as no
+    string literal is refused, never repeated)."""
+    starts = [node.loc.start for node in error.nodes or () if node.loc is not None]
+    if not any(start <= at < end for at in starts for start, end in spans):
+        return error
+    return GraphQLError(f"{error.message.partition(': ')[0]}: {REDACTED}", error.nodes)
 
 
 class RequiredArgumentsRule(ValidationRule):
