@@ -42,8 +42,13 @@ def seal_input(body: Any) -> tuple[Any, PasswordSeal | None]:
     return _redacted(body), sealed
 
 
+def names_password(name: object) -> bool:
+    """Whether a field's name says it holds a password (`password`, `Password`, `new_password`, ...)."""
+    return "passw" in str(name).lower()
+
+
 def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: REDACTED if "passw" in str(k).lower() else v for k, v in fields.items()}
+    return {k: REDACTED if names_password(k) else v for k, v in fields.items()}
 
 
 def seal(password: str) -> PasswordSeal:

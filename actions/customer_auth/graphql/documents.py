@@ -33,7 +33,7 @@ from graphql import (
 )
 
 from ..errors import INPUT
-from ..passwords import REDACTED
+from ..passwords import REDACTED, names_password
 from . import messages
 
 # Arguments the 2.4.9 introspection declares nullable although the operation cannot work without
@@ -104,7 +104,7 @@ def _password_spans(document: DocumentNode) -> list[tuple[int, int]]:
 
     class Finder(Visitor):
         def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
-            if "passw" in node.name.value.lower() and node.value.loc is not None:
+            if names_password(node.name.value) and node.value.loc is not None:
                 spans.append((node.value.loc.start, node.value.loc.end))
 
     visit(document, Finder())

@@ -22,7 +22,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from ..errors import INPUT, INTERNAL, INTERNAL_ERROR
-from ..passwords import REDACTED
+from ..passwords import REDACTED, names_password
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
 _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
@@ -64,7 +64,7 @@ def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: 
     """graphql-php's wording of a variable value that does not coerce: the value, as JSON (cut short
     past MAX_SHOWN_VALUE characters), and where it sits in the variable. A password's value is never
     shown, in either place."""
-    if any(isinstance(key, str) and "passw" in key.lower() for key in path):
+    if any(isinstance(key, str) and names_password(key) for key in path):
         shown = REDACTED
         message = f"{message.partition(': ')[0]}: {REDACTED}"
     else:
