@@ -12,7 +12,9 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -113,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _passwords_in(params: dict) -> list[str]:
-    """The customer's password in an exchange's params: parsed (a web action) or in the raw body."""
+    """The passwords in an exchange's params: parsed (a web action) or in the raw body."""
     bodies = [params]
     raw = params.get("__ow_body")
     if isinstance(raw, str) and raw:
@@ -123,12 +125,22 @@ def _passwords_in(params: dict) -> list[str]:
                 break
             except ValueError:
                 continue
-    found = []
-    for body in bodies:
-        customer = body.get("customer") if isinstance(body, dict) else None
-        if isinstance(customer, dict) and isinstance(customer.get("password"), str):
-            found.append(customer["password"])
-    return found
+    return [text for body in bodies for text in _under_password_names(body, False)]
+
+
+def _under_password_names(value: Any, held: bool) -> Iterator[str]:
+    """Every string held, at any depth, by a field whose name says password (`password`, `Password`, a
+    list under one): what verify-oauth must never pass on, whatever shape the client sent it in."""
+    from customer_auth.passwords import names_password
+
+    if isinstance(value, str) and held:
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _under_password_names(item, held or names_password(key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _under_password_names(item, held)
 
 
 def _learning(method):

@@ -51,6 +51,12 @@ def assert_well_formed(response) -> None:
         assert error["extensions"]["category"], error
 
 
+def signed(app, path: str, body: str) -> dict[str, str]:
+    _, headers, _ = oauth_client(app.integration).sign(f"http://localhost{path}", http_method="POST", body=body,
+                                                       headers={"Content-Type": "application/json"})
+    return headers
+
+
 @FUZZ
 @given(document=from_schema(SCHEMA, mode=Mode.POSITIVE) | from_schema(SCHEMA, mode=Mode.NEGATIVE))
 def test_random_documents(app, document):
@@ -69,9 +75,7 @@ def test_random_variables(app, variables):
 def test_random_signed_customer_input(app, customer):
     """Signed, so it reaches upsert-customer's rules: input errors, never a 5xx."""
     body = json.dumps({"query": MUTATION, "variables": {"input": {"customer": customer}}})
-    _, headers, _ = oauth_client(app.integration).sign("http://localhost/graphql", http_method="POST", body=body,
-                                                       headers={"Content-Type": "application/json"})
-    assert_well_formed(app.test_client().post("/graphql", data=body, headers=headers))
+    assert_well_formed(app.test_client().post("/graphql", data=body, headers=signed(app, "/graphql", body)))
 
 
 @FUZZ
@@ -111,17 +115,11 @@ def test_deep_and_long_documents_are_bounded(app):
     assert answer["errors"][0]["extensions"]["category"] == "graphql-input"
 
 
-def signed(app, path: str, body: str) -> dict[str, str]:
-    _, headers, _ = oauth_client(app.integration).sign(f"http://localhost{path}", http_method="POST", body=body,
-                                                       headers={"Content-Type": "application/json"})
-    return headers
-
-
 @pytest.mark.parametrize("body", [
     '{"query": "{ __typename }", "operationName": "\\ud800"}',
     '{"query": "{ __typename }", "variables": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}",
 ])
-def test_json_php_refuses_is_refused_as_malformed(app, body):
+def test_json_that_php_refuses_is_malformed(app, body):
     """An unpaired surrogate escape (no UTF-8 encoder writes it again) and nesting past 512 levels
     (json_decode's depth) are malformed JSON, as in Commerce: not a 500."""
     answer = app.test_client().post("/graphql", data=body, headers={"Content-Type": "application/json"})

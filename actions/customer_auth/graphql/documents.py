@@ -33,7 +33,7 @@ from graphql import (
 )
 
 from ..errors import INPUT
-from ..passwords import REDACTED, names_password
+from ..passwords import names_password
 from . import messages
 
 # Arguments the 2.4.9 introspection declares nullable although the operation cannot work without
@@ -117,7 +117,7 @@ def _without_password(error: GraphQLError, spans: list[tuple[int, int]]) -> Grap
     starts = [node.loc.start for node in error.nodes or () if node.loc is not None]
     if not any(start <= at < end for at in starts for start, end in spans):
         return error
-    return GraphQLError(f"{error.message.partition(': ')[0]}: {REDACTED}", error.nodes)
+    return GraphQLError(messages.without_value(error.message), error.nodes)
 
 
 class RequiredArgumentsRule(ValidationRule):

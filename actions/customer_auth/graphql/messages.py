@@ -65,8 +65,7 @@ def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: 
     past MAX_SHOWN_VALUE characters), and where it sits in the variable. A password's value is never
     shown, in either place."""
     if any(isinstance(key, str) and names_password(key) for key in path):
-        shown = REDACTED
-        message = f"{message.partition(': ')[0]}: {REDACTED}"
+        shown, message = REDACTED, without_value(message)
     else:
         shown = json.dumps(value, ensure_ascii=False)
     if len(shown) > MAX_SHOWN_VALUE:
@@ -74,6 +73,11 @@ def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: 
     where = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
     at = f' at "{name}{where}"' if path else ""
     return f'Variable "${name}" got invalid value {shown}{at}; {message}'
+
+
+def without_value(message: str) -> str:
+    """A coercion message with the value it ends with hidden (`String cannot represent ...: [REDACTED]`)."""
+    return f"{message.partition(': ')[0]}: {REDACTED}"
 
 
 def missing_field(type_name: str, field_name: str, type_str: str) -> str:
