@@ -1,10 +1,12 @@
 """Claim 7, nothing leaks: a pytest plugin that watches the whole suite.
 
 It learns every secret the suite creates in this process (integration credentials as they are stored,
-the crypt keys the tests use, every shopper's password sent to an action) and collects everything
-that is written where people look: every activation record the emulator keeps (worker logs and
-results included), every log line, every client-facing error message. When the session ends it fails the run if any secret, or any
-customer token with its signature, appears in any of them.
+the crypt keys the tests use, every secret in an exchange input sent to an action: a shopper's
+password under any name, a custom attribute named like a secret, whatever a field the input types do
+not define holds) and collects everything that is written where people look: every activation record
+the emulator keeps (worker logs and results included), every log line, every client-facing error
+message. When the session ends it fails the run if any secret, or any customer token with its
+signature, appears in any of them.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 
 # A compact JWS with a signature long enough to be real; redaction keeps header.claims only.
 SIGNED_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}")
+PLACEHOLDER = "[REDACTED]"  # what stands where a secret was taken out: no secret itself
 
 
 @dataclass
@@ -28,7 +31,7 @@ class SecretAudit:
     sinks: list[tuple[str, str]] = field(default_factory=list)  # (where, text)
 
     def secret(self, value: str) -> None:
-        if len(value) >= 8:
+        if len(value) >= 8 and value != PLACEHOLDER:
             self.secrets.add(value)
 
     def sink(self, where: str, text: str) -> None:
@@ -62,7 +65,7 @@ OUR_LOGGERS = ("customer_auth", "emulator", "werkzeug", "flask.app", "psycopg", 
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from customer_auth import errors, passwords
+    from customer_auth import errors, exchange_input
     from customer_auth.store.postgres_store import PostgresStore
     from customer_auth.store.tinydb_store import TinyDBStore
     from emulator import activations
@@ -73,20 +76,21 @@ def pytest_configure(config: pytest.Config) -> None:
     for store_class in (TinyDBStore, PostgresStore):  # every integration the suite stores, rotations too
         for name in ("add_integration", "save_integration"):
             setattr(store_class, name, _learning(getattr(store_class, name)))
-    # Every shopper's password the suite sends: to an action called directly (sealed in this process),
-    # and to the emulator's actions (read from the params the controller hands a worker).
-    seal = passwords.seal
+    # Every secret of every exchange input the suite sends: to an action called directly (sealed in
+    # this process), and to the emulator's actions (read from the params the controller hands a worker).
+    seal = exchange_input.seal
 
-    def learned_seal(password: str) -> passwords.PasswordSeal:
-        AUDIT.secret(password)
-        return seal(password)
+    def learned_seal(body: Any, *args: Any, **kwargs: Any) -> Any:
+        for value in secrets_in_input(body):
+            AUDIT.secret(value)
+        return seal(body, *args, **kwargs)
 
-    passwords.seal = learned_seal
+    exchange_input.seal = learned_seal
     run_action = Controller._run_action
 
     def learned_run(self, action, params, *args, **kwargs):
-        for password in _passwords_in(params):
-            AUDIT.secret(password)
+        for value in secrets_in_params(params):
+            AUDIT.secret(value)
         return run_action(self, action, params, *args, **kwargs)
 
     Controller._run_action = learned_run
@@ -114,33 +118,62 @@ def pytest_configure(config: pytest.Config) -> None:
         logging.getLogger(name).addHandler(collector)
 
 
-def _passwords_in(params: dict) -> list[str]:
-    """The passwords in an exchange's params: parsed (a web action) or in the raw body."""
-    bodies = [{k: v for k, v in params.items() if k != "password_seal"}]  # the seal is what travels instead
+def secrets_in_params(params: dict) -> list[str]:
+    """The secrets in an action's params: in the exchange input of a web action's raw body, and
+    whatever a field named like a secret holds anywhere in them (an action invoked directly)."""
+    # The seal is what travels instead of a password: its errors and hash are no secrets.
+    found = list(_under_secret_names({k: v for k, v in params.items() if k != "password_seal"}, False))
     raw = params.get("__ow_body")
     if isinstance(raw, str) and raw:
         for decode in (lambda text: base64.b64decode(text, validate=True), str.encode):
             try:
-                bodies.append(json.loads(decode(raw)))
+                found += secrets_in_input(json.loads(decode(raw)))
                 break
             except ValueError:
                 continue
-    return [text for body in bodies for text in _under_password_names(body, False)]
+    return found
 
 
-def _under_password_names(value: Any, held: bool) -> Iterator[str]:
-    """Every string held, at any depth, by a field whose name says password (`password`, `Password`, a
-    list under one): what verify-oauth must never pass on, whatever shape the client sent it in."""
-    from customer_auth.passwords import names_password
+def secrets_in_input(body: Any) -> list[str]:
+    """Every secret an exchange input (`{"customer": {...}}`) holds, whatever its name: what a field
+    named like a secret holds (`password`, `pwd`, `pass\u200bword`, at any depth), the value of a
+    custom attribute whose code names one, and whatever a field the input types do not define holds.
+    verify-oauth must pass on none of them, whatever shape the client sent them in."""
+    return [*_under_secret_names(body, False), *_outside_the_schema("ExchangeExternalCustomerTokenInput", body)]
+
+
+def _under_secret_names(value: Any, held: bool) -> Iterator[str]:
+    from customer_auth.secret_names import names_secret
 
     if isinstance(value, str) and held:
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _under_password_names(item, held or names_password(key))
+            yield from _under_secret_names(item, held or names_secret(key))
     elif isinstance(value, list):
         for item in value:
-            yield from _under_password_names(item, held)
+            yield from _under_secret_names(item, held)
+
+
+def _outside_the_schema(type_name: str, value: Any) -> Iterator[str]:
+    """The strings `value` holds where input type `type_name` defines no field, and in the values of
+    custom attributes named like secrets."""
+    from customer_auth.exchange_input import INPUT_TYPES
+    from customer_auth.secret_names import names_secret
+
+    if type_name.startswith("["):
+        for item in value if isinstance(value, list) else [value]:
+            yield from _outside_the_schema(type_name[1:-1], item)
+        return
+    fields = INPUT_TYPES.get(type_name)
+    if fields is None or not isinstance(value, dict):
+        return
+    secret = type_name == "AttributeValueInput" and names_secret(value.get("attribute_code", ""))
+    for name, item in value.items():
+        if name not in fields or (secret and name != "attribute_code"):
+            yield from _under_secret_names(item, True)
+        else:
+            yield from _outside_the_schema(fields[name].rstrip("!"), item)
 
 
 def _learning(method):

@@ -2,38 +2,24 @@
 
 Two layers, as in Commerce: the GraphQL type check and coercion (unknown fields, required fields,
 scalar types and Int's 32-bit range, down to each custom attribute and its selected options, worded as
-graphql-php words them), then the customer data rules (required values, email, lengths,
-password strength). The GraphQL facade has already done the first layer for GraphQL requests; the web
-sequence, which takes the input as JSON, relies on this one.
+graphql-php words them), then the customer data rules (required values, email, lengths, names,
+custom attributes, password strength). The GraphQL facade has already done the first layer for
+GraphQL requests; the web sequence, which takes the input as JSON, relies on this one.
+
+Before either, verify-oauth takes out of the input what must not travel (exchange_input.py).
 """
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from . import passwords
+from . import custom_attributes, customer_names, exchange_input, passwords
 from .errors import InputError
+from .exchange_input import INPUT_TYPES, TYPE_NAME
 
-TYPE_NAME = "CustomerCreateInput"
-# field -> GraphQL type, in the schema's order
-FIELDS: dict[str, str] = {
-    "allow_remote_shopping_assistance": "Boolean",
-    "custom_attributes": "[AttributeValueInput]",
-    "date_of_birth": "String",
-    "dob": "String",
-    "email": "String!",
-    "firstname": "String!",
-    "gender": "Int",
-    "is_subscribed": "Boolean",
-    "lastname": "String!",
-    "middlename": "String",
-    "password": "String",
-    "prefix": "String",
-    "suffix": "String",
-    "taxvat": "String",
-}
 LABELS = {
     "email": "Email",
     "firstname": "First Name",
@@ -42,14 +28,6 @@ LABELS = {
     "prefix": "Name Prefix",
     "suffix": "Name Suffix",
     "taxvat": "Tax/VAT Number",
-}
-# The input object types a CustomerCreateInput holds, with their fields, as in the schema.
-INPUT_TYPES: dict[str, dict[str, str]] = {
-    TYPE_NAME: FIELDS,
-    "AttributeValueInput": {"attribute_code": "String!", "selected_options": "[AttributeInputSelectedOption]",
-                            "value": "String"},
-    "AttributeInputSelectedOption": {"value": "String!"},
-    "ExchangeExternalCustomerTokenInput": {"customer": f"{TYPE_NAME}!"},
 }
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 MAX_ERRORS = 50  # coercion errors reported for one input: a huge invalid list would otherwise cost seconds
@@ -121,13 +99,14 @@ def _show(value: Any) -> str:
 
 
 def validate(value: Any, *, email_error_shows_value: bool = False,
-             password_seal: passwords.PasswordSeal | None = None) -> dict[str, Any]:
+             password_seal: passwords.PasswordSeal | None = None,
+             attribute_codes: Collection[str] = ()) -> dict[str, Any]:
     """The input, checked and cleaned, or InputError with every message that applies. The password
-    comes sealed (`password_seal`, from `passwords.seal_input`), or is sealed here if `value` still
-    holds it; the result holds its hash (`password_hash`), never the password, and no message
-    shows it."""
+    comes sealed (`password_seal`, from `exchange_input.seal`), or is sealed here if `value` still
+    holds it; the result holds its hash (`password_hash`), never the password, and no message shows
+    it. `attribute_codes`: the custom attributes Commerce keeps (custom_attributes.py)."""
     if isinstance(value, dict) and "password" in value:  # a caller other than the sequence
-        sealed, password_seal = passwords.seal_input({"customer": value})
+        sealed, password_seal = exchange_input.seal({"customer": value}, attribute_codes)
         value = sealed["customer"]
     value, errors = coerce(TYPE_NAME, value)
     if errors:
@@ -145,6 +124,8 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
             continue
         if len(text) > MAX_LENGTH:
             messages.append(f'"{label}" length must be equal or less than {MAX_LENGTH} characters.')
+        elif name in customer_names.FIELDS and not customer_names.is_valid(text):
+            messages.append(customer_names.message(name))
         elif name != "email" and _CONTROL.search(text):  # the email's own check refuses them, in its words
             messages.append(f"{label} is not valid!")
     if not messages:
@@ -158,6 +139,7 @@ def validate(value: Any, *, email_error_shows_value: bool = False,
             customer["dob"] = date.fromisoformat(birth).isoformat()
         except ValueError:
             messages.append('"Date of Birth" does not match the date format "yyyy-MM-dd".')
+    messages.extend(custom_attributes.errors(customer.get("custom_attributes") or (), attribute_codes)[:MAX_ERRORS])
     if password_seal is not None:
         messages.extend(password_seal["errors"])
     if messages:

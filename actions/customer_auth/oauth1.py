@@ -1,10 +1,10 @@
 """OAuth 1.0a request verification for integrations (RFC 5849), with Commerce's rules.
 
 Validation runs in steps, each failing with its own reason: the header's parameters (3.1),
-the signature method, the timestamp (3.3), the consumer and its token, the signature (3.4), the
-nonce (3.3), and the integration's permission. The reason is logged; the client only ever sees
-Commerce's permission error. The nonce is consumed after the signature verified, so a caller without
-the secrets cannot burn another caller's nonces.
+the signature method, the timestamp (3.3) and the nonce's length, the consumer and its token, the
+signature (3.4), the nonce's one use (3.3), and the integration's permission. The reason is logged;
+the client only ever sees Commerce's permission error. The nonce is consumed after the signature
+verified, so a caller without the secrets cannot burn another caller's nonces.
 """
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ REQUIRED_PARAMETERS = (
     "oauth_token",
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Commerce keeps a nonce in `oauth_nonce.nonce`, a varchar(32) (Magento_Integration's db_schema.xml);
+# a longer one fails there, and Commerce answers "An error occurred validating the nonce".
+MAX_NONCE_LENGTH = 32
 # No OAuth parameter holds one; refused before any store lookup (PostgreSQL refuses NUL in text) and
 # before any is logged (a newline would forge a log line).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -164,6 +167,9 @@ def _oauth_integration(
     if method not in policy.signature_methods:
         raise OAuthError(f"Signature method {method} is not supported")
     _check_timestamp(oauth["oauth_timestamp"], now, policy.timestamp_window)
+    if len(oauth["oauth_nonce"]) > MAX_NONCE_LENGTH:
+        raise OAuthError(f"An error occurred validating the nonce (oauth_nonce is longer than "
+                         f"{MAX_NONCE_LENGTH} characters)")
 
     consumer_key = oauth["oauth_consumer_key"]
     if len(consumer_key) != CREDENTIAL_LENGTH:

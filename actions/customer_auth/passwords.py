@@ -1,16 +1,16 @@
 """A shopper's password: Commerce's strength rules, its salted hash, and the seal it travels in.
 
 OpenWhisk keeps every sequence component's result as an activation record, so the first action
-(verify-oauth) takes the password out of the exchange input and passes on only its seal: the
-strength rules' messages, else its PBKDF2-SHA256 hash. The plain password is never stored nor
-passed on.
+(verify-oauth) takes the password out of the exchange input (`exchange_input.seal`) and passes on
+only its seal: the strength rules' messages, else its PBKDF2-SHA256 hash. The plain password is
+never stored nor passed on.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from typing import Any, TypedDict
+from typing import TypedDict
 
 MIN_LENGTH = 8
 MIN_CLASSES = 3
@@ -24,31 +24,6 @@ class PasswordSeal(TypedDict):
 
     errors: list[str]
     hash: str | None
-
-
-def seal_input(body: Any) -> tuple[Any, PasswordSeal | None]:
-    """The exchange input (`{"customer": {...}}`) without the customer's password, and the password
-    sealed. No password goes on in any shape: one that is no string is sealed as its type error,
-    without its value; a field of another name that holds one (`Password`, a `password` beside
-    `customer`) goes on as REDACTED, for the type check to refuse by its name."""
-    if not isinstance(body, dict):
-        return body, None
-    customer, sealed = body.get("customer"), None
-    if isinstance(customer, dict):
-        password = customer.get("password")
-        if password is not None:
-            sealed = seal(password) if isinstance(password, str) else {"errors": [NOT_A_STRING], "hash": None}
-        body = {**body, "customer": _redacted({k: v for k, v in customer.items() if k != "password"})}
-    return _redacted(body), sealed
-
-
-def names_password(name: object) -> bool:
-    """Whether a field's name says it holds a password (`password`, `Password`, `new_password`, ...)."""
-    return "passw" in str(name).lower()
-
-
-def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: REDACTED if names_password(k) else v for k, v in fields.items()}
 
 
 def seal(password: str) -> PasswordSeal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import custom_attributes
 from .customers import AccountPolicy
 from .errors import ConfigurationError
 from .integrations import EXCHANGE_RESOURCE
@@ -97,6 +98,17 @@ def rate_limit(params: Mapping[str, Any]) -> RateLimit | None:
     if per_minute < 0 or burst < 1:
         raise ConfigurationError("settings RATE_LIMIT_PER_MINUTE must be >= 0 and RATE_LIMIT_BURST >= 1")
     return RateLimit(per_minute, burst) if per_minute else None
+
+
+def custom_attribute_codes(params: Mapping[str, Any]) -> frozenset[str]:
+    """The customer attributes a merchant added in Commerce (CUSTOMER_CUSTOM_ATTRIBUTES, comma
+    separated; default none): the only custom attributes kept (custom_attributes.py)."""
+    codes = frozenset(code.strip() for code in text(params, "CUSTOMER_CUSTOM_ATTRIBUTES").split(",") if code.strip())
+    for code in sorted(codes):
+        why = custom_attributes.refusal(code)
+        if why:
+            raise ConfigurationError(f"setting CUSTOMER_CUSTOM_ATTRIBUTES lists {code!r}, which {why}")
+    return codes
 
 
 def account_policy(params: Mapping[str, Any]) -> AccountPolicy:

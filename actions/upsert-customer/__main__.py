@@ -16,6 +16,7 @@ def main(params: dict) -> dict:
         customer_input.customer_of(params.get("input")),
         email_error_shows_value=settings.flag(params, "EMAIL_ERROR_SHOWS_VALUE", False),
         password_seal=params.get("password_seal"),
+        attribute_codes=settings.custom_attribute_codes(params),
     )
     customer, created = customers.find_or_create(
         open_store(settings.store_url(params)),

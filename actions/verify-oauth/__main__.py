@@ -1,14 +1,15 @@
 """verify-oauth: authenticates the caller as a Commerce integration (OAuth 1.0a, RFC 5849).
 
 The first component of the raw web sequence: it reads the HTTP request as the client signed it and
-passes on only what the next actions need, so nothing a caller sends can shadow their settings, and
-the shopper's password only sealed (its hash, or why it is too weak): each component's result is kept
-as an activation record.
+passes on only what the next actions need, so nothing a caller sends can shadow their settings. Each
+component's result is kept as an activation record, so the input goes on sealed
+(`exchange_input.seal`): the shopper's password as its hash (or why it is too weak), fields the input
+does not define and custom attributes Commerce would not keep by their names alone.
 """
 import os
 import time
 
-from customer_auth import passwords, settings
+from customer_auth import exchange_input, settings
 from customer_auth.errors import AuthorizationError, RateLimitError
 from customer_auth.oauth1 import OAuthError, RateLimited, authenticate
 from customer_auth.store import open_store
@@ -26,6 +27,7 @@ def main(params: dict) -> dict:
         sequence_path=settings.text(params, "WEB_SEQUENCE_PATH", WEB_SEQUENCE_PATH),
     )
     store = open_store(settings.store_url(params))
+    attribute_codes = settings.custom_attribute_codes(params)  # a bad setting fails before the nonce is used
     try:
         integration = authenticate(request, store, settings.oauth_policy(params), now=int(time.time()))
     except OAuthError as refusal:
@@ -35,9 +37,9 @@ def main(params: dict) -> dict:
             raise RateLimitError(reason, named, refusal.retry_after) from None
         raise AuthorizationError(reason, named) from None
     log.info("integration %s (%s) authenticated", integration.id, integration.name)
-    exchange_input, password_seal = passwords.seal_input(json_body(request))
+    sealed, password_seal = exchange_input.seal(json_body(request), attribute_codes)
     return {
-        "input": exchange_input,
+        "input": sealed,
         "password_seal": password_seal,
         "store_code": request.headers.get("store", ""),
         "integration": {"id": integration.id, "name": integration.name},

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from customer_auth.store import open_store
 from tests.conftest import SEED_CUSTOMER, settings
 
 
@@ -106,7 +107,8 @@ def test_nested_inputs_and_int_range_are_checked_as_graphql_checks_them(actions,
 def test_input_is_coerced_as_graphql_coerces_a_variable(actions, store_url, store):
     """One attribute where a list belongs is a list of one; an integral float is an Int."""
     attribute = {"attribute_code": "loyalty", "selected_options": {"value": "gold"}}
-    result = run(actions, store_url, {**SEED_CUSTOMER, "custom_attributes": attribute, "gender": 2.0})
+    result = run(actions, store_url, {**SEED_CUSTOMER, "custom_attributes": attribute, "gender": 2.0},
+                 CUSTOMER_CUSTOM_ATTRIBUTES="loyalty")
     stored = store.customer(result["customer"]["id"])
     assert stored.custom_attributes == [{"attribute_code": "loyalty", "selected_options": [{"value": "gold"}]}]
     assert stored.gender == 2 and isinstance(stored.gender, int)
@@ -116,6 +118,75 @@ def test_over_long_and_control_character_values(actions, store_url):
     result = run(actions, store_url, {**SEED_CUSTOMER, "firstname": "R" * 256, "lastname": "Co\x00st"})
     assert messages(result) == [
         '"First Name" length must be equal or less than 255 characters.', "Last Name is not valid!"]
+
+
+# Commerce's name validator (Magento\Customer\Model\Validator\Name) -------------------------------
+@pytest.mark.parametrize("name", ["<script>", "<img src=x onerror=alert(1)>", "<>", "Roni;", "Ro\nni", "Ro\u0085ni",
+                                  "Ro\u2028ni", "a@b", "Robert\"); DROP TABLE"])
+@pytest.mark.parametrize("field, message", [("firstname", "First Name is not valid!"),
+                                            ("lastname", "Last Name is not valid!"),
+                                            ("middlename", "Middle Name is not valid!")])
+def test_names_commerce_refuses(actions, store_url, store, field, message, name):
+    """Markup and other characters no name holds are refused, in Commerce's words, and not stored."""
+    assert messages(run(actions, store_url, {**SEED_CUSTOMER, field: name})) == [message]
+    assert store.find_customer(1, SEED_CUSTOMER["email"]) is None
+
+
+@pytest.mark.parametrize("name", ["O’Brien", "O'Toole", "O`Toole", "Jean-Luc", "Zoë", "José María", "Nguyễn",
+                                  "李小龍", "Ана-Мария", "अनुष्का", "Anne & Co.", "John Doe II", "Smith, Jr.",
+                                  "mary_kate"])
+def test_names_commerce_accepts(actions, store_url, name):
+    customer = run(actions, store_url, {**SEED_CUSTOMER, "firstname": name, "lastname": name, "middlename": name})
+    assert (customer["customer"]["firstname"], customer["customer"]["middlename"]) == (name, name)
+
+
+# Custom attributes: only those CUSTOMER_CUSTOM_ATTRIBUTES lists, bounded ------------------------------
+def unknown_attribute(code: str) -> str:
+    return f'The attribute with a "{code}" attributeCode doesn\'t exist. Verify the attribute and try again.'
+
+
+@pytest.mark.parametrize("listed", ["", "loyalty"])
+def test_a_custom_attribute_commerce_does_not_have_is_refused(actions, any_store_url, listed):
+    attributes = [{"attribute_code": "password", "value": "Pw-Hunter2-Secret"}, {"attribute_code": "nope"}]
+    result = run(actions, any_store_url, {**SEED_CUSTOMER, "custom_attributes": attributes},
+                 CUSTOMER_CUSTOM_ATTRIBUTES=listed)
+    assert messages(result) == [unknown_attribute("password"), unknown_attribute("nope")]
+    assert "Hunter2" not in repr(result)
+    assert open_store(any_store_url).find_customer(1, SEED_CUSTOMER["email"]) is None
+
+
+def test_custom_attributes_are_bounded(actions, any_store_url):
+    listed = {"CUSTOMER_CUSTOM_ATTRIBUTES": "loyalty,sizes,note"}
+    attributes = [{"attribute_code": "loyalty", "value": "gold"}] * 20_000 + [
+        {"attribute_code": "note", "value": "n" * 256},
+        {"attribute_code": "sizes", "selected_options": [{"value": "M" * 128}, {"value": "L" * 127}]},
+        {"attribute_code": "x" * 10_000, "value": "v"}]
+    result = run(actions, any_store_url, {**SEED_CUSTOMER, "custom_attributes": attributes}, **listed)
+    assert messages(result) == [
+        unknown_attribute("x" * 60 + "…"),
+        'The "loyalty" attribute is given 20000 times: give each attribute once.',
+        '"note" length must be equal or less than 255 characters.',
+        '"sizes" length must be equal or less than 255 characters.',  # "M...M,L...L": 256 characters
+    ]
+    assert open_store(any_store_url).find_customer(1, SEED_CUSTOMER["email"]) is None
+    fitting = [{"attribute_code": "note", "value": "n" * 255},
+               {"attribute_code": "sizes", "selected_options": [{"value": "M"}, {"value": "L"}]}]
+    created = run(actions, any_store_url, {**SEED_CUSTOMER, "custom_attributes": fitting}, **listed)
+    assert open_store(any_store_url).customer(created["customer"]["id"]).custom_attributes == fitting
+
+
+@pytest.mark.parametrize("listed, why", [
+    ("loyalty,password", "'password', which names a secret"),
+    ("api_token", "'api_token', which names a secret"),
+    ("loyalty,email", "'email', which is one of Commerce's own customer attributes"),
+    ("is_subscribed", "'is_subscribed', which is one of Commerce's own customer attributes"),
+    ("loyalty tier", "'loyalty tier', which is no attribute code"),
+    ("1st", "'1st', which is no attribute code"),
+])
+def test_a_custom_attribute_setting_that_cannot_work_names_itself(actions, store_url, capsys, listed, why):
+    result = run(actions, store_url, SEED_CUSTOMER, CUSTOMER_CUSTOM_ATTRIBUTES=listed)
+    assert messages(result) == ["Internal server error"] and result["error"]["statusCode"] == 500
+    assert f"setting CUSTOMER_CUSTOM_ATTRIBUTES lists {why}" in capsys.readouterr().out
 
 
 def test_weak_password(actions, store_url):

@@ -90,6 +90,58 @@ def test_no_password_goes_on_in_any_shape(actions, store_url, integration, body)
         assert result["password_seal"] == {"errors": [passwords.NOT_A_STRING], "hash": None}
 
 
+SECRET = "Pw-Hunter2-Secret"
+
+
+@pytest.mark.parametrize("body, refused", [
+    ({"customer": {**SEED_CUSTOMER, "pwd": SECRET}}, 'Field "pwd" is not defined by type CustomerCreateInput.'),
+    ({"customer": {**SEED_CUSTOMER, "pass": SECRET}}, 'Field "pass" is not defined by type CustomerCreateInput.'),
+    ({"customer": {**SEED_CUSTOMER, "pass\u200bword": SECRET}},
+     'Field "pass\u200bword" is not defined by type CustomerCreateInput.'),
+    ({"customer": {**SEED_CUSTOMER, "notes": {"pin": [SECRET]}}},
+     'Field "notes" is not defined by type CustomerCreateInput.'),
+    ({"customer": SEED_CUSTOMER, "credentials": SECRET},
+     'Field "credentials" is not defined by type ExchangeExternalCustomerTokenInput.'),
+    ({"customer": {**SEED_CUSTOMER, "custom_attributes": [{"attribute_code": "loyalty", "pwd": SECRET}]}},
+     'Field "pwd" is not defined by type AttributeValueInput.'),
+    ({"customer": {**SEED_CUSTOMER, "custom_attributes": [{"attribute_code": "loyalty",
+                                                           "selected_options": [{"value": "M", "key": SECRET}]}]}},
+     'Field "key" is not defined by type AttributeInputSelectedOption.'),
+    ({"customer": {**SEED_CUSTOMER, "firstname": {"password": SECRET}}},
+     'String cannot represent a non string value: {"password": "[REDACTED]"}'),
+    ({"customer": {**SEED_CUSTOMER, "custom_attributes": [f"pwd={SECRET}"]}},
+     'Expected type "AttributeValueInput" to be an object.'),
+    ({"customer": f"password={SECRET}"}, 'Expected type "CustomerCreateInput" to be an object.'),
+])
+def test_values_of_fields_the_input_does_not_define_never_leave(actions, store_url, integration, body, refused):
+    """verify-oauth's result is an activation record, and the next action's params: a field the input
+    types do not define goes on by its name alone, for upsert-customer to refuse it by name as
+    Commerce does; so does what stands where an object belongs but is none."""
+    settings_ = settings(store_url, CUSTOMER_CUSTOM_ATTRIBUTES="loyalty")
+    result = run(actions, {**signed_web_params(integration, body=body), **settings_})
+    assert SECRET not in json.dumps(result)
+    refusal = actions["upsert-customer"].main({**result, **settings_})
+    assert refused in [e["message"] for e in refusal["error"]["body"]["errors"]]
+    assert SECRET not in json.dumps(refusal)
+
+
+@pytest.mark.parametrize("listed", ["", "loyalty"])
+def test_a_custom_attribute_commerce_would_not_keep_goes_on_by_its_code_alone(actions, store_url, integration,
+                                                                              listed):
+    """Its value is kept only when CUSTOMER_CUSTOM_ATTRIBUTES lists its code, which no secret's name
+    can be; `password` (or any other) is refused by upsert-customer by its code."""
+    attributes = [{"attribute_code": "password", "value": SECRET},
+                  {"attribute_code": "pass\u200bword", "selected_options": [{"value": SECRET}]},
+                  {"attribute_code": "loyalty", "value": "gold"}]
+    body = {"customer": {**SEED_CUSTOMER, "custom_attributes": attributes}}
+    result = run(actions, {**signed_web_params(integration, body=body),
+                           **settings(store_url, CUSTOMER_CUSTOM_ATTRIBUTES=listed)})
+    assert SECRET not in json.dumps(result)
+    kept = [{"attribute_code": "loyalty", "value": "gold"} if listed else {"attribute_code": "loyalty"}]
+    assert result["input"]["customer"]["custom_attributes"] == [
+        {"attribute_code": "password"}, {"attribute_code": "pass\u200bword"}, *kept]
+
+
 def test_web_sequence_url_verifies_without_forwarded_uri(actions, store_url, integration, monkeypatch):
     monkeypatch.setenv("__OW_NAMESPACE", "guest")
     url = "https://ow.example.com/api/v1/web/guest/customer-auth/exchange-external-customer-token"
@@ -192,6 +244,20 @@ def test_nonce_is_accepted_once(actions, store_url, integration, capsys):
     assert "error" not in run(actions, {**params, **settings(store_url)})
     assert_denied(run(actions, {**params, **settings(store_url)}), capsys,
                   f"The nonce is already being used by the consumer with ID {integration.id}")
+
+
+def test_a_nonce_longer_than_commerces_column_is_refused_before_any_lookup(actions, store_url, store, integration,
+                                                                          capsys):
+    """Commerce keeps a nonce in a varchar(32): a 33-character one is refused, before the consumer is
+    looked up (a stranger's is refused for its nonce, not its key) and so before anything is stored."""
+    nonce = "n" * 7_000
+    stranger = Integration(name="never-stored")
+    reason = "An error occurred validating the nonce (oauth_nonce is longer than 32 characters)"
+    assert_denied(run(actions, {**signed_web_params(stranger, nonce=nonce), **settings(store_url)}), capsys, reason)
+    for length in (7_000, 33):
+        params = signed_web_params(integration, nonce="n" * length)
+        assert_denied(run(actions, {**params, **settings(store_url)}), capsys, reason)
+    assert "error" not in run(actions, {**signed_web_params(integration, nonce="n" * 32), **settings(store_url)})
 
 
 def test_unknown_consumer(actions, store_url, capsys, store):

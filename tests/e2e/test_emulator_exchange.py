@@ -145,6 +145,35 @@ def test_no_secret_in_activation_records(emulator, integration):
         assert secret not in records
 
 
+def test_secrets_under_other_names_are_in_no_activation_record(emulator, integration):
+    """A password sent under another name, or as a custom attribute, through both paths: refused by
+    its name as Commerce refuses it, its value in no record of any component nor of the sequence."""
+    app, _, store = emulator
+    client = app.test_client()
+    secrets = {name: f"Pw-{i}-Hunter2-Secret" for i, name in enumerate(("pwd", "pass", "pass\u200bword"))}
+    for name, secret in secrets.items():
+        answer = post(client, integration, SEQUENCE_PATH, {"customer": {**SEED_CUSTOMER, name: secret}})
+        assert answer.status_code == 400
+        refused = f'Field "{name}" is not defined by type CustomerCreateInput.'
+        assert answer.get_json()["errors"][0]["message"] == refused
+    attribute = {"attribute_code": "password", "value": "Pw-Attr-Hunter2-Secret"}
+    refused = 'The attribute with a "password" attributeCode doesn\'t exist. Verify the attribute and try again.'
+    web = post(client, integration, SEQUENCE_PATH, {"customer": {**SEED_CUSTOMER, "custom_attributes": [attribute]}})
+    assert web.status_code == 400 and web.get_json()["errors"][0]["message"] == refused
+    mutation = ("mutation($c: CustomerCreateInput!) { exchangeExternalCustomerToken(input: {customer: $c}) "
+                "{ token } }")
+    graphql = post(client, integration, "/graphql", {"query": mutation, "variables": {
+        "c": {**SEED_CUSTOMER, "custom_attributes": [{**attribute, "value": "Pw-Gql-Hunter2-Secret"}]}}})
+    assert [e["message"] for e in graphql.get_json()["errors"]] == [refused]
+    assert store.find_customer(1, SEED_CUSTOMER["email"]) is None
+    records = client.get("/api/v1/namespaces/guest/activations?limit=200&docs=true", headers=OW_AUTH).get_json()
+    assert {r["name"] for r in records} == {"exchange-external-customer-token", "verify-oauth", "upsert-customer"}
+    text = json.dumps(records)
+    assert "roni_cost@example.com" in text  # the inputs are in what is read
+    for secret in (*secrets.values(), "Pw-Attr-Hunter2-Secret", "Pw-Gql-Hunter2-Secret"):
+        assert "Hunter2" in secret and secret not in text
+
+
 @contextmanager
 def emulator_with(settings: dict[str, str]) -> Iterator[tuple]:
     """The emulator on the project's manifest with these settings (and the suite's crypt key)."""

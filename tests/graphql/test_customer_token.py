@@ -59,7 +59,8 @@ def test_bearer_prefix_is_case_insensitive(facade, integration):
     assert post(facade, "{ customer { email } }", headers={"Authorization": f"bearer {token}"}).json["data"]
 
 
-def test_custom_attributes_are_shown(facade, integration):
+def test_custom_attributes_are_shown(facade, invoker, integration):
+    invoker.settings["CUSTOMER_CUSTOM_ATTRIBUTES"] = "loyalty, sizes"
     query = """mutation { exchangeExternalCustomerToken(input: {customer: {firstname: "A", lastname: "B",
       email: "a@example.com", custom_attributes: [{attribute_code: "loyalty", value: "gold"},
       {attribute_code: "sizes", selected_options: [{value: "M"}]}]}}) {

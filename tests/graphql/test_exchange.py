@@ -271,6 +271,50 @@ def test_a_password_of_another_type_is_refused_without_being_repeated(facade, in
     assert b"Hunter2" not in answer.raw and b"12345678" not in answer.raw
 
 
+@pytest.mark.parametrize("style", ["literal", "variables"])
+@pytest.mark.parametrize("field, name, message", [
+    ("firstname", "<script>alert(1)</script>", "First Name is not valid!"),
+    ("lastname", "<img src=x onerror=alert(1)>", "Last Name is not valid!"),
+    ("middlename", "<>", "Middle Name is not valid!"),
+])
+def test_names_are_checked_as_commerce_checks_them(facade, integration, store, style, field, name, message):
+    customer = {**SEED_CUSTOMER, field: name}
+    query, variables = (_literal(customer), None) if style == "literal" else _variables(customer)
+    answer = post(facade, query, variables, integration=integration)
+    assert answer.messages() == [message] and answer.categories() == [INPUT]
+    assert store.find_customer(1, SEED_CUSTOMER["email"]) is None
+
+
+CUSTOM_ATTRIBUTES_MUTATION = """mutation {{ exchangeExternalCustomerToken(input: {{customer: {{
+  firstname: "Roni", lastname: "Cost", email: "roni_cost@example.com",
+  custom_attributes: [{{attribute_code: "{code}", value: {value}}}]}}}}) {{ token }} }}"""
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+def test_a_custom_attribute_commerce_does_not_have_is_refused_by_its_code(facade, integration, store, style):
+    secret = "Pw-Hunter2-Secret"
+    if style == "literal":
+        answer = post(facade, CUSTOM_ATTRIBUTES_MUTATION.format(code="password", value=json.dumps(secret)),
+                      integration=integration)
+    else:
+        customer = {**SEED_CUSTOMER, "custom_attributes": [{"attribute_code": "password", "value": secret}]}
+        answer = post(facade, *_variables(customer), integration=integration)
+    assert answer.messages() == ['The attribute with a "password" attributeCode doesn\'t exist. '
+                                 'Verify the attribute and try again.']
+    assert b"Hunter2" not in answer.raw and store.find_customer(1, SEED_CUSTOMER["email"]) is None
+
+
+@pytest.mark.parametrize("style", ["literal", "variables"])
+def test_a_secret_attributes_value_of_another_type_is_never_repeated(facade, integration, style):
+    if style == "literal":
+        answer = post(facade, CUSTOM_ATTRIBUTES_MUTATION.format(code="pin", value=12345678), integration=integration)
+    else:
+        customer = {**SEED_CUSTOMER, "custom_attributes": [{"attribute_code": "pin", "value": 12345678}]}
+        answer = post(facade, *_variables(customer), integration=integration)
+    assert answer.messages()[0].endswith("String cannot represent a non string value: [REDACTED]")
+    assert b"12345678" not in answer.raw
+
+
 @pytest.mark.parametrize("customer, message", [
     ({**SEED_CUSTOMER, "firstname": None}, 'Variable "$input" got invalid value null at "input.customer.firstname"; '
                                            'Expected non-nullable type "String!" not to be null.'),

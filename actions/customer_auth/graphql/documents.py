@@ -21,9 +21,11 @@ from graphql import (
     InlineFragmentNode,
     NullValueNode,
     ObjectFieldNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
     Visitor,
     parse,
@@ -33,7 +35,7 @@ from graphql import (
 )
 
 from ..errors import INPUT
-from ..passwords import names_password
+from ..secret_names import names_secret
 from . import messages
 
 # Arguments the 2.4.9 introspection declares nullable although the operation cannot work without
@@ -93,26 +95,34 @@ class DocumentCache:
             return Prepared(None, tuple(depth_errors))
         errors = validate(self.schema, document, self._rules)
         if errors:
-            spans = _password_spans(document)
-            return Prepared(None, tuple(messages.input_error(_without_password(e, spans)) for e in errors))
+            spans = _secret_spans(document)
+            return Prepared(None, tuple(messages.input_error(_without_secret(e, spans)) for e in errors))
         return Prepared(document)
 
 
-def _password_spans(document: DocumentNode) -> list[tuple[int, int]]:
-    """Where the document spells a password's value (an input field named like one)."""
+def _secret_spans(document: DocumentNode) -> list[tuple[int, int]]:
+    """Where the document spells a secret's value: an input field's named like one, or the value of
+    a custom attribute whose code is."""
     spans = []
 
     class Finder(Visitor):
         def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
-            if names_password(node.name.value) and node.value.loc is not None:
+            if names_secret(node.name.value) and node.value.loc is not None:
                 spans.append((node.value.loc.start, node.value.loc.end))
+
+        def enter_object_value(self, node: ObjectValueNode, *_: Any) -> None:
+            codes = [f.value.value for f in node.fields
+                     if f.name.value == "attribute_code" and isinstance(f.value, StringValueNode)]
+            if any(names_secret(code) for code in codes):
+                spans.extend((f.value.loc.start, f.value.loc.end) for f in node.fields
+                             if f.name.value != "attribute_code" and f.value.loc is not None)
 
     visit(document, Finder())
     return spans
 
 
-def _without_password(error: GraphQLError, spans: list[tuple[int, int]]) -> GraphQLError:
-    """`error`, its value hidden when it is about a password's (a shopper's password sent as no
+def _without_secret(error: GraphQLError, spans: list[tuple[int, int]]) -> GraphQLError:
+    """`error`, its value hidden when it is about a secret's (a shopper's password sent as no
     string literal is refused, never repeated)."""
     starts = [node.loc.start for node in error.nodes or () if node.loc is not None]
     if not any(start <= at < end for at in starts for start, end in spans):

@@ -22,7 +22,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from ..errors import INPUT, INTERNAL, INTERNAL_ERROR
-from ..passwords import REDACTED, names_password
+from ..passwords import REDACTED
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
 _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
@@ -60,11 +60,11 @@ def translate(message: str) -> str:
     return _QUOTED.sub(r'"\1"', message)
 
 
-def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: str) -> str:
+def invalid_variable(name: str, path: Sequence[str | int], value: Any, message: str, secret: bool) -> str:
     """graphql-php's wording of a variable value that does not coerce: the value, as JSON (cut short
-    past MAX_SHOWN_VALUE characters), and where it sits in the variable. A password's value is never
-    shown, in either place."""
-    if any(isinstance(key, str) and names_password(key) for key in path):
+    past MAX_SHOWN_VALUE characters), and where it sits in the variable. A `secret` value (a
+    password's, say) is never shown, in either place."""
+    if secret:
         shown, message = REDACTED, without_value(message)
     else:
         shown = json.dumps(value, ensure_ascii=False)

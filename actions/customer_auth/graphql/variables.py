@@ -33,6 +33,7 @@ from graphql.pyutils import inspect
 
 from ..customer_input import MAX_ERRORS
 from ..errors import INPUT
+from ..secret_names import names_secret
 from . import messages
 
 _MISSING_FIELD = re.compile(r"^Field '(\w+)' of required type '([^']+)' was not provided\.")
@@ -68,9 +69,9 @@ def variable_errors(
             continue
 
         def on_error(path: Sequence[str | int], invalid: Any, error: GraphQLError, var_type: Any = var_type,
-                     definition: VariableDefinitionNode = definition, name: str = name) -> None:
-            errors.append(messages.error(_message(name, var_type, path, invalid, error.message), INPUT,
-                                         _location(definition)))
+                     definition: VariableDefinitionNode = definition, name: str = name, value: Any = value) -> None:
+            message = _message(name, var_type, path, invalid, error.message, _holds_secret(value, path))
+            errors.append(messages.error(message, INPUT, _location(definition)))
             if len(errors) >= MAX_ERRORS:
                 raise _TooManyErrors
 
@@ -90,7 +91,7 @@ def _location(definition: VariableDefinitionNode) -> Any:
     return GraphQLError("", definition).locations
 
 
-def _message(name: str, var_type: Any, path: Sequence[str | int], invalid: Any, message: str) -> str:
+def _message(name: str, var_type: Any, path: Sequence[str | int], invalid: Any, message: str, secret: bool) -> str:
     missing = _MISSING_FIELD.match(message)
     if missing:
         parent = _type_at(var_type, path)
@@ -98,7 +99,22 @@ def _message(name: str, var_type: Any, path: Sequence[str | int], invalid: Any, 
             return messages.missing_field(parent.name, missing.group(1), missing.group(2))
     if invalid is not None and not is_leaf_type(_nullable(_type_at_path(var_type, path))):
         return messages.translate(message)  # where an object or a list belongs, what was sent is not repeated
-    return messages.invalid_variable(name, path, invalid, messages.translate(message))
+    return messages.invalid_variable(name, path, invalid, messages.translate(message), secret)
+
+
+def _holds_secret(value: Any, path: Sequence[str | int]) -> bool:
+    """Whether the place `path` leads to in `value` holds a secret: a field on the way is named like
+    one, or an object on the way is a custom attribute whose code is."""
+    for key in path:
+        if isinstance(value, Mapping) and names_secret(value.get("attribute_code", "")):
+            return True
+        if isinstance(key, str) and names_secret(key):
+            return True
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return False
 
 
 def _type_at(type_: Any, path: Sequence[str | int]) -> GraphQLInputObjectType | None:
