@@ -3,12 +3,14 @@
 Every number is measured in one run on this machine, and every claim is a ratio of two numbers of
 the same run: the exchange against a bare Flask endpoint served by the same server, 1M stored
 customers against 1k, the sequence through worker processes against the three `main` functions
-called directly. See the README's Performance section for the table this prints.
+called directly; and how many action containers one PostgreSQL serves through PgBouncer (the scale
+simulation, bench_scale.py). docs/performance.md holds the tables this prints, and how to read them.
 
-    scripts/bench                 # the standard run: both backends, 1k..100k customers (~6 min)
+    scripts/bench                 # the standard run: both backends, 1k..100k customers, 200 containers (~7 min)
     scripts/bench --all           # also 1M customers (seeding takes minutes; cached under .data/bench)
-    scripts/bench --smoke         # about half a minute on tiny data: checks the benchmark itself works
-    scripts/bench --write-readme  # put the table into README.md and the chart into docs/
+    scripts/bench --scale 200     # only the scale simulation
+    scripts/bench --smoke         # tiny data, a few containers: checks the benchmark itself works
+    scripts/bench --write-docs    # the tables into docs/performance.md (and README.md's short one), the chart
 """
 from __future__ import annotations
 
@@ -270,7 +272,10 @@ def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespa
     `opts.server`, named after it (group `servers`)."""
     store = BenchStore(backend, size, workdir)
     serving = other_server or opts.server
-    server = Server(store.url, opts, serving)
+    # The in-process scenario runs the mains in the server's threads: a connection for each (the
+    # workers, one activation at a time, still open one).
+    url = store.url + (f"&pool_max_size={opts.threads}" if backend == "postgresql" else "")
+    server = Server(url, opts, serving)
     out = []
     try:
         plan = [("ping", PING, None)] if full else []
@@ -752,7 +757,7 @@ def fill(path: Path, block: str, text: str, required: bool = True) -> bool:
     content = path.read_text(encoding="utf-8") if path.exists() else ""
     if start not in content or end not in content:
         if required:
-            raise SystemExit(f"bench: {path.relative_to(ROOT)} has no {start} ... {end} block to fill")
+            raise SystemExit(f"bench: {path} has no {start} ... {end} block to fill")
         return False
     head, rest = content.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -760,17 +765,17 @@ def fill(path: Path, block: str, text: str, required: bool = True) -> bool:
     return True
 
 
-def write_docs(result: dict[str, Any]) -> None:
-    """docs/performance.md's tables (those of the scenarios this run measured), and the README's
-    short table when the run measured the exchange and the README has the block."""
+def write_docs(result: dict[str, Any], docs: Path = DOCS, readme: Path = README) -> None:
+    """`docs`' tables (those of the scenarios this run measured), and `readme`'s short table when the
+    run measured the exchange and the README has the block."""
     if table := markdown(result):
-        fill(DOCS, "bench", table)
-        log(f"{DOCS.relative_to(ROOT)}: the full table updated, chart {CHART.relative_to(ROOT)}")
+        fill(docs, "bench", table)
+        log(f"{docs.name}: the full table updated")
     if table := scale_markdown(result):
-        fill(DOCS, "bench-scale", table)
-        log(f"{DOCS.relative_to(ROOT)}: the scale simulation's table updated")
-    if any(r["group"] == "http" for r in result["rows"]) and fill(README, "bench", readme_table(result), required=False):
-        log("README.md: the short table updated")
+        fill(docs, "bench-scale", table)
+        log(f"{docs.name}: the scale simulation's table updated")
+    if any(r["group"] == "http" for r in result["rows"]) and fill(readme, "bench", readme_table(result), required=False):
+        log(f"{readme.name}: the short table updated")
 
 
 def log(text: str) -> None:

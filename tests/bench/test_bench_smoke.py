@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,25 @@ def test_bench_smoke_writes_json_and_png(tmp_path: Path, pgbouncer) -> None:
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| target | measured | limit | met |" in done.stdout  # the markdown tables for docs/performance.md
     assert "containers via PgBouncer, new |" in done.stdout
+    check_write_docs(data, tmp_path)
+
+
+def check_write_docs(result: dict, tmp_path: Path) -> None:
+    """--write-docs on copies of docs/performance.md and of a README with the short table's block:
+    the blocks hold this run's tables (the README's at most five rows), the text around them is kept."""
+    sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+    import bench  # noqa: PLC0415  (scripts/lib/bench.py)
+
+    docs, readme = tmp_path / "performance.md", tmp_path / "README.md"
+    docs.write_text((ROOT / "docs" / "performance.md").read_text())
+    readme.write_text("# Title\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\nAfter.\n")
+    bench.write_docs(result, docs=docs, readme=readme)
+    written = docs.read_text()
+    assert bench.markdown(result) in written and bench.scale_markdown(result) in written
+    assert written.split("<!-- bench:start -->")[0] == (ROOT / "docs" / "performance.md").read_text().split(
+        "<!-- bench:start -->")[0]
+    short = readme.read_text()
+    assert short.startswith("# Title\n\n<!-- bench:start -->\n") and short.endswith("<!-- bench:end -->\n\nAfter.\n")
+    rows = [line for line in short.splitlines() if line.startswith("| ") and not line.startswith("| measured")]
+    assert 3 <= len(rows) <= bench.README_ROWS, short
+    assert "docs/performance.md" in short
