@@ -2,9 +2,10 @@
 put between the store and the database, as deployments do (transaction mode, a small pool).
 
 Debian's `pgbouncer` (`scripts/test` installs it when it runs as root). It runs in the foreground as
-a child of the process that starts it, listening on loopback only, with trust authentication (the
-upstream server's password, if its URL has one, is in the auth file, readable by PgBouncer alone).
-PgBouncer refuses to run as root: started by root, it switches to `nobody`, which then owns its
+a child of the process that starts it, listening on loopback only. Its clients log in as the server
+URL's user: with that URL's password (md5), or, when the URL has none (a server that trusts its
+local clients), without one. The password is in the auth file, in a folder only PgBouncer reads:
+PgBouncer refuses to run as root, and started by root it switches to `nobody`, which then owns the
 folder (it reads the configuration again on RELOAD).
 
 Databases are added and removed while it runs (`add_database`, `remove_database`: the file is
@@ -129,8 +130,8 @@ class PgBouncer:
     # Databases --------------------------------------------------------------------------------
     def url(self, database: str, **query: str) -> str:
         """A client's URL for `database` (one this PgBouncer serves)."""
-        user = quote(self.user, safe="")
-        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}" + (f"?{urlencode(query)}" if query else "")
+        login = quote(self.user, safe="") + (f":{quote(self._password, safe='')}" if self._password else "")
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}" + (f"?{urlencode(query)}" if query else "")
 
     def add_database(self, name: str, search_path: str | None = None) -> str:
         """Serve `name`, a database on the server (the server URL's, with the schema `search_path`
@@ -168,7 +169,7 @@ class PgBouncer:
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir =
-auth_type = trust
+auth_type = {"md5" if self._password else "trust"}
 auth_file = {self._dir / "users.txt"}
 admin_users = {self.user}
 pool_mode = {self.pool_mode}
