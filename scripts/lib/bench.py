@@ -493,63 +493,78 @@ def scale(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     """`opts.scale` containers exchanging through a PgBouncer of `opts.scale_pool` server connections
     in front of the PostgreSQL store (see bench_scale.py), then a race of `opts.scale_race` of them
     for one new email."""
-    import random
-
     import psycopg
-    from bench_scale import EXISTING, NEW, ScaleSpec, Watch, simulate, summary
+    from bench_scale import Watch, simulate
     from pgbouncer import PgBouncer
 
     from customer_auth.customers import email_key
     from emulator.manifest import load_manifest
 
-    n, size = opts.scale, opts.sizes[0]
-    store = BenchStore("postgresql", size, workdir)
-    schema = f"bench_{size}"
-    with PgBouncer(POSTGRES_URL, pool_size=opts.scale_pool, max_clients=n + 50) as bouncer:
+    store = BenchStore("postgresql", opts.sizes[0], workdir)
+    schema = f"bench_{store.size}"
+    with PgBouncer(POSTGRES_URL, pool_size=opts.scale_pool, max_clients=opts.scale + 50) as bouncer:
         bouncer.add_database(schema, search_path=schema)
         url = bouncer.url(schema, application_name=SCALE_APPLICATION)  # pgbouncer=auto: recognised by the store
         manifest = load_manifest(ROOT / "app.config.yaml", {**SETTINGS, "STORE_URL": url})
-        sequence = manifest.find(SEQUENCE)
-        salt = secrets.token_hex(4)
-        rng = random.Random(salt)
-        per_container = 2 + math.ceil(2000 * opts.duration / n)  # more than the machine can answer in the time
-
-        def signed(kind: str, container: int, i: int) -> tuple[str, dict[str, Any]]:
-            email = customer_email(rng.randrange(size)) if kind == EXISTING else f"new-{salt}-{container}-{i}@bench.example"
-            return kind, _signed_web_params(manifest, store.integration, email)
-
-        log(f"  signing {n * per_container:,} requests for {n} containers ...")
-        requests = [[signed(NEW if i % 2 else EXISTING, c, i) for i in range(per_container)] for c in range(n)]
-        race_email = f"new-race-{salt}@bench.example"
-        racers = min(n, opts.scale_race)
-        spec = ScaleSpec(opts.duration, sequence.inputs, [(a.inputs, str(a.function)) for a in map(manifest.find, sequence.components)],
-                         requests, [_signed_web_params(manifest, store.integration, race_email) for _ in range(racers)])
+        spec, race_email = scale_spec(opts, manifest, store)
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"}
         raw = simulate(spec, Watch(POSTGRES_URL, SCALE_APPLICATION, bouncer, schema), env)
-        version = bouncer.show("VERSION")[0]["version"].removeprefix("PgBouncer ")
+        raw["pgbouncer"] = bouncer.show("VERSION")[0]["version"].removeprefix("PgBouncer ")
     with psycopg.connect(_pg_url(schema), autocommit=True) as conn:
-        race_customers = conn.execute("SELECT count(*) FROM customers WHERE email_key = %s",
-                                      [email_key(race_email)]).fetchone()[0]
-    done = summary(raw)
-    race_ids = {customer_id for customer_id, _, _ in raw["race"] if customer_id is not None}
-    race_failures = [failure for customer_id, failure, _ in raw["race"] if customer_id is None]
-    race_latencies = [latency for customer_id, _, latency in raw["race"] if customer_id is not None]
-    common = {"group": "scale", "backend": "postgresql", "customers": size, "concurrency": n, "containers": n,
-              "pool_size": opts.scale_pool, "pgbouncer": version, "exhausted": done["exhausted"], **raw["peaks"], **raw["memory"]}
-    rows = [{**common, "scenario": f"{n} containers via PgBouncer, {kind}",
+        raw["race_customers"] = conn.execute("SELECT count(*) FROM customers WHERE email_key = %s",
+                                             [email_key(race_email)]).fetchone()[0]
+    return scale_rows(opts, store.size, raw)
+
+
+def scale_spec(opts: argparse.Namespace, manifest: Any, store: BenchStore) -> tuple[Any, str]:
+    """What each container sends (signed now, alternately for an existing and a new customer: more
+    than the machine can answer in the time), and the race's requests for one new email."""
+    import random
+
+    from bench_scale import EXISTING, NEW, ScaleSpec
+
+    salt = secrets.token_hex(4)
+    rng = random.Random(salt)
+    per_container = 2 + math.ceil(2000 * opts.duration / opts.scale)
+
+    def signed(kind: str, container: int, i: int) -> tuple[str, dict[str, Any]]:
+        email = customer_email(rng.randrange(store.size)) if kind == EXISTING else f"new-{salt}-{container}-{i}@bench.example"
+        return kind, _signed_web_params(manifest, store.integration, email)
+
+    log(f"  signing {opts.scale * per_container:,} requests for {opts.scale} containers ...")
+    requests = [[signed(NEW if i % 2 else EXISTING, c, i) for i in range(per_container)] for c in range(opts.scale)]
+    race_email = f"new-race-{salt}@bench.example"
+    race = [_signed_web_params(manifest, store.integration, race_email) for _ in range(min(opts.scale, opts.scale_race))]
+    sequence = manifest.find(SEQUENCE)
+    steps = [(action.inputs, str(action.function)) for action in map(manifest.find, sequence.components)]
+    return ScaleSpec(opts.duration, sequence.inputs, steps, requests, race), race_email
+
+
+def scale_rows(opts: argparse.Namespace, size: int, raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per kind of exchange and one for the race, each with the run's peaks and memory."""
+    from bench_scale import EXISTING, NEW, summary
+
+    done, peaks = summary(raw), raw["peaks"]
+    race = raw["race"]  # (customer id or None, failure, latency) per racer
+    won = [latency for customer_id, _, latency in race if customer_id is not None]
+    failures = done["failures"] + [failure for customer_id, failure, _ in race if customer_id is None]
+    common = {"group": "scale", "backend": "postgresql", "customers": size, "concurrency": opts.scale,
+              "containers": opts.scale, "pool_size": opts.scale_pool, "pgbouncer": raw["pgbouncer"],
+              "exhausted": done["exhausted"], **peaks, **raw["memory"]}
+    rows = [{**common, "scenario": f"{opts.scale} containers via PgBouncer, {kind}",
              **summarise(done["latencies"][kind], done["elapsed"], done["errors"][kind])} for kind in (EXISTING, NEW)]
-    rows.append({**common, "scenario": f"{racers}-way race for one new email via PgBouncer", "concurrency": racers,
-                 **summarise(race_latencies, max(race_latencies, default=0.0), len(race_failures)),
-                 "race_customers": race_customers, "race_token_ids": len(race_ids)})
-    peaks = raw["peaks"]
+    rows.append({**common, "scenario": f"{len(race)}-way race for one new email via PgBouncer", "concurrency": len(race),
+                 **summarise(won, max(won, default=0.0), len(race) - len(won)), "race_customers": raw["race_customers"],
+                 "race_token_ids": len({customer_id for customer_id, _, _ in race if customer_id is not None})})
     for row in rows[:2]:
         log(f"  {row['scenario']:<40} {row['throughput']:>8.1f}/s  p50 {row['p50_ms']:>8.2f} ms  p99 {row['p99_ms']:>8.2f}"
             f"  errors {row['errors']}")
     log(f"  peaks: {peaks['server_connections']} server connections (pg_stat_activity), "
         f"{peaks['pgbouncer_clients']} PgBouncer clients ({peaks['pgbouncer_clients_waiting']} waiting, longest "
         f"{peaks['pgbouncer_maxwait_ms']:.0f} ms); memory {raw['memory']['pss_mb_median']} MB a container (PSS)")
-    log(f"  race: {len(raw['race'])} exchanges, {len(race_ids)} customer id(s) in the tokens, {race_customers} customer(s) stored")
-    for failure in (done["failures"] + race_failures)[:3]:
+    log(f"  race: {len(race)} exchanges, {rows[-1]['race_token_ids']} customer id(s) in the tokens, "
+        f"{raw['race_customers']} customer(s) stored")
+    for failure in failures[:3]:
         log(f"    failure: {failure[:300]}")
     if done["exhausted"]:
         log(f"  {done['exhausted']} container(s) sent every request signed for them before the time was up")
