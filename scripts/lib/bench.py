@@ -552,7 +552,8 @@ def scale_rows(opts: argparse.Namespace, size: int, raw: dict[str, Any]) -> list
               "containers": opts.scale, "pool_size": opts.scale_pool, "pgbouncer": raw["pgbouncer"],
               "exhausted": done["exhausted"], **peaks, **raw["memory"]}
     rows = [{**common, "scenario": f"{opts.scale} containers via PgBouncer, {kind}",
-             **summarise(done["latencies"][kind], done["elapsed"], done["errors"][kind])} for kind in (EXISTING, NEW)]
+             **summarise(done["latencies"][kind], opts.duration, done["errors"][kind]),
+             "throughput": round(done["in_time"][kind] / opts.duration, 1)} for kind in (EXISTING, NEW)]
     rows.append({**common, "scenario": f"{len(race)}-way race for one new email via PgBouncer", "concurrency": len(race),
                  **summarise(won, max(won, default=0.0), len(race) - len(won)), "race_customers": raw["race_customers"],
                  "race_token_ids": len({customer_id for customer_id, _, _ in race if customer_id is not None})})
