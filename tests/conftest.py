@@ -97,8 +97,8 @@ POSTGRES_URL = os.environ.get("STORE_TEST_POSTGRES_URL", "postgresql://postgres@
 POSTGRES_REQUIRED = os.environ.get("STORE_TEST_POSTGRES_REQUIRED") == "1"
 
 
-def _unavailable(reason: str) -> None:
-    message = f"PostgreSQL for the store tests is unavailable ({reason}); set STORE_TEST_POSTGRES_URL"
+def _unavailable(reason: str, remedy: str = "set STORE_TEST_POSTGRES_URL", what: str = "PostgreSQL") -> None:
+    message = f"{what} for the store tests is unavailable ({reason}); {remedy}"
     if POSTGRES_REQUIRED:
         pytest.fail(message + " (STORE_TEST_POSTGRES_REQUIRED=1)", pytrace=False)
     pytest.skip(message)
@@ -157,7 +157,7 @@ def pgbouncer(postgres_admin: Any) -> Iterator[Any]:
     try:
         bouncer = PgBouncer(POSTGRES_URL, pool_size=PGBOUNCER_POOL_SIZE).start()
     except PgBouncerUnavailable as error:
-        _unavailable(f"PgBouncer: {error}")
+        _unavailable(str(error), "scripts/test installs it when run as root", what="PgBouncer")
     SESSION_PROCESSES.add(bouncer.pid)
     yield bouncer
     bouncer.stop()
