@@ -97,8 +97,8 @@ POSTGRES_URL = os.environ.get("STORE_TEST_POSTGRES_URL", "postgresql://postgres@
 POSTGRES_REQUIRED = os.environ.get("STORE_TEST_POSTGRES_REQUIRED") == "1"
 
 
-def _unavailable(reason: str) -> None:
-    message = f"PostgreSQL for the store tests is unavailable ({reason}); set STORE_TEST_POSTGRES_URL"
+def _unavailable(reason: str, remedy: str = "set STORE_TEST_POSTGRES_URL", what: str = "PostgreSQL") -> None:
+    message = f"{what} for the store tests is unavailable ({reason}); {remedy}"
     if POSTGRES_REQUIRED:
         pytest.fail(message + " (STORE_TEST_POSTGRES_REQUIRED=1)", pytrace=False)
     pytest.skip(message)
@@ -142,12 +142,66 @@ def postgres_url(postgres_admin: Any) -> Iterator[str]:
     postgres_admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture(params=["tinydb", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh store of each backend in turn: the test runs once on TinyDB, once on PostgreSQL."""
+# PgBouncer: Debian's, in transaction mode with a small pool, in front of the test database (as
+# deployments put it between many action containers and one PostgreSQL). It is needed when PostgreSQL
+# is: missing, its tests fail where STORE_TEST_POSTGRES_REQUIRED=1 (CI), and are skipped elsewhere.
+PGBOUNCER_POOL_SIZE = 2  # server connections per database: fewer than the clients of most tests
+SESSION_PROCESSES: set[int] = set()  # children that live as long as the session: not leaked workers
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_admin: Any) -> Iterator[Any]:
+    """The session's PgBouncer (see above)."""
+    from scripts.lib.pgbouncer import PgBouncer, PgBouncerUnavailable
+
+    try:
+        bouncer = PgBouncer(POSTGRES_URL, pool_size=PGBOUNCER_POOL_SIZE).start()
+    except PgBouncerUnavailable as error:
+        _unavailable(str(error), "scripts/test installs it when run as root", what="PgBouncer")
+    SESSION_PROCESSES.add(bouncer.pid)
+    yield bouncer
+    bouncer.stop()
+
+
+def through_pgbouncer(request: pytest.FixtureRequest, url: str) -> str:
+    """The schema of `url` (a `postgres_url`) through the session's PgBouncer: a database of its own
+    there, whose server connections use that schema (PgBouncer before 1.20 refuses `options`), so a
+    pool of its own; closed and removed after the test."""
+    bouncer = request.getfixturevalue("pgbouncer")
+    schema = dict(parse_qsl(urlsplit(url).query))["application_name"]  # see with_search_path
+    bouncer.add_database(schema, search_path=schema)
+    routed = bouncer.url(schema, application_name=schema)
+
+    def finish() -> None:
+        open_store(routed).close()
+        bouncer.remove_database(schema)
+
+    request.addfinalizer(finish)
+    return routed
+
+
+BACKENDS = ["tinydb", pytest.param("postgresql", marks=pytest.mark.postgres)]
+THROUGH_PGBOUNCER = pytest.param("pgbouncer", marks=[pytest.mark.postgres, pytest.mark.pgbouncer])
+
+
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of the backend `request.param` names: tinydb, postgresql, or pgbouncer (the
+    same PostgreSQL through PgBouncer)."""
     if request.param == "tinydb":
         return f"tinydb://{tmp_path}/store.json"
-    return request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("postgres_url")
+    return through_pgbouncer(request, url) if request.param == "pgbouncer" else url
+
+
+@pytest.fixture(params=BACKENDS)
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each backend in turn: the test runs once on TinyDB, once on PostgreSQL."""
+    return backend_url(request, tmp_path)
+
+
+# A test that also runs through PgBouncer: its `any_store_url` (and so `emulator`) is each backend,
+# then PostgreSQL through PgBouncer.
+also_through_pgbouncer = pytest.mark.parametrize("any_store_url", [*BACKENDS, THROUGH_PGBOUNCER], indirect=True)
 
 
 @pytest.fixture
@@ -257,10 +311,10 @@ def no_leaked_workers() -> Iterator[None]:
     before = child_pids()
     yield
     deadline = time.monotonic() + 3
-    leaked = child_pids() - before
+    leaked = child_pids() - before - SESSION_PROCESSES
     while leaked and time.monotonic() < deadline:
         time.sleep(0.05)
-        leaked = child_pids() - before
+        leaked = child_pids() - before - SESSION_PROCESSES
     if leaked:
         for pid in leaked:
             try:

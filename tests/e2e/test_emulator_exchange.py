@@ -13,7 +13,7 @@ import requests
 from customer_auth.integrations import Integration
 from emulator.bundle import emulator_app
 from emulator.manifest import load_manifest
-from tests.conftest import CRYPT_KEY, ROOT, SEED_CUSTOMER, oauth_client, token_customer_id
+from tests.conftest import CRYPT_KEY, ROOT, SEED_CUSTOMER, also_through_pgbouncer, oauth_client, token_customer_id
 from tests.emulator.conftest import AUTH_HEADER
 
 OW_AUTH = {"Authorization": AUTH_HEADER}  # the namespaces API takes the guest key, as wsk sends it
@@ -204,9 +204,11 @@ def test_over_the_rate_limit(tmp_path):
 
 
 @pytest.mark.slow
+@also_through_pgbouncer
 def test_concurrent_exchanges_for_one_new_email(emulator, served, integration):
     """A real HTTP server, 64 overlapping exchanges for one new email, several warm workers per action:
-    exactly one customer, and every token carries its id."""
+    exactly one customer, and every token carries its id (also through PgBouncer, whose pool is
+    smaller than the workers)."""
     _, controller, store = emulator
 
     def exchange(_: int) -> dict:

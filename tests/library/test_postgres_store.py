@@ -1,4 +1,6 @@
-"""PostgreSQL-only behaviour: migrations, pooling and reconnection, bounded waits, the schema's shape.
+"""PostgreSQL-only behaviour: migrations, pooling and reconnection, bounded waits, the schema's shape;
+each test runs on PostgreSQL directly, then through PgBouncer in transaction mode (the pool smaller
+than the clients), and the last ones are about PgBouncer itself.
 
 The storage rules every backend shares are in test_store.py, which runs on PostgreSQL too."""
 from __future__ import annotations
@@ -17,10 +19,21 @@ from customer_auth.integrations import Integration
 from customer_auth.store import StoreError, migrations, open_store
 from customer_auth.store.base import Admission, RateLimit
 from customer_auth.store.postgres_store import PostgresStore
-from tests.conftest import race
+from tests.conftest import PGBOUNCER_POOL_SIZE, race, through_pgbouncer
 from tests.library.test_store import customer, use_nonce
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(params=["direct", pytest.param("pgbouncer", marks=pytest.mark.pgbouncer)])
+def postgres_url(request: pytest.FixtureRequest, postgres_url: str) -> str:
+    """The test's schema, directly, then through PgBouncer."""
+    return through_pgbouncer(request, postgres_url) if request.param == "pgbouncer" else postgres_url
+
+
+@pytest.fixture
+def store_url(postgres_url: str) -> str:  # this module's store is PostgreSQL only
+    return postgres_url
 
 
 def schema_of(store: PostgresStore) -> str:
@@ -117,8 +130,12 @@ def test_first_use_connects_lazily_and_the_pool_is_reused(postgres_url):
     pool = store._pool
     for _ in range(20):
         store.find_customer(1, "nobody@example.com")
-    assert store._pool is pool and pool.get_stats()["connections_num"] <= 2
+    assert store._pool is pool and pool.get_stats()["connections_num"] == 1
+    assert pool.max_size == 1  # a container runs one activation at a time: one connection
     store.close()
+    with closing(PostgresStore(postgres_url + "&pool_max_size=3")) as store:
+        store.customer_count()
+        assert store._pool.max_size == 3
 
 
 def test_reconnects_after_its_connections_are_killed(store, postgres_admin):
@@ -236,11 +253,6 @@ def test_action_reports_internal_error_with_reason_in_log(actions, capsys):
     assert "Internal server error" in str(result["error"]["body"])
     assert "Connection refused" in capsys.readouterr().out
     open_store("postgresql://postgres@127.0.0.1:1/test").close()
-
-
-@pytest.fixture(params=["postgresql"])
-def store_url(request, postgres_url):  # this module's store is PostgreSQL only
-    return postgres_url
 
 
 def test_every_field_has_a_column(store, postgres_admin):

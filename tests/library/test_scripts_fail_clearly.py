@@ -52,6 +52,7 @@ def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
     ("statement_timeout=abc", "statement_timeout='abc' is no duration"),
     ("auto_migrate=maybe", "auto_migrate='maybe'"),
     ("pool_max_size=0", "pool_max_size at least 1"),
+    ("pgbouncer=maybe", "pgbouncer='maybe'"),
     ("pool_timeout=-1", "pool_timeout must be above 0"),
 ])
 def test_a_bad_postgres_option_is_named_at_once(option: str, message: str) -> None:

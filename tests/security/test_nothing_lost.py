@@ -1,6 +1,7 @@
 """Claim 2, nothing lost: the emulator and its workers killed with SIGKILL again and again during a
 stream of new customers; after each restart the store opens and every customer whose token reached
-the client exists. The TinyDB file is never left unreadable. Both storage backends."""
+the client exists. The TinyDB file is never left unreadable. Both storage backends, and PostgreSQL
+through PgBouncer (where a killed client's connection is PgBouncer's to clean up)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
 from customer_auth.store.tinydb_store import TinyDBStore
-from tests.conftest import CRYPT_KEY, ROOT, free_port, token_customer_id
+from tests.conftest import CRYPT_KEY, ROOT, also_through_pgbouncer, free_port, token_customer_id
 
 ROUNDS = 5
 
@@ -60,6 +61,7 @@ def wait_until_up(base: str) -> None:
 
 
 @pytest.mark.slow
+@also_through_pgbouncer
 def test_sigkill_during_a_stream_of_new_customers(any_store_url, tmp_path):
     integration = open_store(any_store_url).add_integration(Integration(name="stream"))
     confirmed: dict[str, int] = {}

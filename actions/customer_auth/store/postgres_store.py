@@ -2,7 +2,10 @@
 
 - One `psycopg_pool.ConnectionPool` per store, opened on first use (creating the store costs nothing)
   and kept for the life of the warm action container, so activations after the first reuse its
-  connections. Connections are not checked before use (a check is one more round trip per request):
+  connection. It holds one connection by default: an OpenWhisk container runs one activation at a
+  time, and hundreds of warm containers each holding several would exhaust the server's
+  `max_connections` (`pool_max_size` raises it for a process that serves several threads).
+  Connections are not checked before use (a check is one more round trip per request):
   a connection the server dropped (a restart, a failover, an idle timeout) fails on first use, is
   discarded with every other dead idle connection (`ConnectionPool.check`), and the work is retried
   once on a fresh connection.
@@ -12,20 +15,39 @@
   `pool_timeout`, and every statement by `statement_timeout`. A database that is down or slow raises
   `StoreError` with the reason (never the password); a down server is reported as soon as a connection
   attempt made during the request has failed, not after the whole wait.
+- Through a connection pooler in transaction mode (PgBouncer, the way many containers share one
+  database), each transaction may run on another server connection, shared with other clients: the
+  store then keeps nothing in the session. No server-side prepared statements (psycopg's
+  `prepare_threshold=None`: psycopg prepares a statement run five times, and its name then clashes on
+  a server connection where another client prepared it: `DuplicatePreparedStatement`), and no
+  session setting: `statement_timeout` travels with each statement, as `SET LOCAL statement_timeout =
+  ...; <statement>` in one message, one implicit transaction and one round trip (the values are then
+  bound by psycopg's client-side binding, `ClientCursor`). Nothing else here lives in a session:
+  no advisory session lock (the migrations take `pg_advisory_xact_lock`), no LISTEN, no temporary
+  table, no cursor WITH HOLD (the export's cursor lives in its transaction). A pooler is recognised
+  on connecting: PgBouncer, like every pooler that multiplexes sessions, hands the client a cancel key
+  of its own, so the process id in it is not the server process's `pg_backend_pid()` (one statement
+  per new connection; `SHOW pool_mode` answers only on PgBouncer's admin console). `pgbouncer=true`
+  skips that statement, `pgbouncer=false` keeps the session setting and prepared statements (a
+  pooler in session mode, or a proxy that passes the cancel key through). PostgreSQL 13 or newer
+  applies a `SET LOCAL` to the next statement of the same message; PgBouncer before 1.20 refuses the
+  `options` parameter (set such settings on the database role instead).
 - The rules the TinyDB store keeps under its file lock are kept here by the database: find-or-create
   and nonce use are single `INSERT ... ON CONFLICT` statements, integration names are `UNIQUE`.
 - The schema is created and upgraded by `migrations.py` on first use of each pool; a current schema
   costs that pool one statement (`auto_migrate=0` turns migrating off, for a role without DDL rights;
   then run `scripts/store migrate`).
-- Every value is bound as a parameter; column names come from code, composed with `psycopg.sql` once,
-  when the module is imported.
+- Every value is bound as a parameter (server-side, or behind a pooler client-side by psycopg); column
+  names come from code, composed with `psycopg.sql` once, when the module is imported.
 
 URL: `postgresql://user:password@host:port/dbname?param=value...`. Any libpq parameter may be given
 (`sslmode`, `options`, `application_name`...); these are the store's own, removed before connecting:
   statement_timeout  default 5000 (ms, or PostgreSQL units such as `5s`)
   pool_timeout       default 5    (seconds to wait for a pooled connection)
-  pool_max_size      default 4    (connections per container; OpenWhisk runs one activation at a time)
+  pool_max_size      default 1    (connections per container; OpenWhisk runs one activation at a time)
   auto_migrate       default 1
+  pgbouncer          default auto (true: a transaction-mode pooler is in between; false: none; auto:
+                     recognised on connecting, as above)
 and these libpq defaults are added when absent: connect_timeout=5, keepalives_idle=10,
 keepalives_interval=5, keepalives_count=3.
 """
@@ -57,7 +79,8 @@ from .base import Admission, RateLimit, Revocation, StoreError
 
 log = logging.getLogger("customer_auth.store")
 
-STORE_PARAMS = {"statement_timeout": "5000", "pool_timeout": "5", "pool_max_size": "4", "auto_migrate": "1"}
+STORE_PARAMS = {"statement_timeout": "5000", "pool_timeout": "5", "pool_max_size": "1", "auto_migrate": "1",
+                "pgbouncer": "auto"}
 LIBPQ_DEFAULTS = {"connect_timeout": "5", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
 NONCE_PURGE_INTERVAL = 60.0  # seconds between purges of expired nonces, per container
 BATCH = 1000  # rows per executemany in imports, and per fetch in exports
@@ -99,12 +122,21 @@ class PostgresStore:
         except ConfigurationError:
             raise StoreError(f"bad PostgreSQL store URL parameter: auto_migrate={own['auto_migrate']!r} "
                              "(1/true/yes/on or 0/false/no/off)") from None
+        try:  # None: find out on connecting
+            auto = own["pgbouncer"].strip().lower() in ("auto", "")
+            self._pgbouncer = None if auto else settings.flag(own, "pgbouncer", False)
+        except ConfigurationError:
+            raise StoreError(f"bad PostgreSQL store URL parameter: pgbouncer={own['pgbouncer']!r} "
+                             "(auto, 1/true/yes/on or 0/false/no/off)") from None
+        self._set_local_timeout = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(self._statement_timeout))
+        self._pooled_cursor = _pooled_cursor_class(self._set_local_timeout)
         self._pool: ConnectionPool | None = None
         self._pid = 0
         self._lock = threading.Lock()
         self._migrated = False
         self._connect_error: tuple[float, Exception] | None = None
         self._next_purge = 0.0
+        self._pooler_logged = False
 
     # Connections -----------------------------------------------------------------------------
     def _ready_pool(self) -> ConnectionPool:
@@ -148,7 +180,22 @@ class PostgresStore:
         return Connection
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        conn.execute("SELECT set_config('statement_timeout', %s, false)", [self._statement_timeout])
+        """A new connection: the session's statement_timeout, or, through a pooler, no session state."""
+        pooled = self._pgbouncer
+        if pooled is None:  # a pooler's cancel key is its own, not the server process's (see above)
+            pooled = conn.execute("SELECT pg_backend_pid()").fetchone()[0] != conn.info.backend_pid
+            if pooled and not self._pooler_logged:
+                self._pooler_logged = True
+                log.info("PostgreSQL at %s is reached through a connection pooler: no prepared statements, "
+                         "no session settings (pgbouncer=auto)", self.location)
+        if pooled:
+            conn.prepare_threshold = None
+            conn.cursor_factory = self._pooled_cursor
+        else:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", [self._statement_timeout])
+
+    def _pooled(self, conn: psycopg.Connection[Any]) -> bool:
+        return conn.cursor_factory is self._pooled_cursor
 
     def _getconn(self) -> tuple[ConnectionPool, psycopg.Connection[Any]]:
         """A checked connection; StoreError when none comes within pool_timeout, or at once when a
@@ -180,6 +227,8 @@ class PostgresStore:
                 if not self._migrated:
                     self._migrate(conn)
                 with conn.transaction():
+                    if self._pooled(conn):  # for the statements of this transaction that carry none (a named cursor's)
+                        conn.execute(self._set_local_timeout)
                     yield conn
         finally:
             pool.putconn(conn)
@@ -433,6 +482,22 @@ class PostgresStore:
 
 class _Retry(Exception):
     """The connection was found dead: run the work again on another one."""
+
+
+def _pooled_cursor_class(set_local_timeout: sql.Composed) -> type[psycopg.ClientCursor[Any]]:
+    """The cursor of a connection through a transaction pooler: each statement is sent after
+    `set_local_timeout` in the same message (simple query protocol, so one implicit transaction, one
+    round trip, no prepared statement), its values bound client-side; the cursor is left on the
+    statement's result."""
+    prefix = set_local_timeout + sql.SQL("; ")
+
+    class PooledCursor(psycopg.ClientCursor):  # type: ignore[type-arg]
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+            super().execute(prefix + (sql.SQL(query) if isinstance(query, str) else query), params, **kwargs)
+            self.nextset()
+            return self
+
+    return PooledCursor
 
 
 # Statements ----------------------------------------------------------------------------------
