@@ -29,6 +29,8 @@ from tests.secret_audit import AUDIT
 
 HERE = Path(__file__).parent
 NAMESPACE = "guest"
+MUTATION = ("mutation($customer: CustomerCreateInput!) { exchangeExternalCustomerToken(input: {customer: $customer})"
+            " { token customer { email } } }")
 NODE_TIMEOUT = 60  # seconds for one client request
 AIO_TIMEOUT = 180  # seconds for one aio command (a deployment uploads four 10 MB zips)
 
@@ -70,6 +72,17 @@ class NodeClients:
         reply = json.loads(line)
         assert "failure" not in reply, reply["failure"]
         return reply
+
+    def exchange(self, integration: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Adobe's signer signs the POST of `body` to `url` as `integration` and fetch sends it; the
+        answer, a 200, and the customer it names (a GraphQL answer's or the web sequence's)."""
+        answer = self.ask({"op": "fetch", "credentials": credentials(integration), "method": "POST", "url": url,
+                           "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)})
+        assert answer["status"] == 200, (url, answer["body"])
+        result = json.loads(answer["body"])
+        exchanged = result["data"]["exchangeExternalCustomerToken"] if "data" in result else result
+        assert exchanged["token"].count(".") == 2, result
+        return exchanged["customer"]
 
     def openwhisk(self, apihost: str, call: str, **args: Any) -> dict[str, Any]:
         options = {"apihost": apihost, "api_key": GUEST_KEY, "namespace": NAMESPACE}

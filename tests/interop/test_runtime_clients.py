@@ -17,13 +17,11 @@ import pytest
 from customer_auth.integrations import Integration
 from customer_auth.store import open_store
 from tests.conftest import CRYPT_KEY, SEED_CUSTOMER
-from tests.interop.conftest import Aio, NodeClients, credentials, emulator_process
+from tests.interop.conftest import MUTATION, Aio, NodeClients, emulator_process
 
 import deploy  # scripts/lib/deploy.py
 
 DENIED = "You do not have permission to access this resource."
-MUTATION = ("mutation($customer: CustomerCreateInput!) { exchangeExternalCustomerToken(input: {customer: $customer})"
-            " { token customer { email } } }")
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +70,7 @@ def test_aio_deploys_the_written_manifest_and_the_signer_gets_a_token_through_it
          {"query": MUTATION, "variables": {"customer": SEED_CUSTOMER}}),
     ]
     for url, body in exchanges:
-        answer = node_clients.ask({"op": "fetch", "credentials": credentials(integration), "method": "POST",
-                                   "url": url, "headers": {"Content-Type": "application/json"},
-                                   "body": json.dumps(body)})
-        assert answer["status"] == 200, (url, answer["body"])
-        result = json.loads(answer["body"])
-        customer = result["data"]["exchangeExternalCustomerToken"]["customer"] if "data" in result else result["customer"]
-        assert customer["email"] == SEED_CUSTOMER["email"]
-
+        assert node_clients.exchange(integration, url, body)["email"] == SEED_CUSTOMER["email"]
 
 def test_aio_rt_commands_invoke_and_read_what_ran(deployed, aio: Aio) -> None:
     assert deployed.returncode == 0, deployed.stderr
