@@ -53,7 +53,9 @@ class Response:
         return self.status_code == SUCCESS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "statusCode": self.status_code, "success": self.success, "result": self.result}
+        """As OpenWhisk shows a response (ActivationResponse.toExtendedJson): the status code is its
+        store's detail, shown as `status` and `success` (a list summary carries it)."""
+        return {"status": self.status, "success": self.success, "result": self.result}
 
 
 @dataclass

@@ -63,8 +63,8 @@ def _too_large(_: Exception) -> Response:
 
 
 def _http_error(err: HTTPException) -> Response | HTTPException:
-    """Unknown routes and methods under /api/ answer in OpenWhisk's {"error", "code"} shape."""
-    if not request.path.startswith("/api/"):
+    """Unknown routes and methods under /api/ and /runtime/ answer in OpenWhisk's {"error", "code"} shape."""
+    if not request.path.startswith(("/api/", "/runtime/")):
         return err
     message = RESOURCE_DOES_NOT_EXIST if err.code == 404 else (err.description or err.name)
     return _error(err.code or 500, message)

@@ -22,6 +22,7 @@ from werkzeug.wsgi import get_input_stream
 
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.graphql.facade import MAX_BODY_BYTES
+from emulator.rest_api import prefers_html
 
 FacadeFactory = Callable[[], GraphQLFacade]
 ACTIVATION_HEADER = "x-openwhisk-activation-id"
@@ -35,10 +36,7 @@ def note_activation(activation_id: str) -> None:
 
 def wants_editor() -> bool:
     """A browser navigating to the endpoint, not a GraphQL client (those send `query` or ask for JSON)."""
-    if request.method != "GET" or "query" in request.args:
-        return False
-    accept = request.accept_mimetypes
-    return accept.quality("text/html") > 0 and accept.best_match(["application/json", "text/html"]) == "text/html"
+    return request.method == "GET" and "query" not in request.args and prefers_html()
 
 
 def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql",

@@ -9,6 +9,7 @@ the file, the key path and the problem, because a traceback tells a user nothing
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -124,6 +125,8 @@ class Package:
 class Manifest:
     packages: dict[str, Package]
     path: Path | None = None
+    # When it was read (epoch ms): its entities' `updated`, as a deployment's is when it was made.
+    updated: int = field(default_factory=lambda: int(time.time() * 1000))
 
     @property
     def root(self) -> Path:

@@ -200,26 +200,32 @@ class EntityRegistry:
         return doc, [r for r in removed if r is not None]
 
     def _package_doc(self, name: str, brief: bool = False) -> dict[str, Any]:
+        """A package as OpenWhisk shows it: in a list, its summary, where `binding` is false for a package
+        that binds none (WhiskPackage.summaryAsJson); whole, `binding` {} and its members' names,
+        versions and annotations (WhiskPackageWithActions)."""
         doc = self.packages.get(name)
         if doc is None:  # a manifest package, shown as a deployment would show it
-            pkg = self._manifest().packages[name]
-            doc = PackageDoc(name, [{"key": k, "value": v} for k, v in pkg.inputs.items()])
+            manifest = self._manifest()
+            doc = PackageDoc(name, [{"key": k, "value": v} for k, v in manifest.packages[name].inputs.items()],
+                             updated=manifest.updated)
         out: dict[str, Any] = {
             "namespace": self.namespace, "name": name, "version": doc.version, "publish": doc.publish,
-            "annotations": copy.deepcopy(doc.annotations), "binding": {}, "updated": doc.updated,
+            "annotations": copy.deepcopy(doc.annotations), "binding": False if brief else {}, "updated": doc.updated,
         }
         if not brief:
             out["parameters"] = copy.deepcopy(doc.parameters)
-            out["actions"] = [self._brief(a) for a in self._members(name)]
+            out["actions"] = [{k: member[k] for k in ("name", "version", "annotations")}
+                              for member in self._members(name)]
             out["feeds"] = []
         return out
 
     def _members(self, package: str) -> list[dict[str, Any]]:
         docs: dict[str, dict[str, Any]] = {}
-        pkg = self._manifest().packages.get(package)
+        manifest = self._manifest()
+        pkg = manifest.packages.get(package)
         if pkg is not None:
             for entity in [*pkg.actions.values(), *pkg.sequences.values()]:
-                docs[entity.name] = _manifest_doc(entity, self.namespace)
+                docs[entity.name] = _manifest_doc(entity, self.namespace, manifest.updated)
         for doc in self.actions.values():
             if doc.package == package:
                 docs[doc.name] = self._action_doc(doc, code=False)
@@ -244,10 +250,11 @@ class EntityRegistry:
             doc = self.actions.get(f"{package}/{name}")
             if doc is not None:
                 return self._action_doc(doc, code=code)
-        entity = self._manifest().find(f"{package}/{name}")
+        manifest = self._manifest()
+        entity = manifest.find(f"{package}/{name}")
         if entity is None:
             raise ApiError(404, RESOURCE_DOES_NOT_EXIST)
-        return _manifest_doc(entity, self.namespace)
+        return _manifest_doc(entity, self.namespace, manifest.updated)
 
     def put_action(self, package: str, name: str, body: dict[str, Any],
                    overwrite: bool) -> tuple[dict[str, Any], Action | Sequence | None]:
@@ -442,8 +449,9 @@ def kept_names(state_file: Path | None) -> list[str]:
     return [f"{a.get('package')}/{a.get('name')}" for a in state.get("actions", []) if isinstance(a, dict)]
 
 
-def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
-    """A manifest entity shown as OpenWhisk shows a deployed one (code omitted)."""
+def _manifest_doc(entity: Action | Sequence, namespace: str, updated: int) -> dict[str, Any]:
+    """A manifest entity shown as OpenWhisk shows a deployed one (code omitted), `updated` when the
+    manifest was read."""
     annotations = [{"key": k, "value": v} for k, v in entity.annotations.items() if k not in ("web-export", "raw-http")]
     if entity.web:
         annotations.append({"key": "web-export", "value": True})
@@ -460,7 +468,7 @@ def _manifest_doc(entity: Action | Sequence, namespace: str) -> dict[str, Any]:
     annotations.append({"key": "exec", "value": exec_doc["kind"]})
     return {"namespace": f"{namespace}/{entity.package}", "name": entity.name, "version": entity.version,
             "publish": False, "exec": exec_doc, "annotations": annotations, "parameters": parameters,
-            "limits": limits, "updated": 0}
+            "limits": limits, "updated": updated}
 
 
 def _is_sequence_doc(doc: ActionDoc) -> bool:

@@ -1,10 +1,11 @@
 """OpenWhisk's REST API for namespaces, packages and actions (what `wsk` and the `openwhisk` npm client call).
 
-Routes, parameters, status codes and messages follow the controller (core/controller/.../Actions.scala,
-Packages.scala, Namespaces.scala, ApiUtils.scala and apiv1swagger.json). Every route under
-`/api/v1/namespaces` takes HTTP basic authentication with the emulator's key (`authenticate`, which
-`create_app` installs for the activations routes too). The rules live in the registry and the
-controller; the routes only translate HTTP.
+Routes, parameters, status codes and messages follow the controller (core/controller/.../Controller.scala,
+Actions.scala, Packages.scala, Namespaces.scala, Limits.scala, ApiUtils.scala and apiv1swagger.json),
+plus the one route of Adobe I/O Runtime that Adobe's aio CLI needs (log forwarding). Every route under
+`/api/v1/namespaces` and `/runtime/namespaces` takes HTTP basic authentication with the emulator's key
+(`authenticate`, which `create_app` installs for the activations routes too). The rules live in the
+registry and the controller; the routes only translate HTTP.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activa
 from emulator.apikey import key_matches
 from emulator.controller import Controller, EntityNotFound
 from emulator.manifest import Sequence
+from emulator.platform import info_document, namespace_limits
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
 from emulator.web_actions import MAX_WAIT_MS, PARAMETERS_NOT_ALLOWED, error_response, final_params
 
@@ -34,6 +36,10 @@ MAX_LIST_LIMIT = 200
 DOCS_WITH_COUNT = "The parameter 'docs' is not permitted with 'count'."
 BAD_EPOCH = "Parameter is not a valid value for epoch seconds: {}"  # OpenWhisk's words, for milliseconds too
 MAX_PUT_BYTES = MAX_CODE_BYTES * 4 // 3 + 1024 * 1024  # a 48 MB zip in base64, plus the document
+KEYED_PATHS = ("/api/v1/namespaces", "/runtime/namespaces")
+HOME_PAGE = "openwhisk_home_page"  # app.extensions: the page a browser gets at `/` (the console), if any
+# Adobe I/O Runtime keeps a namespace's logs itself unless told to forward them elsewhere.
+LOGS_KEPT = "adobe_io_runtime"
 
 rest = Blueprint("openwhisk_rest", __name__)
 
@@ -55,7 +61,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def authenticate() -> Response | None:
     """before_request hook: the namespaces API needs the key; web actions and GraphQL do not."""
-    if not request.path.startswith("/api/v1/namespaces"):
+    if not request.path.startswith(KEYED_PATHS):
         return None
     ok = key_matches(request.headers.get("Authorization"), current_app.config["OW_AUTH"])
     if ok:
@@ -121,7 +127,23 @@ def _api_error(err: ApiError) -> Response:
     return _error(err.status, err.message)
 
 
-# ------------------------------------------------------------------------------ namespaces and packages
+def prefers_html() -> bool:
+    """A browser navigating (it asks for HTML before JSON), not an API client (`*/*` or JSON)."""
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > 0 and accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+# ------------------------------------------------------------------------------ the platform
+
+@rest.get("/")
+def platform_info() -> Response:
+    """OpenWhisk's info document (Controller.info; no key needed), which Adobe's aio CLI reads before
+    a deployment; a browser navigating here gets the home page (the console) instead."""
+    page = current_app.extensions.get(HOME_PAGE)
+    if page is not None and prefers_html():
+        return page()
+    return _json(info_document())
+
 
 @rest.get("/api/v1")
 @rest.get("/api/v1/")
@@ -134,6 +156,27 @@ def info() -> Response:
 @rest.get("/api/v1/namespaces")
 def list_namespaces() -> Response:
     return _json([_controller().namespace])
+
+
+@rest.get("/api/v1/namespaces/<ns>/limits")
+def limits(ns: str) -> Response:
+    """`wsk namespace get`'s limits (Limits.scala): the system's, as no namespace sets its own here."""
+    _namespace(ns)
+    return _json(namespace_limits())
+
+
+@rest.get("/runtime/namespaces/<ns>/logForwarding")
+def log_forwarding(ns: str) -> Response:
+    """Adobe I/O Runtime's log-forwarding settings, which `aio rt activation logs` asks for first:
+    the logs stay where `wsk activation logs` reads them, as an I/O Runtime namespace with none set."""
+    _namespace(ns)
+    return _json({LOGS_KEPT: {}})
+
+
+@rest.get("/runtime/namespaces/<ns>/logForwarding/errors")
+def log_forwarding_errors(ns: str) -> Response:
+    _namespace(ns)
+    return _json({"configured_forwarder": LOGS_KEPT, "errors": []})
 
 
 @rest.get("/api/v1/namespaces/<ns>/packages")

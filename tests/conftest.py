@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,7 @@ from customer_auth.store import open_store
 pytest_plugins = ["tests.secret_audit"]
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))  # the scripts' modules (deploy, package, ...) for their tests
 CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 SEED_CUSTOMER = {"firstname": "Roni", "lastname": "Cost", "email": "roni_cost@example.com", "is_subscribed": False}
 
@@ -366,3 +368,13 @@ def served(emulator) -> Iterator[str]:
     """The emulator behind a real HTTP server thread; yields its base URL."""
     with serving(emulator[0], emulator[1]) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def zips(tmp_path_factory) -> dict[str, Path]:
+    """The action zips, built once per test session by scripts/package (pip takes a while)."""
+    import package  # scripts/lib/package.py
+
+    out = tmp_path_factory.mktemp("dist")
+    assert package.main(["--out", str(out)]) == 0
+    return {path.stem: path for path in out.glob("*.zip")}

@@ -28,7 +28,7 @@ from emulator.app import current_controller
 from emulator.console.exchange import exchange, signed_url, timeline
 from emulator.console.loopback import refusal
 from emulator.manifest import Action, Sequence
-from emulator.rest_api import AUTH_CHALLENGE
+from emulator.rest_api import AUTH_CHALLENGE, HOME_PAGE
 
 STATIC = Path(__file__).parent / "static"
 MAX_PAGE = 100
@@ -50,6 +50,7 @@ def register(app: Flask, store: Store | None,
              settings: Callable[[], Mapping[str, Any] | None] = lambda: None) -> None:
     """Serve the console on `app`; `store` is the bundle's (None without it), `settings` its inputs."""
     app.extensions["console"] = ConsoleContext(store, settings)
+    app.extensions[HOME_PAGE] = index  # `/` answers a browser with the console, other clients OpenWhisk's info
     app.register_blueprint(console)
 
 
@@ -97,8 +98,8 @@ def _local_or_key() -> None:
 
 # ------------------------------------------------------------------------------ the page
 
-@console.get("/")
 def index() -> Response:
+    """The console, which `/` gives a browser (emulator.rest_api.platform_info)."""
     return _page("index.html")
 
 
@@ -218,6 +219,7 @@ def activation_timeline(activation_id: str) -> Response:
 def _record(activation: Activation) -> dict[str, Any]:
     """The REST API's record (already redacted by the controller), plus what the page sorts and labels by."""
     record = activation.to_dict()
+    record["statusCode"] = activation.response.status_code  # as in OpenWhisk's list summaries
     record["path"] = activation.annotation("path") or activation.name
     record["kind"] = activation.annotation("kind")
     return record

@@ -1,8 +1,10 @@
 """scripts/deploy: deploy the manifest's package, actions (from dist/, see scripts/package) and sequences
 to an OpenWhisk API host through its REST API, as `wsk` does; idempotent (every PUT overwrites).
 
-`--manifest` instead writes the equivalent wskdeploy manifest (dist/manifest.yaml) for teams that
-deploy with wskdeploy; its inputs keep their `$VAR` references, so no secret is written to it.
+`--manifest` instead writes the equivalent deployment manifest (dist/manifest.yaml) for teams that
+deploy with Adobe's aio CLI (`aio rt deploy -m dist/manifest.yaml`) or wskdeploy (`wskdeploy -m
+dist/manifest.yaml`), both run from the folder holding dist/; its inputs keep their `$VAR` references,
+so no secret is written to it.
 """
 from __future__ import annotations
 
@@ -39,13 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespace", default="_", help="default: the key's own namespace")
     parser.add_argument("--app-config", default=str(ROOT / "app.config.yaml"))
     parser.add_argument("--dist", default=str(ROOT / "dist"), help="where scripts/package put the zips")
-    parser.add_argument("--manifest", action="store_true", help="write dist/manifest.yaml for wskdeploy instead")
+    parser.add_argument("--manifest", action="store_true",
+                        help="write dist/manifest.yaml for aio rt deploy and wskdeploy instead")
     parser.add_argument("--insecure", action="store_true", help="do not verify the API host's TLS certificate")
     args = parser.parse_args(argv)
     try:
         if args.manifest:
-            path = write_wskdeploy_manifest(Path(args.app_config), Path(args.dist))
-            print(f"wrote {path}; deploy with: wskdeploy -m {path}")
+            path = write_deployment_manifest(Path(args.app_config), Path(args.dist))
+            relative = f"{path.parent.name}/{path.name}"
+            print(f"wrote {path}\ndeploy it from {path.parent.parent} with either of\n"
+                  f"  aio rt deploy -m {relative}\n  wskdeploy -m {relative}\n"
+                  "(the settings its inputs name, $STORE_URL and the others, are read from the environment then)")
             return 0
         missing = [flag for flag, value in (("--apihost", args.apihost), ("--auth", args.auth)) if not value]
         if missing:
@@ -159,20 +165,27 @@ def annotations(entity: Action | Sequence) -> list[dict[str, Any]]:
 
 
 class _Unresolved(dict):
-    """Interpolates `$VAR` to itself, so the wskdeploy manifest keeps references, not values."""
+    """Interpolates `$VAR` to itself, so the deployment manifest keeps references, not values."""
 
     def get(self, key: str, default: Any = None) -> str:
         return f"${key}"
 
 
-def write_wskdeploy_manifest(app_config: Path, dist: Path) -> Path:
+def write_deployment_manifest(app_config: Path, dist: Path) -> Path:
+    """dist/manifest.yaml, which `aio rt deploy -m` and `wskdeploy -m` both deploy when run from the
+    folder holding dist/. The two tools read a `function:` path differently: aio from the working
+    folder (aio-lib-runtime's createActionObject reads it as given), wskdeploy from the manifest's folder
+    (its readActionFunction prefixes it). So each path is `dist/<action>.zip`, and dist/dist/ holds a
+    relative link to each zip, through which wskdeploy finds the same file."""
     manifest = load_manifest(app_config, _Unresolved())
+    dist = dist.resolve()
+    links = dist / dist.name
     packages: dict[str, Any] = {}
     for package in manifest.packages.values():
         packages[package.name] = {
             "actions": {
                 action.name: {
-                    "function": f"{action.name}.zip",  # beside the manifest, as wskdeploy resolves it
+                    "function": f"{dist.name}/{action.name}.zip",
                     "runtime": action.runtime,
                     "main": action.main,
                     "inputs": dict(action.inputs),
@@ -190,11 +203,23 @@ def write_wskdeploy_manifest(app_config: Path, dist: Path) -> Path:
                 for sequence in package.sequences.values()
             },
         }
-    dist.mkdir(parents=True, exist_ok=True)
+        for action in package.actions.values():
+            _link(links / f"{action.name}.zip", Path("..") / f"{action.name}.zip")
     path = dist / "manifest.yaml"
-    path.write_text("# wskdeploy manifest written by scripts/deploy --manifest; $VARs come from the environment\n"
+    path.write_text(f"# Deployment manifest written by scripts/deploy --manifest. From the folder holding {dist.name}/:\n"
+                    f"#   aio rt deploy -m {dist.name}/manifest.yaml   or   wskdeploy -m {dist.name}/manifest.yaml\n"
+                    f"# (wskdeploy reads each function: from this file's folder, through the links in {dist.name}/{dist.name}/)\n"
+                    "# $VARs are read from the environment when deploying.\n"
                     + yaml.safe_dump({"packages": packages}, sort_keys=False))
     return path
+
+
+def _link(link: Path, target: Path) -> None:
+    """`link` pointing at `target` (relative to the link's folder), whatever stood there before."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """verify-oauth: every way a caller can fail to be an authorized integration, and the ways it succeeds."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -13,7 +14,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 
 from customer_auth import passwords
 from customer_auth.integrations import INACTIVE, Integration
-from customer_auth.oauth1 import base_string, parse_authorization
+from customer_auth.oauth1 import SignedRequest, authorization_header, base_string, form_pairs, parse_authorization
 from tests.conftest import SEED_CUSTOMER, settings, signed_web_params
 
 
@@ -156,6 +157,28 @@ def test_query_string_is_part_of_the_signature(actions, store_url, integration, 
     tampered = signed_web_params(integration, url="http://127.0.0.1:9080/graphql?a=1")
     tampered["__ow_headers"]["x-forwarded-uri"] = "/graphql?a=2"
     assert_denied(run(actions, {**tampered, **settings(store_url)}), capsys, "The signature is invalid")
+
+
+def test_a_query_sent_unencoded_is_read_as_received(actions, store_url, integration):
+    """Node's fetch and browsers (WHATWG URL) send `[ ] { } | ^` and the backtick unencoded; RFC 5849
+    3.4.1.3.1 decodes the query as received (form-urlencoded: `+` a space, a stray `%` itself). It
+    verifies; it was an internal error (authlib's url_decode refuses such a string)."""
+    query = "searchCriteria[pageSize]=5&x={y}|^`&a=b+c&p=100%"
+    assert form_pairs(query) == [("searchCriteria[pageSize]", "5"), ("x", "{y}|^`"), ("a", "b c"), ("p", "100%")]
+    assert "searchCriteria%255BpageSize%255D%3D5" in base_string("POST", "http://h/graphql?" + query, form_pairs(query))
+    url = f"http://127.0.0.1:9080/graphql?{query}"
+    params = signed_web_params(integration, url="http://127.0.0.1:9080/graphql")
+    body = base64.b64decode(params["__ow_body"]).decode()
+    params["__ow_headers"]["x-forwarded-uri"] = f"/graphql?{query}"
+    params["__ow_headers"]["authorization"] = authorization_header(
+        SignedRequest("POST", url, {"content-type": "application/json"}, body), integration, int(time.time()), "n-1")
+    assert "error" not in run(actions, {**params, **settings(store_url)})
+
+
+def test_a_host_no_url_can_hold_is_a_refusal(actions, store_url, integration, capsys):
+    params = signed_web_params(integration)
+    params["__ow_headers"]["host"] = "[::1"
+    assert_denied(run(actions, {**params, **settings(store_url)}), capsys, "the request URL cannot be signed")
 
 
 def test_public_base_url_behind_a_reverse_proxy(actions, store_url, integration, capsys):

@@ -17,7 +17,7 @@ from emulator.manifest import load_manifest
 from emulator.rest_api import GUEST_KEY
 from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client, serving
 
-import deploy  # noqa: E402  (scripts/lib/deploy.py, on sys.path through tests/deploy/conftest.py)
+import deploy  # scripts/lib/deploy.py, on sys.path through tests/conftest.py
 
 SEED_MUTATION = """mutation {
   exchangeExternalCustomerToken(input: {customer: {firstname: "Roni" lastname: "Cost"
@@ -102,13 +102,32 @@ def test_deploy_names_what_is_missing_and_reads_a_bare_host_as_wsk_does(tmp_path
     assert "deploy: cannot reach https://127.0.0.1:1/api/v1: " in capsys.readouterr().err
 
 
-def test_wskdeploy_manifest_keeps_variable_references(tmp_path, monkeypatch):
+def test_the_deployment_manifest_keeps_variable_references(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CRYPT_KEY", "must-not-be-written")
-    assert deploy.main(["--manifest", "--dist", str(tmp_path)]) == 0
-    text = (tmp_path / "manifest.yaml").read_text()
+    assert deploy.main(["--manifest", "--dist", str(tmp_path / "dist")]) == 0
+    text = (tmp_path / "dist" / "manifest.yaml").read_text()
     assert "must-not-be-written" not in text
     package = yaml.safe_load(text)["packages"]["customer-auth"]
     assert package["actions"]["issue-token"]["inputs"]["CRYPT_KEY"] == "$CRYPT_KEY"
     assert package["sequences"]["exchange-external-customer-token"]["actions"] == (
         "verify-oauth, upsert-customer, issue-token")
-    assert package["actions"]["issue-token"]["function"] == "issue-token.zip"
+    printed = capsys.readouterr().out
+    assert f"deploy it from {tmp_path} with" in printed and "aio rt deploy -m dist/manifest.yaml" in printed
+    assert "wskdeploy -m dist/manifest.yaml" in printed
+
+
+def test_both_deployment_tools_find_the_same_zips(tmp_path):
+    """aio (aio-lib-runtime's createActionObject) reads `function:` from the working folder, wskdeploy
+    (its readActionFunction) from the manifest's folder: run from the folder holding dist/, both reach
+    dist/<action>.zip, the second through dist/dist/, also after scripts/package rebuilt the zips.
+    (tests/interop deploys the manifest with the real aio CLI.)"""
+    dist = tmp_path / "dist"
+    assert deploy.main(["--manifest", "--dist", str(dist)]) == 0
+    assert deploy.main(["--manifest", "--dist", str(dist)]) == 0  # again, over its own links
+    actions = yaml.safe_load((dist / "manifest.yaml").read_text())["packages"]["customer-auth"]["actions"]
+    assert set(actions) == {"verify-oauth", "upsert-customer", "issue-token", "graphql"}
+    for name, action in actions.items():
+        (dist / f"{name}.zip").write_bytes(b"rebuilt " + name.encode())
+        from_working_folder, from_manifest_folder = tmp_path / action["function"], dist / action["function"]
+        assert from_working_folder == dist / f"{name}.zip"
+        assert from_manifest_folder.read_bytes() == from_working_folder.read_bytes() == b"rebuilt " + name.encode()

@@ -175,7 +175,7 @@ def test_application_and_developer_errors_answer_502(shop) -> None:
     failed = invoke(shop, "fails")
     assert failed.status_code == 502 and failed.get_json() == {"error": "no way"}
     record = invoke(shop, "fails", query="blocking=true").get_json()
-    assert record["response"]["statusCode"] == 1 and record["response"]["status"] == "application error"
+    assert record["response"]["status"] == "application error" and record["response"]["success"] is False
     # The record comes back before its logs are collected, as from OpenWhisk's invoker; they are read after
     assert record["logs"] == []
     logs = shop.get(f"{NS}/activations/{record['activationId']}/logs").get_json()["logs"]
@@ -206,7 +206,7 @@ def test_zip_cannot_import_the_emulators_packages(shop, controller) -> None:
     assert failed.status_code == 502
     assert failed.get_json() == {"error": "The action did not initialize and exited unexpectedly."}
     record = shop.get(f"{NS}/activations/{failed.headers['x-openwhisk-activation-id']}").get_json()
-    assert record["response"]["statusCode"] == 2  # developer error
+    assert record["response"]["status"] == "action developer error"
     assert any("ModuleNotFoundError: No module named 'flask'" in line for line in record["logs"])
     # Plain code is isolated the same way.
     put_action(shop, "leaky-source", main)

@@ -110,7 +110,7 @@ def test_crash_is_a_developer_error_and_the_emulator_lives_on(controller) -> Non
 def test_exception_is_an_application_error_with_traceback_in_logs(controller) -> None:
     act = controller.invoke("demo/raises", {"why": "testing"})
     assert act.response.status_code == APPLICATION_ERROR
-    assert act.response.to_dict() == {"status": "application error", "statusCode": 1, "success": False,
+    assert act.response.to_dict() == {"status": "application error", "success": False,
                                       "result": {"error": "boom: testing"}}
     assert any("stderr: Traceback (most recent call last):" in line for line in act.logs)
     assert any("ValueError: boom: testing" in line for line in act.logs)

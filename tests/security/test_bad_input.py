@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ from hypothesis_graphql import Mode, from_schema
 
 from customer_auth.graphql.facade import SCHEMA_PATH
 from customer_auth.integrations import Integration
+from customer_auth.oauth1 import SignedRequest, authorization_header
 from emulator.bundle import emulator_app
 from emulator.manifest import load_manifest
 from tests.conftest import CRYPT_KEY, ROOT, oauth_client
@@ -88,6 +91,29 @@ def test_random_bodies_and_headers(app, body, content_type, store, authorization
     assert_well_formed(app.test_client().post("/graphql", data=body, headers=headers))
     answer = app.test_client().post(SEQUENCE, data=body, headers=headers)
     assert answer.status_code < 500 and b"Traceback" not in answer.data
+
+
+@FUZZ
+@given(query=st.binary(max_size=80) | st.lists(st.sampled_from(
+    [b"[", b"]", b"{", b"}", b"|", b"^", b"`", b"%", b"%2", b"%E2%9C", b"%FF", b"+", b"=", b"&", b"a", b"\xc3\xa9",
+     b" ", b"\\", b'"', b"<", b"#"]), max_size=24).map(b"".join), signed_=st.booleans())
+def test_random_query_strings(app, query, signed_):
+    """Any query string, the raw bytes a client may send, signed over them or not: never a 5xx nor an
+    internal error, and signed it verifies. RFC 5849 3.4.1.3.1 decodes the query as the server received it (WHATWG clients
+    such as Node's fetch send `[ ] { } | ^` and the backtick raw)."""
+    customer = {"email": "q@example.com", "firstname": "Q", "lastname": "S"}
+    for path, body in (("/graphql", json.dumps({"query": MUTATION, "variables": {"input": {"customer": customer}}})),
+                       (SEQUENCE, json.dumps({"customer": customer}))):
+        headers, received = {"Content-Type": "application/json"}, query.decode("latin-1")  # as WSGI hands it on
+        if signed_:
+            url = f"http://localhost{path}?{received}"
+            headers["Authorization"] = authorization_header(SignedRequest("POST", url, {}, body), app.integration,
+                                                            int(time.time()), uuid.uuid4().hex)
+        answer = app.test_client().post(path, data=body, headers=headers, environ_overrides={"QUERY_STRING": received})
+        assert answer.status_code < 500 and b"Traceback" not in answer.data, answer.data[:300]
+        assert all(e["extensions"]["category"] != "internal" for e in answer.get_json().get("errors", [])), answer.data
+        if signed_:  # signed over the query as received: it verifies, whatever it holds
+            assert "token" in json.dumps(answer.get_json()) and "errors" not in answer.get_json(), answer.data
 
 
 @pytest.mark.parametrize("path", ["/graphql", SEQUENCE])

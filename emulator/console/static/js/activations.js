@@ -16,7 +16,7 @@ function row(record) {
     h("td", {}, h("code", {}, record.activationId)),
     h("td", {}, record.path),
     h("td", {}, record.kind || ""),
-    h("td", {}, h("span", { class: `status ${statusClass(record.response.statusCode)}` }, record.response.status)),
+    h("td", {}, h("span", { class: `status ${statusClass(record.statusCode)}` }, record.response.status)),
     h("td", { class: "num" }, `${record.duration} ms`));
   if (!open.has(record.activationId)) return [cells];
   const detail = h("tr", { class: "activation-detail" }, h("td", { colspan: 6 },

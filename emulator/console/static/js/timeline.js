@@ -27,7 +27,7 @@ export function renderTimeline(container, records) {
     const panel = h("div", { class: "bar-panel", hidden: true }, details(record));
     const bar = h("button", {
       type: "button",
-      class: `bar ${statusClass(record.response.statusCode)}`,
+      class: `bar ${statusClass(record.statusCode)}`,
       style: `margin-left:${left}%;width:${width}%`,
       title: `${record.path}: ${record.response.status}, ${record.duration} ms`,
       dataset: { activationId: record.activationId },
@@ -37,7 +37,7 @@ export function renderTimeline(container, records) {
     return h("div", { class: "timeline-row", dataset: { name: record.name } },
       h("div", { class: `timeline-label depth-${depth}` },
         h("strong", {}, record.name),
-        h("span", { class: `status ${statusClass(record.response.statusCode)}` }, record.response.status),
+        h("span", { class: `status ${statusClass(record.statusCode)}` }, record.response.status),
         h("span", { class: "muted" }, `${record.end - record.start} ms`)),
       h("div", { class: "timeline-track" }, bar),
       panel);
