@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
@@ -24,7 +25,7 @@ from emulator.hosts import is_loopback, parse_allowed
 from emulator.environment import load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
-from emulator.registry import kept_names
+from emulator.registry import StateError, kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, cannot_listen, escape_logs, serve
 from emulator.startup import on_startup
@@ -77,14 +78,20 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     return args
 
 
-def chosen_server(argv: Sequence[str] | None) -> str:
-    """The HTTP server a run with these arguments would use, from them, the environment or the
-    project's `.env` ('' for arguments that would not start one): scripts/emulate asks, to install
-    the `server` extra before gunicorn or granian is first used."""
+def needed_extras(argv: Sequence[str] | None) -> str:
+    """The pyproject extras a run with these arguments needs, comma-separated ('' for none, and for
+    arguments that would not start one): `server` for gunicorn or granian, `postgres` for a
+    PostgreSQL STORE_URL, each chosen by a flag, the environment or the project's `.env`.
+    scripts/emulate asks, to install them before their first use."""
     try:
-        return parse_args(argv, load_env(Path.cwd())).server
+        args = parse_args(argv, load_env(Path.cwd()))
     except SystemExit:  # --help, or arguments the run itself will refuse
         return ""
+    store_url = load_env(Path(args.manifest).resolve().parent).get("STORE_URL", "")
+    extras = ["server"] if args.server != "flask" else []
+    if urlsplit(store_url).scheme in ("postgresql", "postgres"):
+        extras.append("postgres")
+    return ",".join(extras)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
+    except CommerceError as error:  # the development crypt key cannot be written
+        print(f"emulate: {error.reason}", file=sys.stderr)
+        return 1
     state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
 
     def build(state_file: Path | None = state):
@@ -119,8 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
         print(f"emulate: {error.reason}", file=sys.stderr)
         return 2
+    except (StoreError, StateError) as error:  # the store's folder cannot be made; the kept deployments
+        print(f"emulate: {error}", file=sys.stderr)
+        return 1
     unusable: StoreError | None = None
     try:
+        if store is not None:
+            store.check()  # a read-only folder, a damaged file: said now, not on the first exchange
         lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]
     except StoreError as error:  # the first start's look for integrations: a database down, a schema behind
         unusable = error

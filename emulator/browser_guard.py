@@ -67,9 +67,9 @@ def _guard() -> None:
     origin = request.headers.get("Origin")
     if origin is not None and _netloc(origin) not in ((request.headers.get("Host") or "").lower(),
                                                       _netloc(hosts.public_base_url())):
-        raise Forbidden(f"The request comes from a page of {origin}, not from this emulator's own pages: "
-                        "a request that may change something is taken from another site only without a "
-                        "browser's Origin (wsk, the openwhisk npm client, curl).")
+        raise Forbidden(f"The request comes from a page of {origin}: a request that may change something is "
+                        "taken from the emulator's own pages, or from a client that is not a browser (wsk, the "
+                        "openwhisk npm client, curl), never from another site's page.")
     if _has_body() and request.mimetype != JSON:
         given = request.headers.get("Content-Type") or "application/octet-stream"
         raise UnsupportedMediaType(f"The request's Content-Type [{given}] is not supported. Expected:\n{JSON}")

@@ -115,20 +115,26 @@ def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
                                    "is required (path to the action's __main__.py)")
 
 
-def test_chosen_server_reads_flags_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What scripts/emulate asks before it installs the `server` extra: the server of the run, whichever
-    place chose it (a flag over the environment over `.env`), and none for --help or bad arguments."""
-    from emulator.__main__ import chosen_server
+def test_needed_extras_read_flags_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What scripts/emulate asks before it installs extras: `server` for the run's server and
+    `postgres` for a PostgreSQL STORE_URL, whichever place chose them (a flag over the environment
+    over `.env`), and none for --help or bad arguments."""
+    from emulator.__main__ import needed_extras
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EMULATOR_SERVER", raising=False)
-    assert chosen_server([]) == "flask"
-    (tmp_path / ".env").write_text("EMULATOR_SERVER=granian\n")
-    assert chosen_server([]) == "granian"
+    monkeypatch.delenv("STORE_URL", raising=False)
+    assert needed_extras([]) == ""
+    (tmp_path / ".env").write_text("EMULATOR_SERVER=granian\nSTORE_URL=tinydb:///tmp/store.json\n")
+    assert needed_extras([]) == "server"
     monkeypatch.setenv("EMULATOR_SERVER", "gunicorn")
-    assert chosen_server([]) == "gunicorn"
-    assert chosen_server(["--server", "flask"]) == "flask"
-    assert chosen_server(["--help"]) == "" and chosen_server(["--server", "apache"]) == ""
+    assert needed_extras([]) == "server"
+    assert needed_extras(["--server", "flask"]) == ""
+    (tmp_path / ".env").write_text("STORE_URL=postgresql://postgres@127.0.0.1/test\n")
+    assert needed_extras([]) == "server,postgres"
+    monkeypatch.setenv("STORE_URL", "postgres://db/x")  # the environment over .env
+    assert needed_extras(["--server", "flask"]) == "postgres"
+    assert needed_extras(["--help"]) == "" and needed_extras(["--server", "apache"]) == ""
 
 
 def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -> None:

@@ -409,6 +409,10 @@ class PostgresStore:
                 cur.execute(statements.advance)
         return count
 
+    def check(self) -> None:
+        """Connects, and brings the schema up to date (or finds it behind, auto_migrate off)."""
+        self._execute("SELECT 1")
+
     # Audit trail -----------------------------------------------------------------------------
     def append_audit(self, entry: dict[str, Any]) -> None:
         values = {column: entry.get(column) for column in AUDIT_COLUMNS}
