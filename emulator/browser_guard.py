@@ -65,8 +65,8 @@ def _guard() -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("Origin")
-    if origin is not None and _netloc(origin) not in ((request.headers.get("Host") or "").lower(),
-                                                      _netloc(hosts.public_base_url())):
+    own = {(request.headers.get("Host") or "").lower(), _netloc(hosts.public_base_url())} - {""}
+    if origin is not None and _netloc(origin) not in own:
         raise Forbidden(f"The request comes from a page of {origin}: a request that may change something is "
                         "taken from the emulator's own pages, or from a client that is not a browser (wsk, the "
                         "openwhisk npm client, curl), never from another site's page.")
