@@ -176,7 +176,11 @@ def _oauth_integration(
         if len(oauth["oauth_token"]) != CREDENTIAL_LENGTH:
             raise OAuthError("The token length is invalid. Check the length and try again.")
         credentials = _credentials_for(integration, oauth["oauth_token"], now)
-        expected = signature(request, oauth, method, credentials.consumer_secret, credentials.access_token_secret)
+        try:
+            expected = signature(request, oauth, method, credentials.consumer_secret, credentials.access_token_secret)
+        except ValueError:  # urllib's: a host from Host / X-Forwarded-Host that makes no URL (an unpaired `]`)
+            raise OAuthError(f"the signed URL {request.url!r} is not a URL (its host comes from the request's "
+                             "Host or X-Forwarded-Host header)") from None
         if not hmac.compare_digest(expected, oauth["oauth_signature"]):
             raise OAuthError("The signature is invalid. Verify and try again.")
     return integration  # its nonce is consumed once the permission is known (authenticate)
