@@ -84,6 +84,38 @@ def load_action(name: str) -> ModuleType:
     return module
 
 
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Nothing may be created in or removed from `folder` until the block ends, as on a read-only
+    mount: mode 555, and for root, whom modes do not stop, the immutable attribute as well
+    (`chattr +i`: FS_IOC_SETFLAGS with FS_IMMUTABLE_FL)."""
+    import array
+    import fcntl
+
+    get_flags, set_flags, immutable = 0x80086601, 0x40086602, 0x10
+    as_root = os.geteuid() == 0
+
+    def flag(on: bool) -> None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            flags = array.array("l", [0])
+            fcntl.ioctl(fd, get_flags, flags)
+            flags[0] = flags[0] | immutable if on else flags[0] & ~immutable
+            fcntl.ioctl(fd, set_flags, flags)
+        finally:
+            os.close(fd)
+
+    folder.chmod(0o555)
+    try:
+        if as_root:
+            flag(True)
+        yield
+    finally:
+        if as_root:
+            flag(False)
+        folder.chmod(0o755)
+
+
 def emulator_env(store_url: str, **settings: str) -> dict[str, str]:
     """The environment of a `python -m emulator` subprocess over `store_url` (more settings as keywords)."""
     return {**os.environ, "STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY, "EMULATOR_STATE": "none",
