@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from emulator.hosts import AllowedHosts, parse_allowed
 from emulator.rest_api import GUEST_KEY
 from tests.conftest import RunningEmulator, emulator_process
 
@@ -142,6 +141,7 @@ def test_another_sites_origin_changes_nothing_and_the_console_still_works(emulat
         answer = requests.request(method, emulator.base + path, **{**kwargs, "headers": evil}, timeout=10)
         assert answer.status_code == 403, (method, path)
         assert "comes from a page of http://evil.example" in refusal_text(answer, shape)
+        assert "WWW-Authenticate" not in answer.headers
     for origin in ("null", f"http://127.0.0.1:{emulator.port + 1}", f"http://localhost:{emulator.port}"):
         answer = requests.post(f"{emulator.base}{NS}/actions/customer-auth/issue-token", auth=KEY, timeout=10,
                                headers={"Origin": origin})  # no body: only the Origin can tell
@@ -154,6 +154,8 @@ def test_another_sites_origin_changes_nothing_and_the_console_still_works(emulat
 
 
 def test_the_host_rule():
+    from emulator.hosts import AllowedHosts, parse_allowed
+
     loopback = AllowedHosts("127.0.0.1", parse_allowed("Shop.Test:8080 .corp.example"), lambda: "http://pub.example")
     assert [loopback.admits(n) for n in ("localhost", "127.9.9.9", "::1", "a.localhost", "shop.test",
                                          "x.corp.example", "corp.example", "pub.example")] == [True] * 8
