@@ -15,24 +15,46 @@ One `before_request` hook, for every route but the public web actions (a route s
    without asking first, never JSON.
 
 A refusal is a werkzeug HTTPException, so each route answers it in its own error shape: OpenWhisk's
-`{"error", "code"}` under /api/, the console API's `{"error", "code"}` under /console/, GraphQL's.
+`{"error", "code"}` under /api/, the console API's `{"error", "code"}` under /console/, GraphQL's;
+a route without a shape of its own gets the console's (JSON, `code` the HTTP status).
 The GraphQL endpoint is a public web action when deployed, and is one here too; the GraphQL editor
 a browser gets at the same URL is a console page.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
-from werkzeug.exceptions import Forbidden, UnsupportedMediaType
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import Forbidden, HTTPException, UnsupportedMediaType
 
 from emulator.hosts import AllowedHosts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON = "application/json"
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+class _Refusal(HTTPException):
+    """Answered as `{"error": description, "code": status}` where no error handler words it."""
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+        return Response(json.dumps({"error": self.description, "code": self.code}), self.code,
+                        mimetype="application/json")
+
+
+class HostNotAllowed(_Refusal, Forbidden):
+    pass
+
+
+class CrossSite(_Refusal, Forbidden):
+    pass
+
+
+class NotJSON(_Refusal, UnsupportedMediaType):
+    pass
 
 
 def public(when: Callable[[], bool] = lambda: True) -> Callable[[View], View]:
@@ -61,18 +83,18 @@ def _guard() -> None:
     hosts: AllowedHosts = current_app.extensions["allowed_hosts"]
     why = hosts.refusal(request.headers.get("Host"))
     if why:
-        raise Forbidden(why)
+        raise HostNotAllowed(why)
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("Origin")
     own = {(request.headers.get("Host") or "").lower(), _netloc(hosts.public_base_url())} - {""}
     if origin is not None and _netloc(origin) not in own:
-        raise Forbidden(f"The request comes from a page of {origin}: a request that may change something is "
+        raise CrossSite(f"The request comes from a page of {origin}: a request that may change something is "
                         "taken from the emulator's own pages, or from a client that is not a browser (wsk, the "
                         "openwhisk npm client, curl), never from another site's page.")
     if _has_body() and request.mimetype != JSON:
         given = request.headers.get("Content-Type") or "application/octet-stream"
-        raise UnsupportedMediaType(f"The request's Content-Type [{given}] is not supported. Expected:\n{JSON}")
+        raise NotJSON(f"The request's Content-Type [{given}] is not supported. Expected:\n{JSON}")
 
 
 def _netloc(origin: str) -> str:

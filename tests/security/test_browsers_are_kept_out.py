@@ -24,7 +24,7 @@ CODE = "def main(params):\n    return {'ran': True}\n"
 DEPLOY = {"exec": {"kind": "python:3.11", "code": CODE}}
 CUSTOMER = {"email": "victim@example.com", "firstname": "V", "lastname": "W"}
 # Every kind of route that is not a public web action: the REST API (read, deploy, invoke, delete),
-# the console's API (read, sign), the console page and its files, the GraphQL editor.
+# the console's API (read, sign), the console page and its files, the GraphQL editor, any other path.
 GUARDED = [
     ("GET", f"{NS}/actions", {"auth": KEY}, "openwhisk"),
     ("PUT", f"{NS}/actions/evil/run?overwrite=true", {"auth": KEY, "json": DEPLOY}, "openwhisk"),
@@ -36,6 +36,7 @@ GUARDED = [
     ("GET", "/", {}, "console"),
     ("GET", "/console/static/js/main.js", {}, "console"),
     ("GET", "/graphql", {"headers": {"Accept": "text/html"}}, "graphql"),
+    ("GET", "/favicon.ico", {}, "console"),  # any other path: the console's shape
 ]
 
 
