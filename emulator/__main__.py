@@ -1,7 +1,8 @@
 """`python -m emulator`: load the manifest, start the controller, serve HTTP.
 
 Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
-EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
+EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, EMULATOR_ALLOWED_HOSTS, OW_NAMESPACE,
+OW_AUTH), as
 functions-framework does,
 so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
 EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
@@ -15,17 +16,18 @@ import signal
 import sys
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
 from emulator.bundle import emulator_app
-from emulator.console.loopback import is_loopback
+from emulator.hosts import is_loopback, parse_allowed
 from emulator.environment import load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
-from emulator.registry import kept_names
+from emulator.registry import StateError, kept_names
 from emulator.rest_api import GUEST_KEY
-from emulator.servers import SERVERS, cannot_listen, serve
+from emulator.servers import SERVERS, cannot_listen, escape_logs, serve
 from emulator.startup import on_startup
 
 
@@ -48,6 +50,10 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     p.add_argument("--state", default=env("EMULATOR_STATE", ".data/openwhisk-entities.json"),
                    help="JSON file keeping entities deployed through the REST API across restarts, relative to "
                         "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
+    p.add_argument("--allowed-hosts", default=env("EMULATOR_ALLOWED_HOSTS", ""),
+                   help="host names besides loopback ones (and PUBLIC_BASE_URL's) that every route but the web "
+                        "actions answers to, comma-separated; .example.com allows a domain and its subdomains "
+                        "(DNS rebinding: as Vite's server.allowedHosts) [EMULATOR_ALLOWED_HOSTS]")
     p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask"),
                    help="HTTP server: flask (threaded dev server), or gunicorn or granian (several processes; "
                         "need the 'server' extra) [EMULATOR_SERVER]")
@@ -59,6 +65,10 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
     if min(args.workers_per_action, args.activations, args.processes, args.threads) < 1:
         p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
+    try:
+        args.allowed_hosts = parse_allowed(args.allowed_hosts)
+    except ValueError as error:
+        p.error(str(error))
     if ":" not in args.auth:
         p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
     if args.auth == GUEST_KEY and not is_loopback(args.host):
@@ -68,18 +78,25 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.
     return args
 
 
-def chosen_server(argv: Sequence[str] | None) -> str:
-    """The HTTP server a run with these arguments would use, from them, the environment or the
-    project's `.env` ('' for arguments that would not start one): scripts/emulate asks, to install
-    the `server` extra before gunicorn or granian is first used."""
+def needed_extras(argv: Sequence[str] | None) -> str:
+    """The pyproject extras a run with these arguments needs, comma-separated ('' for none, and for
+    arguments that would not start one): `server` for gunicorn or granian, `postgres` for a
+    PostgreSQL STORE_URL, each chosen by a flag, the environment or the project's `.env`.
+    scripts/emulate asks, to install them before their first use."""
     try:
-        return parse_args(argv, load_env(Path.cwd())).server
+        args = parse_args(argv, load_env(Path.cwd()))
     except SystemExit:  # --help, or arguments the run itself will refuse
         return ""
+    store_url = load_env(Path(args.manifest).resolve().parent).get("STORE_URL", "")
+    extras = ["server"] if args.server != "flask" else []
+    if urlsplit(store_url).scheme in ("postgresql", "postgres"):
+        extras.append("postgres")
+    return ",".join(extras)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
+    escape_logs()
     busy = cannot_listen(args.host, args.port)
     if busy:
         print(f"emulate: cannot listen on {args.host}:{args.port}: {busy}", file=sys.stderr)
@@ -91,12 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
+    except CommerceError as error:  # the development crypt key cannot be written
+        print(f"emulate: {error.reason}", file=sys.stderr)
+        return 1
     state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
 
     def build(state_file: Path | None = state):
         return emulator_app(
-            manifest, auth=args.auth, namespace=args.namespace, workers_per_action=args.workers_per_action,
-            activation_store_size=args.activations, api_host=base_url, state_file=state_file,
+            manifest, auth=args.auth, bind=args.host, allowed_hosts=args.allowed_hosts, namespace=args.namespace,
+            workers_per_action=args.workers_per_action, activation_store_size=args.activations, api_host=base_url,
+            state_file=state_file,
         )
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -108,8 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
         print(f"emulate: {error.reason}", file=sys.stderr)
         return 2
+    except (StoreError, StateError) as error:  # the store's folder cannot be made; the kept deployments
+        print(f"emulate: {error}", file=sys.stderr)
+        return 1
     unusable: StoreError | None = None
     try:
+        if store is not None:
+            store.check()  # a read-only folder, a damaged file: said now, not on the first exchange
         lines = [*api_lines(base_url, args.auth, state, manifest), *on_startup(controller, base_url, store)]
     except StoreError as error:  # the first start's look for integrations: a database down, a schema behind
         unusable = error

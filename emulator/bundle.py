@@ -19,7 +19,9 @@ from emulator.app import create_app
 from emulator.console import graphql_editor, register as register_console
 from emulator.controller import Controller
 from emulator.graphql_routes import note_activation, register as register_graphql
+from emulator.hosts import AllowedHosts
 from emulator.manifest import Manifest
+from emulator.project import DEFAULT_HOST
 from emulator.rest_api import GUEST_KEY
 
 log = logging.getLogger("emulator")
@@ -96,16 +98,22 @@ def first_start(store: Store) -> Integration | None:
     return store.add_integration(Integration(name=DEVELOPMENT_INTEGRATION))
 
 
-def emulator_app(manifest: Manifest, auth: str = GUEST_KEY,
-                 **controller_options: Any) -> tuple[Flask, Controller, Store | None]:
+def emulator_app(manifest: Manifest, auth: str = GUEST_KEY, bind: str = DEFAULT_HOST,
+                 allowed_hosts: Iterable[str] = (), **controller_options: Any) -> tuple[Flask, Controller, Store | None]:
     """The emulator as `./scripts/emulate` serves it: the OpenWhisk core, its HTTP routes (the REST API
-    behind `auth`), and, when the manifest holds the bundle, the GraphQL endpoint over the bundle's store."""
+    behind `auth`; every route but the web actions answering only to the hosts an emulator listening
+    on `bind` answers to, `allowed_hosts` and PUBLIC_BASE_URL's), and, when the manifest holds the
+    bundle, the GraphQL endpoint over the bundle's store."""
     settings = bundle_settings(manifest)
     store = open_store(settings["STORE_URL"]) if settings else None
     controller = Controller(manifest, secrets=integration_secrets(store) if store else None, api_key=auth,
                             not_headers=(AUTHORIZATION,),  # the refusals' category: their reasons stay readable
                             **controller_options)
-    app = create_app(controller, auth=auth)
+
+    def public_base_url() -> str:
+        return str((bundle_settings(controller.manifest) or {}).get("PUBLIC_BASE_URL") or "")
+
+    app = create_app(controller, auth=auth, hosts=AllowedHosts(bind, allowed_hosts, public_base_url))
     if settings:
         facade = graphql_facade(controller, settings)
         register_graphql(app, lambda: facade, editor=graphql_editor)

@@ -15,13 +15,17 @@ Two emulator niceties beside GraphQL over HTTP:
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import get_input_stream
 
-from customer_auth.graphql import GraphQLFacade
+from customer_auth.errors import AUTHORIZATION, INPUT
+from customer_auth.graphql import GraphQLFacade, messages
 from customer_auth.graphql.facade import MAX_BODY_BYTES
+from emulator import browser_guard
 from emulator.rest_api import prefers_html
 
 FacadeFactory = Callable[[], GraphQLFacade]
@@ -46,6 +50,7 @@ def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql",
     routes = Blueprint(name, __name__)
 
     @routes.route(url, methods=["GET", "POST"])
+    @browser_guard.public(when=lambda: editor is None or not wants_editor())  # the editor is a console page
     def graphql() -> Response:
         if editor is not None and wants_editor():
             return editor()
@@ -68,9 +73,17 @@ def register(app: Flask, facade_factory: FacadeFactory, url: str = "/graphql",
 
     # Other methods on the endpoint get the facade's own 405 (with a GraphQL error body).
     @routes.route(url, methods=["PUT", "PATCH", "DELETE"])
+    @browser_guard.public()
     def graphql_other() -> Response:
         status, out_headers, body = facade_factory().handle(request.method, request.path, "", {}, b"")
         return Response(body, status=status, headers=out_headers)
+
+    @routes.errorhandler(HTTPException)
+    def refused(err: HTTPException) -> Response:
+        """A body the server could not read, or the editor for a Host not allowed: GraphQL's shape."""
+        category = AUTHORIZATION if err.code in (401, 403) else INPUT
+        body = json.dumps({"errors": [messages.error(err.description or err.name, category)]})
+        return Response(body, status=err.code or 400, mimetype="application/json")
 
     app.register_blueprint(routes)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from customer_auth.errors import ConfigurationError
+
 from .environment import load_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +27,14 @@ def development_env(root: Path = ROOT) -> dict[str, str]:
         env["STORE_URL"] = f"tinydb://{data}/store.json"
     if not env.get("CRYPT_KEY"):
         key_file = data / "crypt.key"
-        if not key_file.exists():
-            data.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_hex(16))
-            key_file.chmod(0o600)
-        env["CRYPT_KEY"] = key_file.read_text().strip()
+        try:
+            if not key_file.exists():
+                data.mkdir(parents=True, exist_ok=True)
+                key_file.write_text(secrets.token_hex(16))
+                key_file.chmod(0o600)
+            env["CRYPT_KEY"] = key_file.read_text().strip()
+        except OSError as error:
+            raise ConfigurationError(f"setting CRYPT_KEY is not set, and the development key {key_file} cannot "
+                                     f"be kept ({error.strerror or error}): set CRYPT_KEY, or let the emulator "
+                                     f"write in {data}") from None
     return env

@@ -51,6 +51,10 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
+class StateError(Exception):
+    """The state file of kept deployments cannot be read: the emulator does not start on it."""
+
+
 def package_not_empty(count: int) -> str:
     noun = "entity" if count == 1 else "entities"
     return f"Package not empty (contains {count} {noun}). Set force param or delete package contents."
@@ -111,7 +115,11 @@ class EntityRegistry:
         self.packages: dict[str, PackageDoc] = {}
         self.actions: dict[str, ActionDoc] = {}
         if self._state_file and self._state_file.is_file():
-            self._load()
+            try:
+                self._load()
+            except (OSError, ValueError, TypeError, KeyError, AttributeError, ApiError) as error:
+                raise StateError(f"the deployments kept in {self._state_file} cannot be read "
+                                 f"({type(error).__name__}: {error}): remove the file, or start with --state none") from None
 
     # ---------------------------------------------------------------------------------- lookups
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from customer_auth import client_json
 from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.apikey import key_matches
 from emulator.controller import Controller, EntityNotFound
@@ -114,8 +115,8 @@ def _body() -> dict[str, Any]:
     if not data.strip():
         return {}
     try:
-        body = json.loads(data)
-    except ValueError as exc:
+        body = client_json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError too
         raise ApiError(400, f"The request content was malformed:\n{exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request content was malformed:\nexpected a JSON object.")

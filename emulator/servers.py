@@ -21,6 +21,7 @@ activations; the bundle of the manifest, GraphQL and the web actions are the sam
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing.util
 import os
 import socket
@@ -28,6 +29,9 @@ from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
+from werkzeug.urls import uri_to_iri
+
+from customer_auth.printable import PrintableFormatter, printable
 
 SERVERS = ("flask", "gunicorn", "granian")
 AppFactory = Callable[[], Any]
@@ -53,13 +57,44 @@ def cannot_listen(host: str, port: int) -> str | None:
 
 
 class _RequestLog(WSGIRequestHandler):
-    """Flask's request log without query strings: a GET /graphql carries its document and variables
-    there, a shopper's password with them when a client sends one by mistake."""
+    """Flask's request log without query strings (a GET /graphql carries its document and variables
+    there, a shopper's password with them when a client sends one by mistake), and with the request
+    text it does show escaped: the path, percent-decoded, and whatever a malformed request line holds."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path, query, _ = self.path.partition("?")
-        self.path = path + ("?…" if query else "")  # the app has read the request: only the log sees this
-        super().log_request(code, size)
+        path = getattr(self, "path", None)
+        if path is None:  # the request line did not parse
+            line = self.requestline
+        else:
+            path, query, _ = path.partition("?")
+            line = f"{self.command} {uri_to_iri(path)}{'?…' if query else ''} {self.request_version}"
+        self.log("info", '"%s" %s %s', line, code, size)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        super().log(type, message, *(printable(str(arg)) for arg in args))
+
+
+def escape_logs() -> None:
+    """This process's log lines on stderr with control characters escaped (the GraphQL facade's
+    reasons quote request text), at WARNING, as Python shows them unconfigured. werkzeug's request
+    log keeps a handler of its own: its banner is styled with escape sequences on purpose, and
+    `_RequestLog` escapes the request text it quotes."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.setLevel(logging.INFO)
+    werkzeug.addHandler(logging.StreamHandler())
+    werkzeug.propagate = False
+
+
+# The servers' own log lines, formatted as they format them, with control characters escaped.
+_GUNICORN_LOGGING = {"formatters": {"generic": {
+    "()": PrintableFormatter, "fmt": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+    "datefmt": "[%Y-%m-%d %H:%M:%S %z]"}}}
+_GRANIAN_LOGGING = {"formatters": {
+    "generic": {"()": PrintableFormatter, "fmt": "[%(levelname)s] %(message)s", "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
+    "access": {"()": PrintableFormatter, "fmt": "%(message)s", "datefmt": "[%Y-%m-%d %H:%M:%S %z]"}}}
 
 
 def serve(app_factory: AppFactory, host: str, port: int, server: str = "flask", processes: int = 1,
@@ -110,6 +145,7 @@ def _gunicorn(app_factory: AppFactory, host: str, port: int, processes: int, thr
                 "preload_app": False,  # app_factory runs in each process, after the fork
                 "worker_exit": worker_exit,
                 "accesslog": None,
+                "logconfig_dict": _GUNICORN_LOGGING,
                 "loglevel": "warning" if quiet else "info",
             }
             for key, value in options.items():
@@ -140,5 +176,5 @@ def _granian(app_factory: AppFactory, host: str, port: int, processes: int, thre
 
     server = Server("emulator", address=host, port=port, interface=Interfaces.WSGI, workers=max(1, processes),
                     blocking_threads=max(1, threads), log_level="warning" if quiet else "info",
-                    log_access=False, websockets=False)
+                    log_access=False, log_dictconfig=_GRANIAN_LOGGING, websockets=False)
     server.serve(target_loader=load)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
+from customer_auth import client_json
 from emulator.activations import Activation, new_activation_id
 from emulator.apikey import key_matches
 from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, is_binary_code, truthy
@@ -223,8 +224,8 @@ def _params(entity: Action | Sequence, method: str, headers: dict[str, str], res
     if body:
         if _json_family(media):
             try:
-                body_value = json.loads(body)
-            except ValueError as exc:
+                body_value = client_json.loads(body.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError too
                 raise WebError(400, f"The request content was malformed:\n{exc}") from None
         elif media == "application/x-www-form-urlencoded":
             body_value = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))

@@ -86,6 +86,98 @@ def load_action(name: str) -> ModuleType:
     return module
 
 
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Nothing may be created in or removed from `folder` until the block ends, as on a read-only
+    mount: mode 555, and for root, whom modes do not stop, the immutable attribute as well
+    (`chattr +i`: FS_IOC_SETFLAGS with FS_IMMUTABLE_FL)."""
+    import array
+    import fcntl
+
+    get_flags, set_flags, immutable = 0x80086601, 0x40086602, 0x10
+    as_root = os.geteuid() == 0
+
+    def flag(on: bool) -> None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            flags = array.array("l", [0])
+            fcntl.ioctl(fd, get_flags, flags)
+            flags[0] = flags[0] | immutable if on else flags[0] & ~immutable
+            fcntl.ioctl(fd, set_flags, flags)
+        finally:
+            os.close(fd)
+
+    folder.chmod(0o555)
+    try:
+        if as_root:
+            flag(True)
+        yield
+    finally:
+        if as_root:
+            flag(False)
+        folder.chmod(0o755)
+
+
+def emulator_env(store_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a `python -m emulator` subprocess over `store_url` (more settings as keywords)."""
+    return {**os.environ, "STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY, "EMULATOR_STATE": "none",
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}", **settings}
+
+
+def wait_until_up(base: str, proc: Any = None) -> None:
+    """Until the emulator at `base` answers (a failed start, `proc` ended, fails at once)."""
+    import requests
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the emulator at {base} ended with {proc.returncode}")
+        try:
+            requests.get(f"{base}/graphql", params={"query": "{ __typename }"}, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise AssertionError(f"the emulator at {base} did not start")
+
+
+class RunningEmulator:
+    """A `python -m emulator` subprocess: its base URL, port, store and everything it printed."""
+
+    def __init__(self, port: int, store_url: str, log: Path) -> None:
+        self.port, self.store_url, self.log = port, store_url, log
+        self.base = f"http://127.0.0.1:{port}"
+
+    def output(self) -> str:
+        return self.log.read_bytes().decode("utf-8", errors="replace")
+
+
+@contextmanager
+def emulator_process(folder: Path, *args: str, server: str = "flask", **settings: str) -> Iterator[RunningEmulator]:
+    """The project's emulator as `./scripts/emulate` runs it (its own process, a TinyDB store in
+    `folder`, one server process), until the block ends: SIGTERM, then reaped."""
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    running = RunningEmulator(port, f"tinydb://{folder}/store.json", folder / f"emulator-{port}.log")
+    with open(running.log, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port), "--manifest",
+                                 str(ROOT / "app.config.yaml"), "--server", server, "--processes", "1", *args],
+                                cwd=folder, env=emulator_env(running.store_url, **settings), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_up(running.base, proc)
+        yield running
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def actions() -> dict[str, ModuleType]:
     return {name: load_action(name) for name in ("verify-oauth", "upsert-customer", "issue-token")}

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 R = TypeVar("R", bound="Record")
 
 
-def now_iso() -> str:
-    """Now in Commerce's datetime format (UTC), as stored in created_at / updated_at."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def now_iso(when: float | None = None) -> str:
+    """Now (or `when`, epoch seconds) in Commerce's datetime format (UTC), as stored in created_at /
+    updated_at."""
+    moment = datetime.now(timezone.utc) if when is None else datetime.fromtimestamp(when, timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Record:

@@ -17,6 +17,7 @@ from .errors import (
     AUTHORIZATION, INPUT, NO_SUCH_ENTITY, CommerceError, ConfigurationError, InputError, InternalError,
     RateLimitError,
 )
+from .printable import PrintableFormatter
 from .signed_request import SignedRequest
 from .settings import text
 from .store import open_store
@@ -84,7 +85,7 @@ def configure_logging(params: Mapping[str, Any]) -> None:
     root = logging.getLogger("customer_auth")
     if not any(isinstance(handler, _ActivationLogHandler) for handler in root.handlers):
         handler = _ActivationLogHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler.setFormatter(PrintableFormatter("%(levelname)s %(message)s"))  # request text is escaped
         root.addHandler(handler)
         root.propagate = False
     wanted = logging.getLevelName(level.upper())

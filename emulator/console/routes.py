@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
 
-from customer_auth import settings as settings_of
+from customer_auth import client_json, settings as settings_of
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
-from customer_auth.store import Store
+from customer_auth.store import Store, StoreError
 from emulator.activations import STATUS_NAMES, Activation
 from emulator.apikey import key_matches
 from emulator.app import current_controller
@@ -33,6 +34,7 @@ from emulator.rest_api import AUTH_CHALLENGE, HOME_PAGE
 STATIC = Path(__file__).parent / "static"
 MAX_PAGE = 100
 MAX_ACTIVATIONS = 200
+MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
 SIGNING_PATHS = ("/console/api/exchange", "/console/api/sign")
 CUSTOMER_FIELDS = ("id", "email", "firstname", "lastname", "website_id", "store_id", "group_id",
                    "is_subscribed", "created_at", "updated_at")
@@ -81,6 +83,19 @@ def _console_error(err: ConsoleError) -> Response:
     response.status_code = err.status
     response.headers.update(err.headers)
     return response
+
+
+@console.errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> Response:
+    """Refusals before a route ran (a Host not allowed, another site's request, a body not JSON or not
+    readable) in the console API's shape."""
+    return _console_error(ConsoleError(err.code or 400, err.description or err.name))
+
+
+@console.errorhandler(StoreError)
+def _store_error(err: StoreError) -> Response:
+    """A store that cannot be read (a damaged file, a database down) says which and why."""
+    return _console_error(ConsoleError(503, f"The store cannot be used: {err}"))
 
 
 @console.before_request
@@ -192,7 +207,7 @@ def activations() -> Response:
     skip = max(_int_arg("skip", 0), 0)
     status, code = request.args.get("status", ""), None
     if status:
-        code = int(status) if status.isdigit() else STATUS_KEYS.get(status)
+        code = int(status) if status.isdecimal() and len(status) < 3 else STATUS_KEYS.get(status)
         if code not in STATUS_NAMES:
             raise ConsoleError(400, f"status must be one of {', '.join(STATUS_KEYS)} (or 0-3), got {status!r}")
     records, total = store.page(limit, skip, name=request.args.get("name") or None, status=code)
@@ -234,8 +249,8 @@ def run_exchange() -> Response:
     Body: {"integration": id, "customer": {email, firstname, lastname, is_subscribed}, "store": code}.
     """
     _require_local("exchanges")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("customer"), dict):
+    body = _json_body()
+    if not isinstance(body.get("customer"), dict):
         raise ConsoleError(400, 'Send {"integration": id, "customer": {"email", "firstname", "lastname"}}.')
     integration = _signing_integration(body.get("integration"))
     customer = {k: body["customer"].get(k) for k in ("email", "firstname", "lastname")}
@@ -256,8 +271,8 @@ def sign() -> Response:
     Body: {"integration": id, "body": "<the exact JSON text to send>"}. Local only, as the exchange.
     """
     _require_local("requests")
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+    payload = _json_body()
+    if not isinstance(payload.get("body"), str):
         raise ConsoleError(400, 'Send {"integration": id, "body": "<the request body>"}.')
     integration = _signing_integration(payload.get("integration"))
     url = signed_url(request.host_url, _context().settings())
@@ -273,15 +288,32 @@ def _require_local(what: str) -> None:
                                 f"emulator listening on loopback: {why}.")
 
 
+def _json_body() -> dict[str, Any]:
+    """The JSON object posted, read as strictly as a client's JSON anywhere (customer_auth.client_json)."""
+    try:
+        body = client_json.loads(request.get_data(as_text=True))
+    except ValueError as error:
+        raise ConsoleError(400, f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(body, dict):
+        raise ConsoleError(400, "The request body must be a JSON object.")
+    return body
+
+
 def _signing_integration(value: Any) -> Integration:
-    integration = _store().integration(_as_int(value))
+    integration_id = _as_id(value)
+    integration = _store().integration(integration_id) if 0 < integration_id <= MAX_ID else None
     if integration is None:
         raise ConsoleError(404, f"No integration {value!r} in the store.")
     return integration
 
 
-def _as_int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConsoleError(400, f"integration must be an integration id, got {value!r}") from None
+def _as_id(value: Any) -> int:
+    """An integration id: a JSON integer, or its decimal digits as text (a float, 1e999 or NaN is none)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal():
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() takes
+            pass
+    raise ConsoleError(400, f"integration must be an integration id, got {value!r:.40}")

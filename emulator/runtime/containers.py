@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from customer_auth.printable import printable
+
 LAUNCHER = Path(__file__).with_name("launcher.py")
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 HOST_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "HOME")
@@ -178,9 +180,11 @@ def default_command(main: str = "main", isolated: bool = False, pycache: Path | 
 
 
 def format_log(when: float, stream: str, text: str) -> str:
-    """OpenWhisk's log line: time padded to 30 columns, stream, text (LogLine.toFormattedString)."""
+    """OpenWhisk's log line: time padded to 30 columns, stream, text (LogLine.toFormattedString). The
+    text's control characters are escaped: an action may print request text, and `wsk activation
+    logs` shows the line in a terminal."""
     stamp = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{stamp:<30} {stream}: {text.rstrip()}"
+    return f"{stamp:<30} {stream}: {printable(text.rstrip())}"
 
 
 class Worker:

@@ -1,4 +1,5 @@
-"""scripts/audit: read the audit trail, newest first: every exchange, who asked, for whom, and how it ended."""
+"""scripts/audit: read the audit trail, newest first: every exchange, who asked, for whom, and how it ended
+(refusals before authentication counted per minute)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import json
 import sys
 
 from customer_auth.audit import OUTCOMES
+from customer_auth.printable import printable
 from customer_auth.store import open_store
 from emulator.project import development_env
 
@@ -33,16 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     entries = store.audit_entries(args.limit if not args.outcome else 100_000, integration_id)
     if args.outcome:
         entries = [e for e in entries if e["outcome"] == args.outcome][: args.limit]
-    for entry in entries:
-        if args.json:
-            print(json.dumps(entry, ensure_ascii=False))
-            continue
-        who = f"{entry['integration_id']}:{entry['integration_name']}" if entry.get("integration_id") else "-"
-        customer = "" if entry.get("customer_id") is None else (
-            f"customer {entry['customer_id']} ({'created' if entry.get('created') else 'found'})")
-        print(f"{entry['at']}  {entry['outcome']:<12} {who:<24} store {entry.get('store_code') or '-':<10} "
-              f"{customer}{'  ' + entry['reason'] if entry.get('reason') else ''}")
+    for entry in entries:  # printable: the reason and the store quote request text
+        print(printable(json.dumps(entry, ensure_ascii=False) if args.json else line(entry)))
     return 0
+
+
+def line(entry: dict) -> str:
+    who = f"{entry['integration_id']}:{entry['integration_name']}" if entry.get("integration_id") else "-"
+    customer = "" if entry.get("customer_id") is None else (
+        f"customer {entry['customer_id']} ({'created' if entry.get('created') else 'found'})")
+    counted = f"{entry['count']} times to {entry['last_at']}" if entry.get("count", 1) > 1 else ""
+    details = "  ".join(part for part in (customer, counted, entry.get("reason")) if part)
+    return f"{entry['at']}  {entry['outcome']:<12} {who:<24} store {entry.get('store_code') or '-':<10} {details}"
 
 
 if __name__ == "__main__":

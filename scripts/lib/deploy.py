@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from emulator.console.loopback import is_loopback
+from emulator.hosts import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Headless chromium (Debian's: Playwright's own download needs the internet). Module-scoped, so
-    it starts once and, started before each test's leak check, is not taken for a leaked worker."""
+@contextmanager
+def launched_browser(args: list[str] = CHROMIUM_ARGS) -> Iterator[object]:
+    """Headless chromium (Debian's: Playwright's own download needs the internet), started with `args`."""
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError as error:
@@ -74,7 +74,7 @@ def browser() -> Iterator[object]:
     playwright = sync_playwright().start()
     try:
         # Playwright adds --headless and a fresh temporary --user-data-dir to every launch.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
     except Error as error:
         playwright.stop()
         _unavailable(f"chromium did not start: {str(error).splitlines()[0]}")
@@ -83,6 +83,14 @@ def browser() -> Iterator[object]:
     finally:
         browser.close()
         playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Module-scoped, so it starts once and, started before each test's leak check, is not taken for a
+    leaked worker."""
+    with launched_browser() as started:
+        yield started
 
 
 @pytest.fixture

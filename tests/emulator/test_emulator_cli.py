@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, gone, parent_of
+from customer_auth.customers import Customer
+from customer_auth.integrations import Integration
+from customer_auth.store import open_store
+from tests.conftest import emulator_env, free_port, gone, parent_of, read_only
 from tests.emulator.conftest import AUTH, MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,20 +118,26 @@ def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
                                    "is required (path to the action's __main__.py)")
 
 
-def test_chosen_server_reads_flags_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What scripts/emulate asks before it installs the `server` extra: the server of the run, whichever
-    place chose it (a flag over the environment over `.env`), and none for --help or bad arguments."""
-    from emulator.__main__ import chosen_server
+def test_needed_extras_read_flags_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What scripts/emulate asks before it installs extras: `server` for the run's server and
+    `postgres` for a PostgreSQL STORE_URL, whichever place chose them (a flag over the environment
+    over `.env`), and none for --help or bad arguments."""
+    from emulator.__main__ import needed_extras
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EMULATOR_SERVER", raising=False)
-    assert chosen_server([]) == "flask"
-    (tmp_path / ".env").write_text("EMULATOR_SERVER=granian\n")
-    assert chosen_server([]) == "granian"
+    monkeypatch.delenv("STORE_URL", raising=False)
+    assert needed_extras([]) == ""
+    (tmp_path / ".env").write_text("EMULATOR_SERVER=granian\nSTORE_URL=tinydb:///tmp/store.json\n")
+    assert needed_extras([]) == "server"
     monkeypatch.setenv("EMULATOR_SERVER", "gunicorn")
-    assert chosen_server([]) == "gunicorn"
-    assert chosen_server(["--server", "flask"]) == "flask"
-    assert chosen_server(["--help"]) == "" and chosen_server(["--server", "apache"]) == ""
+    assert needed_extras([]) == "server"
+    assert needed_extras(["--server", "flask"]) == ""
+    (tmp_path / ".env").write_text("STORE_URL=postgresql://postgres@127.0.0.1/test\n")
+    assert needed_extras([]) == "server,postgres"
+    monkeypatch.setenv("STORE_URL", "postgres://db/x")  # the environment over .env
+    assert needed_extras(["--server", "flask"]) == "postgres"
+    assert needed_extras(["--help"]) == "" and needed_extras(["--server", "apache"]) == ""
 
 
 def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -> None:
@@ -195,3 +204,85 @@ def test_a_port_in_use_stops_the_start_before_anything_is_created(tmp_path: Path
     assert (done.returncode, done.stderr) == (1, f"emulate: cannot listen on 127.0.0.1:{port}: Address already in use\n")
     assert done.stdout == "" and not (tmp_path / "store.json").exists()
     assert not (tmp_path / ".data").exists()  # no crypt key, no store: nothing of a first start
+
+
+# Start-up failures: one line naming the file or setting, never a traceback ---------------------------------
+def start_once(cwd: Path, env: dict[str, str], *args: str, prelude: str = "pass") -> subprocess.CompletedProcess[str]:
+    """`python -m emulator` (after `prelude`, Python run first in the same process) until it ends."""
+    code = f"{prelude}; import runpy, sys; sys.argv[0] = 'emulator'; runpy.run_module('emulator', run_name='__main__')"
+    return subprocess.run([sys.executable, "-c", code, "--port", str(free_port()), "--manifest",
+                           str(ROOT / "app.config.yaml"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr.strip()
+
+
+def test_a_read_only_store_folder_stops_the_start_naming_it(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    url = f"tinydb://{folder}/store.json"
+    open_store(url).add_integration(Integration(name="kept"))
+    with read_only(folder):
+        done = start_once(tmp_path, emulator_env(url))
+    assert done.returncode == 1
+    assert one_line(done).startswith(f"emulate: the store cannot be used: cannot write in the store's folder {folder}: ")
+
+
+def test_a_postgresql_store_without_psycopg_names_the_extra(tmp_path: Path) -> None:
+    done = start_once(tmp_path, emulator_env("postgresql://postgres@127.0.0.1:5432/test"),
+                      prelude="import sys; sys.modules['psycopg'] = None")  # as if never installed
+    assert done.returncode == 2
+    assert one_line(done).startswith("emulate: setting STORE_URL names a PostgreSQL store, which needs psycopg (")
+    assert one_line(done).endswith("install the `postgres` extra (pip install -e '.[postgres]'; "
+                                   "./scripts/emulate installs it itself)")
+
+
+def test_a_damaged_customers_file_is_named_at_start_and_by_the_console(tmp_path: Path) -> None:
+    from emulator.bundle import emulator_app
+    from emulator.manifest import load_manifest
+
+    url = f"tinydb://{tmp_path}/store.json"
+    store = open_store(url)
+    store.add_integration(Integration(name="kept"))
+    store.import_customers([Customer(email=f"c{i}@example.com", firstname="C", lastname="D", website_id=1, store_id=1)
+                            for i in range(40)])
+    damaged = sorted((tmp_path / "store.customers").glob("*.json"))[3]
+    damaged.write_text('{"customers": {"7": {"email": ')  # cut short, as by a copy that failed
+    done = start_once(tmp_path, emulator_env(url))
+    assert done.returncode == 1
+    assert one_line(done).startswith(f"emulate: the store cannot be used: the store file {damaged} is not valid JSON: ")
+    # Damaged while running: the console says which file, as its own error, not as a crash.
+    app, controller, _ = emulator_app(load_manifest(ROOT / "app.config.yaml", {"STORE_URL": url, "CRYPT_KEY": "k" * 32}),
+                                      state_file=None)
+    try:
+        answer = app.test_client().get("/console/api/customers")
+    finally:
+        controller.shutdown()
+    assert answer.status_code == 503
+    assert answer.get_json()["error"].startswith(f"The store cannot be used: the store file {damaged} is not valid JSON")
+
+
+def test_a_damaged_state_file_stops_the_start_naming_it(tmp_path: Path) -> None:
+    state = tmp_path / "entities.json"
+    state.write_text('{"actions": [{"package": "p"')
+    done = start_once(tmp_path, emulator_env(f"tinydb://{tmp_path}/store.json"), "--state", str(state))
+    assert done.returncode == 1
+    assert one_line(done).startswith(f"emulate: the deployments kept in {state} cannot be read (")
+    assert one_line(done).endswith("remove the file, or start with --state none")
+
+
+def test_a_development_crypt_key_that_cannot_be_kept_names_crypt_key(tmp_path: Path) -> None:
+    manifest = tmp_path / "app.config.yaml"
+    manifest.write_text((ROOT / "app.config.yaml").read_text())
+    (tmp_path / "actions").symlink_to(ROOT / "actions")
+    (tmp_path / ".data").mkdir()
+    env = emulator_env(f"tinydb://{tmp_path}/store/store.json")
+    del env["CRYPT_KEY"]
+    with read_only(tmp_path / ".data"):
+        done = subprocess.run([sys.executable, "-m", "emulator", "--port", str(free_port()), "--manifest",
+                               str(manifest)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert one_line(done).startswith(f"emulate: setting CRYPT_KEY is not set, and the development key "
+                                     f"{tmp_path / '.data' / 'crypt.key'} cannot be kept (")

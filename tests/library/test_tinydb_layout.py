@@ -315,7 +315,8 @@ def test_audit_lines_survive_a_torn_line(tmp_path):
         audit_file.write(b'{"integration_id": 1, "n"')
     store.append_audit({"integration_id": 1, "n": 2})
     assert [entry["n"] for entry in store.audit_entries()] == [2, 1]
-    assert TinyDBStore(str(tmp_path / "store.json")).audit_entries(limit=1) == [{"integration_id": 1, "n": 2}]
+    assert TinyDBStore(str(tmp_path / "store.json")).audit_entries(limit=1) == [
+        {"integration_id": 1, "n": 2, "count": 1, "last_at": None}]
 
 
 def test_opening_writes_nothing(tmp_path):

@@ -21,16 +21,15 @@ from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
 from customer_auth.store.tinydb_store import TinyDBStore
-from tests.conftest import CRYPT_KEY, ROOT, also_through_pgbouncer, free_port, token_customer_id
+from tests.conftest import ROOT, also_through_pgbouncer, emulator_env, free_port, token_customer_id, wait_until_up
 
 ROUNDS = 5
 
 
 def start(port: int, store_url: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY, "EMULATOR_STATE": "none",
-           "RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"}
     return subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port),
-                             "--manifest", str(ROOT / "app.config.yaml")], cwd=cwd, env=env,
+                             "--manifest", str(ROOT / "app.config.yaml")], cwd=cwd,
+                            env=emulator_env(store_url, RATE_LIMIT_PER_MINUTE="0"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -47,17 +46,6 @@ def exchange(base: str, integration: Integration, email: str) -> int | None:
     except (requests.RequestException, ValueError, KeyError):
         return None
     return token_customer_id(token) if token else None
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/graphql", params={"query": "{ __typename }"}, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError(f"the emulator at {base} did not start")
 
 
 @pytest.mark.slow

@@ -27,10 +27,17 @@ def open_store(url: str) -> Store:
     if scheme == "tinydb":
         from .tinydb_store import TinyDBStore
 
-        return TinyDBStore(tinydb_path(url), **tinydb_params(url))
+        try:
+            return TinyDBStore(tinydb_path(url), **tinydb_params(url))
+        except OSError as error:  # its folder cannot be made
+            raise StoreError(f"cannot use the store's folder {error.filename}: {error.strerror or error}") from None
     if scheme in ("postgresql", "postgres"):
-        from .postgres_store import PostgresStore  # imported here: TinyDB users need no psycopg
-
+        try:
+            from .postgres_store import PostgresStore  # imported here: TinyDB users need no psycopg
+        except ImportError as error:
+            raise ConfigurationError(f"setting STORE_URL names a PostgreSQL store, which needs psycopg ({error}): "
+                                     "install the `postgres` extra (pip install -e '.[postgres]'; "
+                                     "./scripts/emulate installs it itself)") from None
         return PostgresStore(url)
     if not url:
         raise ConfigurationError("setting STORE_URL is not set")

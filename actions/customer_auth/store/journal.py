@@ -1,4 +1,5 @@
-"""Append-only JSON-lines files of the TinyDB backend: the nonce journals and the audit trail.
+"""JSON-lines files of the TinyDB backend: the nonce journals and the audit trail, appended to (an
+audit entry counted into has its fixed-width tail rewritten in place).
 
 A line is appended with one `write` under `flock`, so readers holding the lock see whole lines. A
 writer killed mid-write (or a full disk) can leave a torn last line, bytes without a final newline;
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -103,18 +105,36 @@ def _line(key: str, timestamp: int) -> bytes:
 
 
 class AuditJournal:
-    """The audit trail: one line per entry, newest last; fsynced only when `sync`."""
+    """The audit trail: one line per entry, newest last; fsynced only when `sync`.
+
+    An entry counted into (one with a `window`, see `Store.append_audit`) ends in a tail of fixed
+    width, `,"last_at":"...","count":         N}`, rewritten in place by one `pwrite` under the lock.
+    Its line is looked for among the last WINDOW_SCAN_BYTES of the file, once per process and
+    window (then its offset is kept); past that, a new entry for the window starts."""
 
     def __init__(self, path: Path, sync: bool) -> None:
         self.path = path
-        self._file = KeptFile(path, append=True, sync=sync)
+        self._file = KeptFile(path, sync=sync)  # not O_APPEND: a counted entry's tail is rewritten in place
+        self._windows: dict[str, tuple[int, int]] = {}  # window -> (descriptor it was seen through, tail offset)
 
     def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+        window = entry.get("window")
         with self._file.locked() as (fd, stat):
-            self._file.append_lines(fd, stat, line)
+            if window:
+                tail = self._tail_of(window, fd, stat.st_size)
+                if tail is not None:
+                    self._file.write(fd, _tail(entry["at"], _count(os.pread(fd, TAIL_BYTES, tail)) + 1), tail)
+                    return
+            fields = {k: v for k, v in entry.items() if k not in ("last_at", "count")}
+            line = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            if window:
+                line = line[:-1] + _tail(entry["at"], 1)
+            data = self._file.append_lines(fd, stat, line + b"\n")
+            if window:
+                self._windows[window] = (self._file.opened, stat.st_size + len(data) - 1 - TAIL_BYTES)
 
     def newest(self, limit: int, integration_id: int | None) -> list[dict[str, Any]]:
+        """Read without the lock: a tail rewritten meanwhile keeps its width and stays JSON."""
         try:
             lines = self.path.read_bytes().splitlines()
         except FileNotFoundError:
@@ -126,10 +146,50 @@ class AuditJournal:
             except ValueError:
                 continue
             if integration_id is None or entry.get("integration_id") == integration_id:
-                entries.append(entry)
+                fields = {k: v for k, v in entry.items() if k not in ("window", "count", "last_at")}
+                entries.append({**fields, "count": entry.get("count", 1), "last_at": entry.get("last_at")})
                 if len(entries) >= limit:
                     break
         return entries
 
     def close(self) -> None:
         self._file.close()
+
+    def _tail_of(self, window: str, fd: int, size: int) -> int | None:
+        """The offset of the tail of `window`'s entry, or None when there is none to count into."""
+        seen, tail = self._windows.get(window, (0, 0))
+        if seen == self._file.opened and _count(os.pread(fd, TAIL_BYTES, tail)) > 0:
+            return tail
+        start = max(0, size - WINDOW_SCAN_BYTES)
+        data = os.pread(fd, size - start, start)
+        end = len(data)
+        while end > 0:  # newest line first
+            begin = data.rfind(b"\n", 0, end - 1) + 1
+            line = data[begin:end].rstrip(b"\n")
+            if b'"window":' in line and _count(line[-TAIL_BYTES:]) > 0:
+                try:
+                    found = json.loads(line).get("window") == window
+                except ValueError:  # a torn line, or the first one read, cut at the scan's start
+                    found = False
+                if found:
+                    tail = start + begin + len(line) - TAIL_BYTES
+                    self._windows[window] = (self._file.opened, tail)
+                    return tail
+            end = begin
+        return None
+
+
+WINDOW_SCAN_BYTES = 1024 * 1024
+_TAIL_FORMAT = ',"last_at":"%s","count":%10d}'
+TAIL_BYTES = len(_TAIL_FORMAT % ("0000-00-00 00:00:00", 0))
+_TAIL = re.compile(rb',"last_at":"[0-9: -]{19}","count": *([0-9]+)\}')
+
+
+def _tail(at: str, count: int) -> bytes:
+    return (_TAIL_FORMAT % (at, count)).encode("ascii")
+
+
+def _count(tail: bytes) -> int:
+    """The count a counted entry's tail holds; 0 for bytes that are no such tail."""
+    match = _TAIL.fullmatch(tail)
+    return int(match.group(1)) if match else 0

@@ -121,6 +121,18 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    3,
+    "audit refusals counted per window",
+    """
+    ALTER TABLE audit_log
+        ADD COLUMN count      integer NOT NULL DEFAULT 1,
+        ADD COLUMN last_at    text,
+        ADD COLUMN window_key text;
+    CREATE UNIQUE INDEX audit_log_window ON audit_log (window_key);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
 
 

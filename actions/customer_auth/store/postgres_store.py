@@ -458,10 +458,15 @@ class PostgresStore:
                 cur.execute(statements.advance)
         return count
 
+    def check(self) -> None:
+        """Connects, and brings the schema up to date (or finds it behind, auto_migrate off)."""
+        self._execute("SELECT 1")
+
     # Audit trail -----------------------------------------------------------------------------
     def append_audit(self, entry: dict[str, Any]) -> None:
         values = {column: entry.get(column) for column in AUDIT_COLUMNS}
         values["reason"] = values["reason"] or ""
+        values["window_key"] = entry.get("window")
         self._execute(_APPEND_AUDIT, values)
 
     def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
@@ -560,12 +565,17 @@ _IMPORT_REVOCATIONS = _import_statements("revocations", sql.SQL(
     "INSERT INTO revocations (user_type, user_id, revoke_before) VALUES (%(user_type)s, %(user_id)s, %(revoke_before)s)"
 ), ids=False)
 
-_APPEND_AUDIT = sql.SQL("INSERT INTO audit_log ({}) VALUES ({})").format(
-    _names(AUDIT_COLUMNS), _placeholders(AUDIT_COLUMNS))
+# An entry of a window already in the trail (the unique window_key; NULL for the others) is counted
+# into that one, in the same statement.
+_APPEND_AUDIT = sql.SQL(
+    "INSERT INTO audit_log ({}) VALUES ({}) ON CONFLICT (window_key) "
+    "DO UPDATE SET count = audit_log.count + 1, last_at = EXCLUDED.at").format(
+    _names([*AUDIT_COLUMNS, "window_key"]), _placeholders([*AUDIT_COLUMNS, "window_key"]))
 # audit_entries(), by whether it asks for one integration's entries
 _AUDIT_ENTRIES = {
     one_integration: sql.SQL("SELECT {} FROM audit_log {} ORDER BY id DESC LIMIT %(limit)s").format(
-        _names(AUDIT_COLUMNS), sql.SQL("WHERE integration_id = %(integration)s" if one_integration else ""))
+        _names([*AUDIT_COLUMNS, "count", "last_at"]),
+        sql.SQL("WHERE integration_id = %(integration)s" if one_integration else ""))
     for one_integration in (False, True)
 }
 

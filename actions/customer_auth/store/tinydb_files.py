@@ -258,6 +258,7 @@ class KeptFile:
     def __init__(self, path: Path, append: bool = False, sync: bool = False) -> None:
         self.path = path
         self._sync = sync  # fsync after every write
+        self._append = append  # O_APPEND: every write appends, even a pwrite at an offset (Linux)
         self._flags = os.O_RDWR | os.O_CREAT | (os.O_APPEND if append else 0)
         self._fd: int | None = None
         self._pid = 0
@@ -298,7 +299,7 @@ class KeptFile:
             torn = bool(stat.st_size) and os.pread(fd, 1, stat.st_size - 1) != b"\n"
         if torn:
             lines = b"\n" + lines
-        self.write(fd, lines)
+        self.write(fd, lines, None if self._append else stat.st_size)  # under the lock, the end stays put
         return lines
 
     def close(self) -> None:

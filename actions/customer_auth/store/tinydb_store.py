@@ -55,6 +55,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -66,7 +67,7 @@ from tinydb.table import Document
 from ..customers import Customer
 from ..errors import ConfigurationError
 from ..integrations import Integration
-from .base import Admission, RateLimit, Revocation, take_token
+from .base import Admission, RateLimit, Revocation, StoreError, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
 from .tinydb_files import (
@@ -82,6 +83,20 @@ SYNCHRONOUS = ("normal", "full")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _files(method: F) -> F:
+    """A file or folder the method cannot use (a read-only folder, another user's file) is a
+    StoreError naming it, as any other store failure: the client sees `Internal server error`."""
+
+    @functools.wraps(method)
+    def run(self: TinyDBStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as error:
+            raise StoreError(_unusable(error)) from None
+
+    return run  # type: ignore[return-value]
+
+
 def _upgraded(method: F) -> F:
     """The method runs on the current layout: a process's first call moves earlier layouts' files."""
 
@@ -91,7 +106,12 @@ def _upgraded(method: F) -> F:
             self._upgrade()
         return method(self, *args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    return _files(run)  # type: ignore[arg-type]
+
+
+def _unusable(error: OSError) -> str:
+    where = f" {error.filename}" if error.filename else ""
+    return f"cannot use the store's file or folder{where}: {error.strerror or error}"
 
 
 class _Indexes:
@@ -133,14 +153,16 @@ class TinyDBStore:
         def beside(suffix: str) -> Path:
             return main.with_name(main.stem + suffix)
 
+        self._path = main
+        self._folders = [beside(".customers"), beside(".nonces"), beside(".buckets")]
         self._main = Database(main)
         self._indexes = _Indexes()
-        self._customers = CustomerShards(beside(".customers"))
-        self._nonce_dir = beside(".nonces")
+        self._customers = CustomerShards(self._folders[0])
+        self._nonce_dir = self._folders[1]
         self._journals: OnFirstUse[int, NonceJournal] = OnFirstUse(
             lambda shard: NonceJournal(self._nonce_dir / f"{shard:02d}.jsonl", self._sync))
         self._sync = sync
-        self._buckets = _Buckets(beside(".buckets"), sync)
+        self._buckets = _Buckets(self._folders[2], sync)
         self._audit = AuditJournal(beside(".audit.jsonl"), sync)
         old_suffix = main.suffix or ".json"
         self._old_nonces = beside(".nonces" + old_suffix)
@@ -281,11 +303,34 @@ class TinyDBStore:
         return iter(rows)
 
     # Audit trail -----------------------------------------------------------------------------
+    @_files
     def append_audit(self, entry: dict[str, Any]) -> None:
         self._audit.append(entry)
 
+    @_files
     def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
         return self._audit.newest(limit, integration_id)
+
+    # Start -----------------------------------------------------------------------------------
+    @_upgraded
+    def check(self) -> None:
+        """Each folder the store writes in takes a new file, each file it changes in place opens for
+        writing, each TinyDB file parses (the customers' too: all read, once, at start)."""
+        folders = [self._path.parent, *self._folders]
+        for folder in (f for f in folders if f.is_dir()):
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+            except OSError as error:
+                raise StoreError(f"cannot write in the store's folder {folder}: {error.strerror or error}") from None
+            os.close(fd)
+            os.unlink(probe)
+        kept = [p for folder in self._folders if folder.is_dir() for p in folder.iterdir() if p.is_file()]
+        for path in [self._path, self._audit.path, *kept]:
+            if path.exists():
+                os.close(os.open(path, os.O_RDWR))
+        with self._main.read():  # parses the main file
+            pass
+        self._customers.count()  # and every customers file
 
     def close(self) -> None:
         """Closes the files this process keeps open; using the store again reopens them."""
