@@ -13,59 +13,96 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Sequence
 
 from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
-from emulator.bundle import emulator_app
+from emulator.bundle import emulator_app, setting_problems
 from emulator.console.loopback import is_loopback
-from emulator.environment import load_env
+from emulator.environment import EnvFileError, load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, development_env
 from emulator.registry import kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, cannot_listen, serve
 from emulator.startup import on_startup
 
 
-def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.Namespace:
-    def env(name: str, default: str) -> str:
-        return environ.get(name) or default
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
+    """The options, each from its flag, else its environment variable (the environment, then `.env`),
+    else its default. A variable that cannot work is refused by name, like a flag."""
+    p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.",
+                                formatter_class=HelpFormatter)
 
-    p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.")
+    def env(name: str, default: str, convert: Callable[[str], object] = str) -> str:
+        value = environ.get(name) or default
+        try:
+            convert(value)
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            p.exit(2, f"emulate: {name} (from the environment or .env): {error}\n")
+        return value
+
     p.add_argument("--host", default=env("EMULATOR_HOST", DEFAULT_HOST), help="bind address [EMULATOR_HOST]")
-    p.add_argument("--port", type=int, default=env("EMULATOR_PORT", str(DEFAULT_PORT)), help="port [EMULATOR_PORT]")
+    p.add_argument("--port", type=_port, default=env("EMULATOR_PORT", str(DEFAULT_PORT), _port),
+                   help="port [EMULATOR_PORT]")
     p.add_argument("--manifest", default=env("EMULATOR_MANIFEST", "app.config.yaml"),
                    help="App Builder manifest [EMULATOR_MANIFEST]")
-    p.add_argument("--workers-per-action", type=int, default=env("EMULATOR_WORKERS_PER_ACTION", "4"),
+    p.add_argument("--workers-per-action", type=_at_least_1, default=env("EMULATOR_WORKERS_PER_ACTION", "4", _at_least_1),
                    help="warm workers at most per action [EMULATOR_WORKERS_PER_ACTION]")
-    p.add_argument("--activations", type=int, default=env("EMULATOR_ACTIVATIONS", "1000"),
+    p.add_argument("--activations", type=_at_least_1, default=env("EMULATOR_ACTIVATIONS", "1000", _at_least_1),
                    help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
     p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
-    p.add_argument("--auth", default=env("OW_AUTH", GUEST_KEY),
-                   help="the uuid:key the REST API requires as basic auth (default: OpenWhisk's guest key) [OW_AUTH]")
-    p.add_argument("--state", default=env("EMULATOR_STATE", ".data/openwhisk-entities.json"),
-                   help="JSON file keeping entities deployed through the REST API across restarts, relative to "
-                        "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
-    p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask"),
+    p.add_argument("--auth", default=None,
+                   help="the uuid:key the REST API requires as basic auth (default: OpenWhisk's well-known guest "
+                        "key) [OW_AUTH]")
+    p.add_argument("--state", default=env("EMULATOR_STATE", "") or None, metavar="FILE",
+                   help="keep entities deployed through the REST API across restarts: a JSON index in FILE, their "
+                        "code in files beside it (default: in memory only, gone when the emulator stops) "
+                        "[EMULATOR_STATE]")
+    p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask", _one_of(SERVERS)),
                    help="HTTP server: flask (threaded dev server), or gunicorn or granian (several processes; "
                         "need the 'server' extra) [EMULATOR_SERVER]")
-    p.add_argument("--processes", type=int, default=env("EMULATOR_PROCESSES", "2"),
+    p.add_argument("--processes", type=_at_least_1, default=env("EMULATOR_PROCESSES", "2", _at_least_1),
                    help="gunicorn, granian: server processes, each with its own controller, workers and "
                         "activation records [EMULATOR_PROCESSES]")
-    p.add_argument("--threads", type=int, default=env("EMULATOR_THREADS", "8"),
+    p.add_argument("--threads", type=_at_least_1, default=env("EMULATOR_THREADS", "8", _at_least_1),
                    help="gunicorn, granian: requests served at once per process [EMULATOR_THREADS]")
-    args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
-    if min(args.workers_per_action, args.activations, args.processes, args.threads) < 1:
-        p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
+    args = p.parse_args(argv)  # argparse applies `type` to string defaults too
+    args.auth = args.auth or env("OW_AUTH", GUEST_KEY)
     if ":" not in args.auth:
-        p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
+        p.error("--auth / OW_AUTH must be <uuid>:<key>, as wsk's AUTH property")
     if args.auth == GUEST_KEY and not is_loopback(args.host):
         p.error(f"--host {args.host} opens the REST API to the network, and with OpenWhisk's well-known guest "
                 "key anyone could run any action there (and get customer tokens without OAuth): set --auth / "
                 "OW_AUTH to a key of your own")
     return args
+
+
+def _at_least_1(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _at_least_1(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return check
 
 
 def chosen_server(argv: Sequence[str] | None) -> str:
@@ -74,11 +111,19 @@ def chosen_server(argv: Sequence[str] | None) -> str:
     the `server` extra before gunicorn or granian is first used."""
     try:
         return parse_args(argv, load_env(Path.cwd())).server
-    except SystemExit:  # --help, or arguments the run itself will refuse
+    except (SystemExit, EnvFileError):  # --help, or what the run itself will refuse
         return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except EnvFileError as error:
+        print(f"emulate: {error}", file=sys.stderr)
+        return 2
+
+
+def run(argv: Sequence[str] | None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
     busy = cannot_listen(args.host, args.port)
     if busy:
@@ -91,7 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"emulate: {err}", file=sys.stderr)
         return 2
-    state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
+    problems = setting_problems(manifest)
+    for problem in problems:
+        print(f"emulate: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    state = None if (args.state or "none").lower() == "none" else Path(args.state).resolve()
 
     def build(state_file: Path | None = state):
         return emulator_app(
@@ -138,14 +188,14 @@ def api_lines(base_url: str, auth: str, state: Path | None, manifest: Manifest) 
     """Where `wsk` / the openwhisk npm client point (apihost, auth), a custom key only hinted at; and the
     kept deployments that shadow the manifest's entities (its inputs, from .env, do not reach them)."""
     shown = auth if auth == GUEST_KEY else f"{auth.split(':', 1)[0]}:****  (from --auth / OW_AUTH)"
-    kept = f"kept in {state}" if state else "in memory only"
+    kept = f"kept in {state}" if state else "in memory only (--state FILE keeps them across restarts)"
     lines = [f"{'api host':<13} {base_url}   (wsk property set --apihost {base_url})",
              f"{'auth':<13} {shown}", f"{'deployments':<13} {kept}"]
     shadowing = [name for name in kept_names(state) if manifest.find(name) is not None]
     if shadowing:
         lines.append(f"{'':<13} {len(shadowing)} of them replace the manifest's {', '.join(shadowing)}: "
-                     f"settings changed in .env do not reach those (--state none, or remove {state.name}, "
-                     "to run the manifest's)")
+                     f"settings changed in .env do not reach those (start without --state, or remove "
+                     f"{state.name}, to run the manifest's)")
     return lines
 
 

@@ -4,6 +4,7 @@ Used by the emulator and the admin scripts alike, so both see the same store and
 """
 from __future__ import annotations
 
+import argparse
 import secrets
 from pathlib import Path
 
@@ -11,6 +12,16 @@ from .environment import load_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9080  # where the emulator listens unless told otherwise
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help for the emulator and the scripts: each option's default beside it (none shown where there
+    is none, or where the help says it in words), the description as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, "") or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def development_env(root: Path = ROOT) -> dict[str, str]:

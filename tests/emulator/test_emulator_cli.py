@@ -144,8 +144,8 @@ def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -
     state.write_text('{"actions": [{"package": "demo", "name": "echo"}, {"package": "shop", "name": "add"}]}')
     lines = api_lines("http://h", GUEST_KEY, state, manifest)
     assert lines[-1].split() == ["1", "of", "them", "replace", "the", "manifest's", "demo/echo:", "settings", "changed",
-                                 "in", ".env", "do", "not", "reach", "those", "(--state", "none,", "or", "remove",
-                                 "entities.json,", "to", "run", "the", "manifest's)"]
+                                 "in", ".env", "do", "not", "reach", "those", "(start", "without", "--state,", "or",
+                                 "remove", "entities.json,", "to", "run", "the", "manifest's)"]
 
 
 def test_a_network_facing_emulator_needs_a_key_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
