@@ -125,22 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: Sequence[str] | None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
-    busy = cannot_listen(args.host, args.port)
-    if busy:
-        print(f"emulate: cannot listen on {args.host}:{args.port}: {busy}", file=sys.stderr)
-        return 1
     manifest_path = Path(args.manifest).resolve()
     base_url = f"http://{args.host}:{args.port}"
+    # The manifest and every setting its actions get are checked before anything is bound or created
+    # (a first start's crypt key, store and integration).
     try:
-        manifest = load_manifest(manifest_path, development_env(manifest_path.parent))
+        problems = setting_problems(load_manifest(manifest_path, development_env(manifest_path.parent, create=False)))
     except ManifestError as err:
-        print(f"emulate: {err}", file=sys.stderr)
-        return 2
-    problems = setting_problems(manifest)
+        problems = [str(err)]
     for problem in problems:
         print(f"emulate: {problem}", file=sys.stderr)
     if problems:
         return 2
+    busy = cannot_listen(args.host, args.port)
+    if busy:
+        print(f"emulate: cannot listen on {args.host}:{args.port}: {busy}", file=sys.stderr)
+        return 1
+    manifest = load_manifest(manifest_path, development_env(manifest_path.parent))
     state = None if (args.state or "none").lower() == "none" else Path(args.state).resolve()
 
     def build(state_file: Path | None = state):

@@ -24,11 +24,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
-def development_env(root: Path = ROOT) -> dict[str, str]:
+def development_env(root: Path = ROOT, create: bool = True) -> dict[str, str]:
     """`load_env` plus a TinyDB store and a crypt key under `.data/` when none is configured.
 
     The generated crypt key is kept in `.data/crypt.key` so tokens survive restarts; deployments set
-    CRYPT_KEY themselves (to the Commerce install's key, for tokens Commerce accepts).
+    CRYPT_KEY themselves (to the Commerce install's key, for tokens Commerce accepts). With `create`
+    false nothing is written: a key not generated yet reads as one of the same shape (what checking
+    the settings before a start needs).
     """
     env = load_env(root)
     data = root / ".data"
@@ -36,6 +38,9 @@ def development_env(root: Path = ROOT) -> dict[str, str]:
         env["STORE_URL"] = f"tinydb://{data}/store.json"
     if not env.get("CRYPT_KEY"):
         key_file = data / "crypt.key"
+        if not key_file.exists() and not create:
+            env["CRYPT_KEY"] = "0" * 32
+            return env
         if not key_file.exists():
             data.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_hex(16))

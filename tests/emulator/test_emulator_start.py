@@ -54,6 +54,7 @@ def test_a_setting_that_cannot_work_stops_the_start_named(project: Path, line: s
     (project / ".env").write_text(line + "\n")
     done = emulate(project)
     assert (done.returncode, done.stderr, done.stdout) == (2, f"emulate: {problem}\n", "")
+    assert not (project / ".data").exists()  # checked before anything of a first start is made
 
 
 def test_a_setting_from_the_environment_is_checked_as_from_env_file(project: Path) -> None:

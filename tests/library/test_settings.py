@@ -112,3 +112,14 @@ def test_the_actions_read_the_values_the_check_accepts() -> None:
     assert (policy.algorithm, policy.lifetime_minutes, policy.key.strip("&")) == ("HS512", 5, "new")
     assert settings.rate_limit(params) is None and settings.OAUTH_ALLOW_HMAC_SHA1.read(params) is True
     assert settings.PUBLIC_BASE_URL.read(params) == "https://shop.example"
+
+
+def test_env_example_names_only_options_the_emulator_has(capsys: pytest.CaptureFixture[str]) -> None:
+    """The emulator's section of .env.example lists variables, commented out, that `--help` names."""
+    from emulator.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"], {})
+    shown = capsys.readouterr().out
+    listed = re.findall(r"^# ((?:EMULATOR|OW)_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    assert listed and [name for name in listed if f"[{name}]" not in shown] == []
