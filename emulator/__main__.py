@@ -22,7 +22,7 @@ from emulator.bundle import emulator_app, setting_problems
 from emulator.console.loopback import is_loopback
 from emulator.environment import EnvFileError, load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
 from emulator.registry import kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, cannot_listen, serve
@@ -79,27 +79,20 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
     return args
 
 
-def _at_least_1(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
-    return value
+_at_least_1 = at_least(1)
 
 
 def _port(text: str) -> int:
     value = _at_least_1(text)
     if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+        raise argparse.ArgumentTypeError(f"must be a port (1-65535), not {text!r}")
     return value
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[str], str]:
     def check(text: str) -> str:
         if text not in choices:
-            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}, not {text!r}")
         return text
 
     return check

@@ -4,7 +4,6 @@ StoreError and CommerceError (a setting), a `.env` that cannot be parsed, and a 
 cannot be used; anything else is a bug and shows its traceback."""
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
@@ -35,14 +34,3 @@ def run(main: Callable[[], int]) -> int:
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
-
-
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer not below `minimum`."""
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
-        return value
-
-    return parse

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import sys
 import time
@@ -29,6 +30,9 @@ MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
     token
   }
 }"""
+
+
+LOG_LINE = re.compile(r"^\S+\s+std(?:out|err): ")  # an activation's log line: time, stream, then the text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +115,7 @@ def why_refused(url: str, activation_id: str, auth: str) -> str:
 def reason(record: dict[str, Any]) -> str:
     """What an activation's logs say went wrong: its first warning or error line, and for a traceback,
     the exception it ended with; else its result's error."""
-    messages = [str(line).split(": ", 1)[-1] for line in record.get("logs") or []]
+    messages = [LOG_LINE.sub("", str(line)) for line in record.get("logs") or []]
     for i, message in enumerate(messages):
         level, _, text = message.partition(" ")
         if level in ("WARNING", "ERROR", "CRITICAL"):

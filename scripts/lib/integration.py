@@ -8,7 +8,7 @@ import time
 
 from customer_auth.integrations import ACTIVE, EXCHANGE_RESOURCE, INACTIVE, Integration
 from customer_auth.store import Store, open_store
-from emulator.project import HelpFormatter, development_env
+from emulator.project import HelpFormatter, at_least, development_env
 
 import cli
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("integration", help="id or name")
         command.add_argument("--json", action="store_true")
         if name == "rotate":
-            command.add_argument("--grace-minutes", type=cli.at_least(0), default=60,
+            command.add_argument("--grace-minutes", type=at_least(0), default=60,
                                  help="how long the old credentials keep working (0: not at all)")
 
     args = parser.parse_args(argv)

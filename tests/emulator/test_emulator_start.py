@@ -77,8 +77,8 @@ def test_an_option_from_env_file_names_its_variable(project: Path) -> None:
     (project / ".env").write_text("EMULATOR_PORT=abc\n")
     done = subprocess.run([sys.executable, "-m", "emulator"], cwd=project, env=environment(), capture_output=True,
                           text=True, timeout=60)
-    assert (done.returncode, done.stderr) == (2, "emulate: EMULATOR_PORT (from the environment or .env): 'abc' is "
-                                                 "not a whole number\n")
+    assert (done.returncode, done.stderr) == (2, "emulate: EMULATOR_PORT (from the environment or .env): must be a "
+                                                 "whole number of 1 or more, not 'abc'\n")
 
 
 def test_the_scripts_refuse_an_env_file_that_cannot_be_parsed(tmp_path: Path) -> None:
