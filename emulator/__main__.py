@@ -23,7 +23,7 @@ from emulator.console.loopback import is_loopback
 from emulator.environment import EnvFileError, load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
-from emulator.registry import kept_names
+from emulator.registry import StateFileError, kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, cannot_listen, serve
 from emulator.startup import on_startup
@@ -151,6 +151,9 @@ def run(argv: Sequence[str] | None) -> int:
         app, controller, store = build(None if forked else state)
     except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
         print(f"emulate: {error.reason}", file=sys.stderr)
+        return 2
+    except StateFileError as error:
+        print(f"emulate: {error}", file=sys.stderr)
         return 2
     unusable: StoreError | None = None
     try:

@@ -1,9 +1,9 @@
 """Entities deployed through the REST API: packages, actions and sequences, beside the manifest.
 
 OpenWhisk keeps entities in its database (CouchDB); this registry keeps them in memory, gone when the
-emulator stops, unless it is given a state file (`--state FILE`): then a restart keeps deployments,
-in a small JSON index (FILE) with each action's code in a file of its own beside it (`<FILE's
-stem>.code/`, named by its SHA-256, so an unchanged zip is never written twice). It speaks OpenWhisk's entity
+emulator stops, unless it is given a state file (`--state FILE`): then a restart keeps deployments, in
+a small JSON index (FILE) with each action's code in a file of its own beside it (`<FILE's stem>.code/`,
+named by its SHA-256, so an unchanged zip is never written twice). It speaks OpenWhisk's entity
 documents (WhiskPackage / WhiskAction as the REST API returns them) and turns each deployed action
 into the runtime's `Action` / `Sequence`, so the controller runs it like a manifest action:
 a zip (`binary: true`) is unpacked once into its own folder, plain code becomes `__main__.py`, and
@@ -44,6 +44,10 @@ SEQUENCE_CYCLIC = "Sequence may not refer to itself."
 EXEC_UNDEFINED = "exec undefined"
 MANIFEST_READ_ONLY = "'{}' is defined by the manifest (app.config.yaml); change it there."
 MAX_CODE_BYTES = 48 * 1024 * 1024  # OpenWhisk's default action size limit
+
+
+class StateFileError(Exception):
+    """A state file that cannot be read back: its entities are not served (the emulator refuses to start)."""
 
 
 class ApiError(Exception):
@@ -445,21 +449,25 @@ class EntityRegistry:
 
     def _load(self) -> None:
         assert self._state_file is not None
-        state = json.loads(self._state_file.read_text(encoding="utf-8"))
-        for name, p in state.get("packages", {}).items():
-            self.packages[name] = PackageDoc(name, **p)
-        pending = []
-        for stored in state.get("actions", []):
-            exec_doc = stored["exec"]
-            code_file = exec_doc.pop("code_file", None)
-            if code_file:
-                data = (code_folder(self._state_file) / code_file).read_bytes()
-                exec_doc["code"] = base64.b64encode(data).decode() if exec_doc.get("binary") else data.decode("utf-8")
-            pending.append(ActionDoc(**stored))
-        # Plain actions first: a sequence's components must exist when it is rebuilt.
-        for doc in sorted(pending, key=_is_sequence_doc):
-            doc.runtime = self._runtime(doc)
-            self.actions[doc.fqn] = doc
+        try:
+            state = json.loads(self._state_file.read_text(encoding="utf-8"))
+            for name, p in state.get("packages", {}).items():
+                self.packages[name] = PackageDoc(name, **p)
+            pending = []
+            for stored in state.get("actions", []):
+                exec_doc = stored["exec"]
+                code_file = exec_doc.pop("code_file", None)
+                if code_file:
+                    data = (code_folder(self._state_file) / code_file).read_bytes()
+                    exec_doc["code"] = base64.b64encode(data).decode() if exec_doc.get("binary") else data.decode()
+                pending.append(ActionDoc(**stored))
+            # Plain actions first: a sequence's components must exist when it is rebuilt.
+            for doc in sorted(pending, key=_is_sequence_doc):
+                doc.runtime = self._runtime(doc)
+                self.actions[doc.fqn] = doc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ApiError, zipfile.BadZipFile) as error:
+            raise StateFileError(f"the state file {self._state_file} cannot be read back "
+                                 f"({type(error).__name__}: {error}); move it away, or start without --state") from None
 
 
 # -------------------------------------------------------------------------------------- helpers

@@ -24,6 +24,7 @@ from emulator.project import ROOT, HelpFormatter
 
 import cli
 
+
 class DeployError(Exception):
     """The deployment cannot go on; the message says what to do."""
 

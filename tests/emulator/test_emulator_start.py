@@ -149,3 +149,14 @@ def test_deployments_last_as_long_as_the_emulator_unless_a_state_file_keeps_them
         assert deploy_action(base).status_code == 200
     with running(project, "--state", "kept.json") as banner:
         assert "1 of them replace the manifest's customer-auth/issue-token" in banner
+
+
+def test_a_state_file_that_cannot_be_read_back_stops_the_start(project: Path) -> None:
+    with running(project, "--state", "kept.json") as banner:
+        assert deploy_action(banner.split("api host", 1)[1].split()[0]).status_code == 200
+    for code in (project / "kept.code").iterdir():
+        code.unlink()
+    done = emulate(project, "--state", "kept.json")
+    assert done.returncode == 2 and done.stderr.startswith(f"emulate: the state file {project}/kept.json cannot be "
+                                                           "read back (FileNotFoundError: ")
+    assert done.stderr.endswith("move it away, or start without --state\n") and "Traceback" not in done.stderr
