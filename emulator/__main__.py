@@ -1,8 +1,7 @@
 """`python -m emulator`: load the manifest, start the controller, serve HTTP.
 
 Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
-EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, EMULATOR_ALLOWED_HOSTS, OW_NAMESPACE,
-OW_AUTH), as
+EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
 functions-framework does,
 so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
 EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
@@ -14,68 +13,98 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlsplit
 
 from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
-from emulator.bundle import emulator_app
+from emulator.bundle import emulator_app, setting_problems
 from emulator.hosts import is_loopback, parse_allowed
-from emulator.environment import load_env
+from emulator.environment import EnvFileError, load_env
 from emulator.manifest import Manifest, ManifestError, load_manifest
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, development_env
-from emulator.registry import StateError, kept_names
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
+from emulator.registry import StateFileError, kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.servers import SERVERS, cannot_listen, escape_logs, serve
 from emulator.startup import on_startup
 
 
-def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.Namespace:
-    def env(name: str, default: str) -> str:
-        return environ.get(name) or default
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
+    """The options, each from its flag, else its environment variable (the environment, then `.env`),
+    else its default. A variable that cannot work is refused by name, like a flag."""
+    p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.",
+                                formatter_class=HelpFormatter)
 
-    p = argparse.ArgumentParser(prog="emulate", description="Run the App Builder actions on a local OpenWhisk emulator.")
+    def env(name: str, default: str, convert: Callable[[str], object] = str) -> str:
+        value = environ.get(name) or default
+        try:
+            convert(value)
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            p.exit(2, f"emulate: {name} (from the environment or .env): {error}\n")
+        return value
+
     p.add_argument("--host", default=env("EMULATOR_HOST", DEFAULT_HOST), help="bind address [EMULATOR_HOST]")
-    p.add_argument("--port", type=int, default=env("EMULATOR_PORT", str(DEFAULT_PORT)), help="port [EMULATOR_PORT]")
+    p.add_argument("--port", type=_port, default=env("EMULATOR_PORT", str(DEFAULT_PORT), _port),
+                   help="port [EMULATOR_PORT]")
     p.add_argument("--manifest", default=env("EMULATOR_MANIFEST", "app.config.yaml"),
                    help="App Builder manifest [EMULATOR_MANIFEST]")
-    p.add_argument("--workers-per-action", type=int, default=env("EMULATOR_WORKERS_PER_ACTION", "4"),
+    p.add_argument("--workers-per-action", type=_at_least_1, default=env("EMULATOR_WORKERS_PER_ACTION", "4", _at_least_1),
                    help="warm workers at most per action [EMULATOR_WORKERS_PER_ACTION]")
-    p.add_argument("--activations", type=int, default=env("EMULATOR_ACTIVATIONS", "1000"),
+    p.add_argument("--activations", type=_at_least_1, default=env("EMULATOR_ACTIVATIONS", "1000", _at_least_1),
                    help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
     p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
-    p.add_argument("--auth", default=env("OW_AUTH", GUEST_KEY),
-                   help="the uuid:key the REST API requires as basic auth (default: OpenWhisk's guest key) [OW_AUTH]")
-    p.add_argument("--state", default=env("EMULATOR_STATE", ".data/openwhisk-entities.json"),
-                   help="JSON file keeping entities deployed through the REST API across restarts, relative to "
-                        "the working folder; 'none' keeps them in memory only [EMULATOR_STATE]")
+    p.add_argument("--auth", default=None,
+                   help="the uuid:key the REST API requires as basic auth (default: OpenWhisk's well-known guest "
+                        "key) [OW_AUTH]")
+    p.add_argument("--state", default=env("EMULATOR_STATE", "") or None, metavar="FILE",
+                   help="keep entities deployed through the REST API across restarts: a JSON index in FILE, their "
+                        "code in files beside it (default: in memory only, gone when the emulator stops) "
+                        "[EMULATOR_STATE]")
     p.add_argument("--allowed-hosts", default=env("EMULATOR_ALLOWED_HOSTS", ""),
                    help="host names besides loopback ones (and PUBLIC_BASE_URL's) that every route but the web "
                         "actions answers to, comma-separated; .example.com allows a domain and its subdomains "
                         "(DNS rebinding: as Vite's server.allowedHosts) [EMULATOR_ALLOWED_HOSTS]")
-    p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask"),
+    p.add_argument("--server", choices=SERVERS, default=env("EMULATOR_SERVER", "flask", _one_of(SERVERS)),
                    help="HTTP server: flask (threaded dev server), or gunicorn or granian (several processes; "
                         "need the 'server' extra) [EMULATOR_SERVER]")
-    p.add_argument("--processes", type=int, default=env("EMULATOR_PROCESSES", "2"),
+    p.add_argument("--processes", type=_at_least_1, default=env("EMULATOR_PROCESSES", "2", _at_least_1),
                    help="gunicorn, granian: server processes, each with its own controller, workers and "
                         "activation records [EMULATOR_PROCESSES]")
-    p.add_argument("--threads", type=int, default=env("EMULATOR_THREADS", "8"),
+    p.add_argument("--threads", type=_at_least_1, default=env("EMULATOR_THREADS", "8", _at_least_1),
                    help="gunicorn, granian: requests served at once per process [EMULATOR_THREADS]")
-    args = p.parse_args(argv)  # argparse applies type=int to string defaults, so bad env values error cleanly
-    if min(args.workers_per_action, args.activations, args.processes, args.threads) < 1:
-        p.error("--workers-per-action, --activations, --processes and --threads must be at least 1")
+    args = p.parse_args(argv)  # argparse applies `type` to string defaults too
+    args.auth = args.auth or env("OW_AUTH", GUEST_KEY)
     try:
         args.allowed_hosts = parse_allowed(args.allowed_hosts)
     except ValueError as error:
         p.error(str(error))
     if ":" not in args.auth:
-        p.error("--auth must be <uuid>:<key>, as wsk's AUTH property")
+        p.error("--auth / OW_AUTH must be <uuid>:<key>, as wsk's AUTH property")
     if args.auth == GUEST_KEY and not is_loopback(args.host):
         p.error(f"--host {args.host} opens the REST API to the network, and with OpenWhisk's well-known guest "
                 "key anyone could run any action there (and get customer tokens without OAuth): set --auth / "
                 "OW_AUTH to a key of your own")
     return args
+
+
+_at_least_1 = at_least(1)
+
+
+def _port(text: str) -> int:
+    value = _at_least_1(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port (1-65535), not {text!r}")
+    return value
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}, not {text!r}")
+        return text
+
+    return check
 
 
 def needed_extras(argv: Sequence[str] | None) -> str:
@@ -85,9 +114,9 @@ def needed_extras(argv: Sequence[str] | None) -> str:
     scripts/emulate asks, to install them before their first use."""
     try:
         args = parse_args(argv, load_env(Path.cwd()))
-    except SystemExit:  # --help, or arguments the run itself will refuse
+        store_url = load_env(Path(args.manifest).resolve().parent).get("STORE_URL", "")
+    except (SystemExit, EnvFileError):  # --help, or what the run itself will refuse
         return ""
-    store_url = load_env(Path(args.manifest).resolve().parent).get("STORE_URL", "")
     extras = ["server"] if args.server != "flask" else []
     if urlsplit(store_url).scheme in ("postgresql", "postgres"):
         extras.append("postgres")
@@ -95,23 +124,38 @@ def needed_extras(argv: Sequence[str] | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except EnvFileError as error:
+        print(f"emulate: {error}", file=sys.stderr)
+        return 2
+
+
+def run(argv: Sequence[str] | None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
     escape_logs()
+    manifest_path = Path(args.manifest).resolve()
+    base_url = f"http://{args.host}:{args.port}"
+    # The manifest and every setting its actions get are checked before anything is bound or created
+    # (a first start's crypt key, store and integration).
+    try:
+        problems = setting_problems(load_manifest(manifest_path, development_env(manifest_path.parent, create=False)))
+    except ManifestError as err:
+        problems = [str(err)]
+    for problem in problems:
+        print(f"emulate: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     busy = cannot_listen(args.host, args.port)
     if busy:
         print(f"emulate: cannot listen on {args.host}:{args.port}: {busy}", file=sys.stderr)
         return 1
-    manifest_path = Path(args.manifest).resolve()
-    base_url = f"http://{args.host}:{args.port}"
     try:
         manifest = load_manifest(manifest_path, development_env(manifest_path.parent))
-    except ManifestError as err:
-        print(f"emulate: {err}", file=sys.stderr)
-        return 2
     except CommerceError as error:  # the development crypt key cannot be written
         print(f"emulate: {error.reason}", file=sys.stderr)
         return 1
-    state = None if args.state.lower() in ("", "none") else Path(args.state).resolve()
+    state = None if (args.state or "none").lower() == "none" else Path(args.state).resolve()
 
     def build(state_file: Path | None = state):
         return emulator_app(
@@ -129,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
         print(f"emulate: {error.reason}", file=sys.stderr)
         return 2
-    except (StoreError, StateError) as error:  # the store's folder cannot be made; the kept deployments
+    except StateFileError as error:
+        print(f"emulate: {error}", file=sys.stderr)
+        return 2
+    except StoreError as error:  # the store's folder cannot be made
         print(f"emulate: {error}", file=sys.stderr)
         return 1
     unusable: StoreError | None = None
@@ -164,14 +211,14 @@ def api_lines(base_url: str, auth: str, state: Path | None, manifest: Manifest) 
     """Where `wsk` / the openwhisk npm client point (apihost, auth), a custom key only hinted at; and the
     kept deployments that shadow the manifest's entities (its inputs, from .env, do not reach them)."""
     shown = auth if auth == GUEST_KEY else f"{auth.split(':', 1)[0]}:****  (from --auth / OW_AUTH)"
-    kept = f"kept in {state}" if state else "in memory only"
+    kept = f"kept in {state}" if state else "in memory only (--state FILE keeps them across restarts)"
     lines = [f"{'api host':<13} {base_url}   (wsk property set --apihost {base_url})",
              f"{'auth':<13} {shown}", f"{'deployments':<13} {kept}"]
     shadowing = [name for name in kept_names(state) if manifest.find(name) is not None]
     if shadowing:
         lines.append(f"{'':<13} {len(shadowing)} of them replace the manifest's {', '.join(shadowing)}: "
-                     f"settings changed in .env do not reach those (--state none, or remove {state.name}, "
-                     "to run the manifest's)")
+                     f"settings changed in .env do not reach those (start without --state, or remove "
+                     f"{state.name}, to run the manifest's)")
     return lines
 
 

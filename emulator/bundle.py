@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from customer_auth import settings as settings_of
 from customer_auth.errors import AUTHORIZATION
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
@@ -39,6 +40,16 @@ def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
     for action in package.actions.values():
         settings.update(action.inputs)
     return settings
+
+
+def setting_problems(manifest: Manifest) -> list[str]:
+    """Why a setting some action of the manifest receives cannot work, each said once (empty when all
+    can): the emulator and scripts/deploy refuse to start with any, rather than fail every request."""
+    problems: list[str] = []
+    for package in manifest.packages.values():
+        for action in package.actions.values():
+            problems += [p for p in settings_of.check(action.inputs) if p not in problems]
+    return problems
 
 
 def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:

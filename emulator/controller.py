@@ -19,7 +19,7 @@ from emulator.activations import (
     Response, new_activation_id,
 )
 from emulator.manifest import Action, Manifest, Sequence, every_limit, load_env, load_manifest
-from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry
+from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry, StateFileError
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import ActionPool, new_stage_root
 from emulator.sequences import run_sequence
@@ -76,8 +76,12 @@ class Controller:
         self._lock = threading.Lock()
         self._closed = False
         # Entities deployed through the REST API; `state_file` keeps them across restarts.
-        self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
-                                       state_file=state_file, clock=clock)
+        try:
+            self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
+                                           state_file=state_file, clock=clock)
+        except StateFileError:
+            shutil.rmtree(self._stage_root, ignore_errors=True)
+            raise
         self.web_gateway = WebGateway(self.find, self.invoke, self.start, namespace, api_key)
 
     @classmethod

@@ -4,7 +4,9 @@ Used by the emulator and the admin scripts alike, so both see the same store and
 """
 from __future__ import annotations
 
+import argparse
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from customer_auth.errors import ConfigurationError
@@ -15,11 +17,37 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9080  # where the emulator listens unless told otherwise
 
 
-def development_env(root: Path = ROOT) -> dict[str, str]:
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help for the emulator and the scripts: each option's default beside it (none shown where there
+    is none, or where the help says it in words), the description as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, "") or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number not below `minimum`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {text!r}")
+        return value
+
+    return parse
+
+
+def development_env(root: Path = ROOT, create: bool = True) -> dict[str, str]:
     """`load_env` plus a TinyDB store and a crypt key under `.data/` when none is configured.
 
     The generated crypt key is kept in `.data/crypt.key` so tokens survive restarts; deployments set
-    CRYPT_KEY themselves (to the Commerce install's key, for tokens Commerce accepts).
+    CRYPT_KEY themselves (to the Commerce install's key, for tokens Commerce accepts). With `create`
+    false nothing is written: a key not generated yet reads as one of the same shape (what checking
+    the settings before a start needs).
     """
     env = load_env(root)
     data = root / ".data"
@@ -27,6 +55,9 @@ def development_env(root: Path = ROOT) -> dict[str, str]:
         env["STORE_URL"] = f"tinydb://{data}/store.json"
     if not env.get("CRYPT_KEY"):
         key_file = data / "crypt.key"
+        if not key_file.exists() and not create:
+            env["CRYPT_KEY"] = "0" * 32
+            return env
         try:
             if not key_file.exists():
                 data.mkdir(parents=True, exist_ok=True)

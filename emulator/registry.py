@@ -1,7 +1,9 @@
 """Entities deployed through the REST API: packages, actions and sequences, beside the manifest.
 
-OpenWhisk keeps entities in its database (CouchDB); this registry keeps them in memory and, when
-given a file, in one JSON document so a restart keeps deployments. It speaks OpenWhisk's entity
+OpenWhisk keeps entities in its database (CouchDB); this registry keeps them in memory, gone when the
+emulator stops, unless it is given a state file (`--state FILE`): then a restart keeps deployments, in
+a small JSON index (FILE) with each action's code in a file of its own beside it (`<FILE's stem>.code/`,
+named by its SHA-256, so an unchanged zip is never written twice). It speaks OpenWhisk's entity
 documents (WhiskPackage / WhiskAction as the REST API returns them) and turns each deployed action
 into the runtime's `Action` / `Sequence`, so the controller runs it like a manifest action:
 a zip (`binary: true`) is unpacked once into its own folder, plain code becomes `__main__.py`, and
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import io
 import json
 import os
@@ -43,16 +46,16 @@ MANIFEST_READ_ONLY = "'{}' is defined by the manifest (app.config.yaml); change 
 MAX_CODE_BYTES = 48 * 1024 * 1024  # OpenWhisk's default action size limit
 
 
+class StateFileError(Exception):
+    """A state file that cannot be read back: its entities are not served (the emulator refuses to start)."""
+
+
 class ApiError(Exception):
     """A request OpenWhisk's controller refuses; `status` is the HTTP status it answers with."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
-
-
-class StateError(Exception):
-    """The state file of kept deployments cannot be read: the emulator does not start on it."""
 
 
 def package_not_empty(count: int) -> str:
@@ -95,13 +98,25 @@ class ActionDoc:
     def fqn(self) -> str:
         return f"{self.package}/{self.name}"
 
-    def stored(self) -> dict[str, Any]:
-        return {k: copy.deepcopy(getattr(self, k)) for k in
-                ("package", "name", "exec", "parameters", "annotations", "limits", "publish", "version", "updated")}
+    def stored(self, code_file: str | None) -> dict[str, Any]:
+        """The document as the state file's index keeps it: the code replaced by the name of its file."""
+        out = {k: copy.deepcopy(getattr(self, k)) for k in
+               ("package", "name", "exec", "parameters", "annotations", "limits", "publish", "version", "updated")}
+        if code_file:
+            del out["exec"]["code"]
+            out["exec"]["code_file"] = code_file
+        return out
+
+    def code_bytes(self) -> bytes | None:
+        """An action's code as its file holds it (a zip's bytes, or the source text); None for a sequence."""
+        code = self.exec.get("code")
+        if code is None:
+            return None
+        return _decode_zip(code) if self.exec.get("binary") else code.encode("utf-8")
 
 
 class EntityRegistry:
-    """Deployed packages and actions of one namespace; thread-safe; optional JSON persistence."""
+    """Deployed packages and actions of one namespace; thread-safe; kept in a state file if given one."""
 
     def __init__(self, namespace: str, code_root: Path, manifest: Callable[[], Manifest],
                  state_file: Path | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -115,11 +130,7 @@ class EntityRegistry:
         self.packages: dict[str, PackageDoc] = {}
         self.actions: dict[str, ActionDoc] = {}
         if self._state_file and self._state_file.is_file():
-            try:
-                self._load()
-            except (OSError, ValueError, TypeError, KeyError, AttributeError, ApiError) as error:
-                raise StateError(f"the deployments kept in {self._state_file} cannot be read "
-                                 f"({type(error).__name__}: {error}): remove the file, or start with --state none") from None
+            self._load()
 
     # ---------------------------------------------------------------------------------- lookups
 
@@ -416,36 +427,73 @@ class EntityRegistry:
         return self._last_update
 
     def _save(self) -> None:
+        """Write the code files the index needs, then the index (atomically, fsynced), then remove the
+        code files nothing refers to any more: a crash at any point leaves a readable state."""
         if self._state_file is None:
             return
+        code_dir = code_folder(self._state_file)
+        code_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        actions = []
+        for doc in self.actions.values():
+            data = doc.code_bytes()
+            name = None
+            if data is not None:
+                name = f"{hashlib.sha256(data).hexdigest()}.{'zip' if doc.exec.get('binary') else 'py'}"
+                if not (code_dir / name).exists():
+                    _write_atomically(code_dir / name, data)
+            actions.append(doc.stored(name))
         state = {
             "namespace": self.namespace,
             "packages": {n: {k: getattr(p, k) for k in ("parameters", "annotations", "publish", "version", "updated")}
                          for n, p in self.packages.items()},
-            "actions": [d.stored() for d in self.actions.values()],
+            "actions": actions,
         }
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)  # parameters may hold secrets
-        os.replace(tmp, self._state_file)
+        _write_atomically(self._state_file, json.dumps(state, indent=1).encode("utf-8"))
+        used = {a["exec"].get("code_file") for a in actions}
+        for file in code_dir.iterdir():
+            if file.name not in used:
+                file.unlink(missing_ok=True)
 
     def _load(self) -> None:
         assert self._state_file is not None
-        state = json.loads(self._state_file.read_text(encoding="utf-8"))
-        for name, p in state.get("packages", {}).items():
-            self.packages[name] = PackageDoc(name, **p)
-        pending = [ActionDoc(**a) for a in state.get("actions", [])]
-        # Plain actions first: a sequence's components must exist when it is rebuilt.
-        for doc in sorted(pending, key=_is_sequence_doc):
-            doc.runtime = self._runtime(doc)
-            self.actions[doc.fqn] = doc
+        try:
+            state = json.loads(self._state_file.read_text(encoding="utf-8"))
+            for name, p in state.get("packages", {}).items():
+                self.packages[name] = PackageDoc(name, **p)
+            pending = []
+            for stored in state.get("actions", []):
+                exec_doc = stored["exec"]
+                code_file = exec_doc.pop("code_file", None)
+                if code_file:
+                    data = (code_folder(self._state_file) / code_file).read_bytes()
+                    exec_doc["code"] = base64.b64encode(data).decode() if exec_doc.get("binary") else data.decode()
+                pending.append(ActionDoc(**stored))
+            # Plain actions first: a sequence's components must exist when it is rebuilt.
+            for doc in sorted(pending, key=_is_sequence_doc):
+                doc.runtime = self._runtime(doc)
+                self.actions[doc.fqn] = doc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ApiError, zipfile.BadZipFile) as error:
+            raise StateFileError(f"the state file {self._state_file} cannot be read back "
+                                 f"({type(error).__name__}: {error}); move it away, or start without --state") from None
 
 
 # -------------------------------------------------------------------------------------- helpers
+
+def code_folder(state_file: Path) -> Path:
+    """Where a state file's actions keep their code: `entities.json` -> `entities.code/` beside it."""
+    return state_file.with_name(f"{state_file.stem}.code")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """`data` into `path` by a fsynced temporary file renamed over it, readable by its owner only
+    (parameters may hold secrets)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
 
 def kept_names(state_file: Path | None) -> list[str]:
     """The `package/name` of every entity a state file keeps, read without building them (the

@@ -5,6 +5,7 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -35,6 +36,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def copy_project(target: Path) -> Path:
+    """`target` made a copy of this checkout as a fresh clone has it (the files git tracks, and new
+    ones it does not ignore; no .env, .data or dist), sharing this checkout's .venv, so the scripts
+    run there as a user runs them. Modification times are kept, so no script reinstalls the venv;
+    every set of extras a script asks for is installed first, here, so none installs into the shared
+    venv from the copy."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    extras = {m.group(1) or "" for script in (ROOT / "scripts").iterdir() if script.is_file()
+              for m in re.finditer(r"^\s*ensure_venv(?: \"?([a-z,]+)\"?)?\s*$", script.read_text(), re.M)}
+    for wanted in sorted(extras):
+        subprocess.run(["bash", "-c", f'source scripts/lib/venv.sh && ensure_venv "{wanted}"'], cwd=ROOT, check=True)
+    return target
 
 
 def _stat(pid: int) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConfigurationError, NoSuchEntityError
+from .errors import NoSuchEntityError
 
 DEFAULT_STORES = "default:base"
 STORE_NOT_FOUND = "Requested store is not found"
@@ -23,12 +23,13 @@ class StoreView:
 
 
 def parse_stores(spec: str) -> dict[str, StoreView]:
+    """The store views `spec` declares; ValueError (what is accepted) for a malformed one."""
     views: dict[str, StoreView] = {}
     websites: dict[str, int] = {}
     for entry in filter(None, (part.strip() for part in (spec or DEFAULT_STORES).split(","))):
         code, sep, website = (piece.strip() for piece in entry.partition(":"))
         if not sep or not code or not website or code in views:
-            raise ConfigurationError(f"setting STORES has a bad entry {entry!r} (want store_code:website_code)")
+            raise ValueError("store_code:website_code pairs separated by commas, each store code once")
         website_id = websites.setdefault(website, len(websites) + 1)
         views[code] = StoreView(code, len(views) + 1, website, website_id)
     return views

@@ -12,14 +12,13 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import audit, client_json
+from . import audit, client_json, settings
 from .errors import (
     AUTHORIZATION, INPUT, NO_SUCH_ENTITY, CommerceError, ConfigurationError, InputError, InternalError,
     RateLimitError,
 )
 from .printable import PrintableFormatter
 from .signed_request import SignedRequest
-from .settings import text
 from .store import open_store
 
 log = logging.getLogger("customer_auth")
@@ -55,7 +54,7 @@ _OUTCOMES = {INPUT: audit.INVALID, NO_SUCH_ENTITY: audit.NOT_FOUND, AUTHORIZATIO
 
 
 def _audit_failure(params: Mapping[str, Any], error: CommerceError) -> None:
-    url = text(params, "STORE_URL")
+    url = params.get(settings.STORE_URL.name)
     if not url or isinstance(error, ConfigurationError):
         return  # nowhere to write, or the settings themselves are broken: the log has it
     outcome = audit.RATE_LIMITED if isinstance(error, RateLimitError) else _OUTCOMES.get(error.category, audit.ERROR)
@@ -80,8 +79,12 @@ class _ActivationLogHandler(logging.StreamHandler):
 def configure_logging(params: Mapping[str, Any]) -> None:
     """Sends the library's log lines into the activation at the activation's `LOG_LEVEL` (default
     info). The handler is added once per warm container, the level set again only when it changes
-    (`setLevel` clears every logger's cache)."""
-    level = text(params, "LOG_LEVEL", "info")
+    (`setLevel` clears every logger's cache). A level that is none logs at info: the emulator and
+    scripts/deploy refuse it before any action runs."""
+    try:
+        level = settings.LOG_LEVEL.read(params)
+    except ConfigurationError:
+        level = settings.LOG_LEVEL.default
     root = logging.getLogger("customer_auth")
     if not any(isinstance(handler, _ActivationLogHandler) for handler in root.handlers):
         handler = _ActivationLogHandler(sys.stdout)
@@ -89,7 +92,6 @@ def configure_logging(params: Mapping[str, Any]) -> None:
         root.addHandler(handler)
         root.propagate = False
     wanted = logging.getLevelName(level.upper())
-    wanted = wanted if isinstance(wanted, int) else logging.INFO
     if root.level != wanted:
         root.setLevel(wanted)
 

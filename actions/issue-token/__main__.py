@@ -17,7 +17,7 @@ def main(params: dict) -> dict:
     customer = params["customer"]
     answer = {"customer": graphql_customer(customer),
               "token": tokens.issue(customer["id"], settings.token_policy(params), now=int(time.time()))}
-    audit.record(open_store(settings.store_url(params)), audit.ISSUED, integration=params.get("integration"),
+    audit.record(open_store(settings.STORE_URL.read(params)), audit.ISSUED, integration=params.get("integration"),
                  store_code=params.get("store_code"), customer_id=customer["id"], created=params.get("created"),
                  required=True)
     log.info("customer token issued for customer %s", customer["id"])

@@ -14,12 +14,12 @@ def main(params: dict) -> dict:
     view = settings.store_view(params, params.get("store_code"))
     data = customer_input.validate(
         customer_input.customer_of(params.get("input")),
-        email_error_shows_value=settings.flag(params, "EMAIL_ERROR_SHOWS_VALUE", False),
+        email_error_shows_value=settings.EMAIL_ERROR_SHOWS_VALUE.read(params),
         password_seal=params.get("password_seal"),
-        attribute_codes=settings.custom_attribute_codes(params),
+        attribute_codes=settings.CUSTOMER_CUSTOM_ATTRIBUTES.read(params),
     )
     customer, created = customers.find_or_create(
-        open_store(settings.store_url(params)),
+        open_store(settings.STORE_URL.read(params)),
         data,
         view,
         settings.account_policy(params),

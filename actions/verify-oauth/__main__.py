@@ -15,19 +15,17 @@ from customer_auth.oauth1 import OAuthError, RateLimited, authenticate
 from customer_auth.store import open_store
 from customer_auth.web import json_body, log, signed_request, web_action
 
-WEB_SEQUENCE_PATH = "customer-auth/exchange-external-customer-token"
-
 
 @web_action
 def main(params: dict) -> dict:
     request = signed_request(
         params,
         namespace=os.environ.get("__OW_NAMESPACE", "guest"),
-        public_base_url=settings.text(params, "PUBLIC_BASE_URL"),
-        sequence_path=settings.text(params, "WEB_SEQUENCE_PATH", WEB_SEQUENCE_PATH),
+        public_base_url=settings.PUBLIC_BASE_URL.read(params),
+        sequence_path=settings.WEB_SEQUENCE_PATH.read(params),
     )
-    store = open_store(settings.store_url(params))
-    attribute_codes = settings.custom_attribute_codes(params)  # a bad setting fails before the nonce is used
+    store = open_store(settings.STORE_URL.read(params))
+    attribute_codes = settings.CUSTOMER_CUSTOM_ATTRIBUTES.read(params)  # a bad setting fails before the nonce is used
     try:
         integration = authenticate(request, store, settings.oauth_policy(params), now=int(time.time()))
     except OAuthError as refusal:

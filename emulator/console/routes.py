@@ -159,7 +159,7 @@ def _store() -> Store:
 def integrations() -> Response:
     """Each one's summary, and whether verify-oauth would let it exchange now (usable, and granted the
     resource OAUTH_REQUIRED_RESOURCE names), so the page offers the ones that can."""
-    required = settings_of.required_resource(_context().settings() or {})
+    required = settings_of.OAUTH_REQUIRED_RESOURCE.read(_context().settings() or {})
     return jsonify([{**i.summary(), "may_exchange": i.is_usable and i.allows(required)}
                     for i in _store().integrations()])
 

@@ -9,16 +9,16 @@ import sys
 from customer_auth.audit import OUTCOMES
 from customer_auth.printable import printable
 from customer_auth.store import open_store
-from emulator.project import development_env
+from emulator.project import HelpFormatter, at_least, development_env
 
 import cli
 from integration import find
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/audit", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
-    parser.add_argument("--limit", type=cli.at_least(1), default=50, help="newest entries shown (default 50)")
+    parser.add_argument("--limit", type=at_least(1), default=50, help="newest entries shown")
     parser.add_argument("--integration", help="only this integration (id or name)")
     parser.add_argument("--outcome", choices=OUTCOMES, help="only this outcome")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")

@@ -44,6 +44,7 @@ from bench_server import IN_PROCESS, PING, compose  # noqa: E402
 from pgbouncer import PgBouncerUnavailable  # noqa: E402
 
 from customer_auth.graphql import EXCHANGE_SEQUENCE as SEQUENCE  # noqa: E402
+from emulator.project import HelpFormatter  # noqa: E402
 from emulator.servers import SERVERS  # noqa: E402
 
 WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
@@ -802,7 +803,7 @@ def log(text: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--smoke", action="store_true", help="about half a minute on tiny data (CI)")
     p.add_argument("--all", action="store_true", help="also 1M stored customers")
     p.add_argument("--write-docs", action="store_true",
@@ -814,15 +815,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     p.add_argument("--server", default="granian", choices=SERVERS,
                    help="the emulator's HTTP server (the others are compared with it on two scenarios)")
-    p.add_argument("--processes", type=int, default=2)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--processes", type=int, default=2, help="the emulator's server processes")
+    p.add_argument("--threads", type=int, default=8, help="threads per server process")
     p.add_argument("--workers-per-action", type=int, default=2,
                    help="warm workers per action in each server process (2 cores: more only adds scheduling jitter)")
     p.add_argument("--settle-batch", type=int, default=400,
                    help="requests per warm-up batch before each existing-customer scenario (batches are sent "
                         "until the latency settles)")
-    p.add_argument("--overhead-count", type=int, default=300)
-    p.add_argument("--cold-repeats", type=int, default=5)
+    p.add_argument("--overhead-count", type=int, default=300, help="runs per scenario of the overhead group")
+    p.add_argument("--cold-repeats", type=int, default=5, help="cold starts measured per action")
     p.add_argument("--tinydb-new-max", type=int, default=1_000_000,
                    help="largest TinyDB store to run new-customer exchanges on (each rewrites a customers shard)")
     p.add_argument("--tinydb-max", type=int, default=1_000_000,

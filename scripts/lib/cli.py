@@ -1,15 +1,15 @@
 """How the scripts end on a failure they can explain: one `error: ...` line on stderr and exit 1, never a
 traceback (argparse's own usage errors keep exit 2). Explained failures are `Failure`, the library's
-StoreError and CommerceError (a setting), and a file the user named that cannot be used; anything
-else is a bug and shows its traceback."""
+StoreError and CommerceError (a setting), a `.env` that cannot be parsed, and a file the user named that
+cannot be used; anything else is a bug and shows its traceback."""
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
 from customer_auth.errors import CommerceError
 from customer_auth.store import StoreError
+from emulator.environment import EnvFileError
 
 
 class Failure(Exception):
@@ -23,7 +23,7 @@ def run(main: Callable[[], int]) -> int:
         return 130
     except CommerceError as error:  # a setting (STORE_URL, ...): its reason, not the client-facing wording
         return _fail(error.reason)
-    except (Failure, StoreError) as error:
+    except (Failure, StoreError, EnvFileError) as error:
         return _fail(str(error))
     except OSError as error:
         if not error.filename:  # not a file or folder the user named: a bug, or worth one
@@ -34,14 +34,3 @@ def run(main: Callable[[], int]) -> int:
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
-
-
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer not below `minimum`."""
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
-        return value
-
-    return parse

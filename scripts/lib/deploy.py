@@ -18,14 +18,13 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
+from emulator.bundle import setting_problems
 from emulator.hosts import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
-from emulator.project import ROOT
+from emulator.project import ROOT, HelpFormatter
 
 import cli
-
-REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
 
 
 class DeployError(Exception):
@@ -33,13 +32,12 @@ class DeployError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--apihost", help="OpenWhisk API host, e.g. https://openwhisk.example.com (a host without a scheme is "
                              "https, as for wsk)")
     parser.add_argument("--auth", help="API key, uuid:key (as in ~/.wskprops)")
-    parser.add_argument("--namespace", default="_", help="default: the key's own namespace")
-    parser.add_argument("--app-config", default=str(ROOT / "app.config.yaml"))
+    parser.add_argument("--namespace", default="_", help="the namespace (_: the key's own)")
+    parser.add_argument("--app-config", default=str(ROOT / "app.config.yaml"), help="the App Builder manifest")
     parser.add_argument("--dist", default=str(ROOT / "dist"), help="where scripts/package put the zips")
     parser.add_argument("--manifest", action="store_true",
                         help="write dist/manifest.yaml for aio rt deploy and wskdeploy instead")
@@ -103,10 +101,11 @@ class OpenWhisk:
 
 
 def check_settings(manifest: Manifest, apihost: str) -> None:
+    """The checks the emulator runs at start, over the values the actions would be deployed with."""
+    problems = setting_problems(manifest)
+    if problems:
+        raise DeployError("; ".join(problems) + " (in the environment or .env); nothing was deployed")
     inputs = {k: v for p in manifest.packages.values() for a in p.actions.values() for k, v in a.inputs.items()}
-    missing = [name for name in REQUIRED_SETTINGS if name in inputs and not inputs[name]]
-    if missing:
-        raise DeployError(f"set {', '.join(missing)} in the environment or .env before deploying")
     if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not is_loopback(urlsplit(apihost).hostname or ""):
         print("deploy: warning: STORE_URL is a TinyDB file, which every container would have on its own; "
               "use STORE_URL=postgresql://... for a real deployment", file=sys.stderr)

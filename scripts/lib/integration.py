@@ -8,34 +8,35 @@ import time
 
 from customer_auth.integrations import ACTIVE, EXCHANGE_RESOURCE, INACTIVE, Integration
 from customer_auth.store import Store, open_store
-from emulator.project import development_env
+from emulator.project import HelpFormatter, at_least, development_env
 
 import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/integration", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/integration", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--store-url", help="defaults to STORE_URL from the environment or .env")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    create = commands.add_parser("create", help="create an integration and print its credentials once")
+    create = commands.add_parser("create", help="create an integration and print its credentials once",
+                                 formatter_class=HelpFormatter)
     create.add_argument("--name", required=True, type=integration_name,
                         help="a name of its own (not blank, not only digits: commands take an id or a name)")
     create.add_argument("--resource", action="append", help=f"ACL resource to grant (default {EXCHANGE_RESOURCE})")
     create.add_argument("--no-permission", action="store_true", help="grant no resource (it cannot exchange)")
     create.add_argument("--json", action="store_true")
 
-    listing = commands.add_parser("list", help="list integrations (secrets masked)")
+    listing = commands.add_parser("list", help="list integrations (secrets masked)", formatter_class=HelpFormatter)
     listing.add_argument("--json", action="store_true")
 
     for name, text in (("revoke", "revoke the access token"), ("deactivate", "set inactive"),
                        ("activate", "set active and un-revoke"), ("rotate", "issue new credentials")):
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, formatter_class=HelpFormatter)
         command.add_argument("integration", help="id or name")
         command.add_argument("--json", action="store_true")
         if name == "rotate":
-            command.add_argument("--grace-minutes", type=cli.at_least(0), default=60,
-                                 help="how long the old credentials keep working (default 60; 0: not at all)")
+            command.add_argument("--grace-minutes", type=at_least(0), default=60,
+                                 help="how long the old credentials keep working (0: not at all)")
 
     args = parser.parse_args(argv)
     store = open_store(args.store_url or development_env()["STORE_URL"])

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from emulator.manifest import Action, ManifestError, load_manifest
-from emulator.project import ROOT, development_env
+from emulator.project import ROOT, HelpFormatter, development_env
 
 import cli
 
@@ -52,11 +52,10 @@ class PackagingError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/package", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/package", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("actions", nargs="*", help="package/action names (default: every action)")
-    parser.add_argument("--manifest", default=str(ROOT / "app.config.yaml"))
-    parser.add_argument("--out", default=str(ROOT / "dist"))
+    parser.add_argument("--manifest", default=str(ROOT / "app.config.yaml"), help="the App Builder manifest")
+    parser.add_argument("--out", default=str(ROOT / "dist"), help="where the zips go")
     args = parser.parse_args(argv)
     try:
         manifest = load_manifest(Path(args.manifest), development_env())

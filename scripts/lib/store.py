@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from customer_auth.store import Store, open_store, tinydb_path
+from emulator.project import HelpFormatter
 
 import cli
 
@@ -35,12 +36,12 @@ T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/store", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/store", description=__doc__, formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    migrate = commands.add_parser("migrate", help="apply PostgreSQL schema migrations now")
+    migrate = commands.add_parser("migrate", help="apply PostgreSQL schema migrations now", formatter_class=HelpFormatter)
     migrate.add_argument("--store-url", "--url", dest="url", help="store URL (default: STORE_URL), as the other scripts take it")
-    copy = commands.add_parser("copy", help="copy integrations, customers and revocations, keeping ids")
+    copy = commands.add_parser("copy", help="copy integrations, customers and revocations, keeping ids",
+                               formatter_class=HelpFormatter)
     copy.add_argument("--from", dest="source", required=True, metavar="URL")
     copy.add_argument("--to", dest="target", required=True, metavar="URL")
     args = parser.parse_args(argv)

@@ -83,13 +83,27 @@ def test_deploy_refuses_missing_settings_and_missing_zips(openwhisk, tmp_path, m
     monkeypatch.setenv("STORE_URL", "")  # the environment wins over .env: set, but empty
     monkeypatch.setenv("CRYPT_KEY", "")
     assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path)]) == 1
-    assert "set STORE_URL, CRYPT_KEY in the environment or .env" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("deploy: setting STORE_URL is not set; setting CRYPT_KEY is not set (in the "
+                                       "environment or .env); nothing was deployed\n")
     monkeypatch.setenv("STORE_URL", f"tinydb://{tmp_path}/s.json")
     monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
     assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path / "none")]) == 1
     assert "run scripts/package first" in capsys.readouterr().err
     assert deploy.main(["--apihost", openwhisk, "--auth", "x:y", "--dist", str(tmp_path)]) == 1
     assert "refused the key" in capsys.readouterr().err
+
+
+def test_deploy_runs_the_emulators_setting_checks_first(openwhisk, tmp_path, monkeypatch, capsys):
+    """A setting every request would fail on is refused before anything is deployed, as the emulator
+    refuses to start with it."""
+    monkeypatch.setenv("STORE_URL", f"tinydb://{tmp_path}/s.json")
+    monkeypatch.setenv("CRYPT_KEY", CRYPT_KEY)
+    monkeypatch.setenv("JWT_ALG", "RS256")
+    assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == ("deploy: setting JWT_ALG must be one of HS256, HS384, HS512, got 'RS256' (in "
+                                       "the environment or .env); nothing was deployed\n")
+    listed = requests.get(f"{openwhisk}/api/v1/namespaces/_/packages", auth=tuple(GUEST_KEY.split(":")), timeout=10)
+    assert listed.json() == []
 
 
 def test_deploy_names_what_is_missing_and_reads_a_bare_host_as_wsk_does(tmp_path, monkeypatch, capsys):

@@ -153,8 +153,8 @@ def test_the_banner_names_deployments_that_shadow_the_manifest(tmp_path: Path) -
     state.write_text('{"actions": [{"package": "demo", "name": "echo"}, {"package": "shop", "name": "add"}]}')
     lines = api_lines("http://h", GUEST_KEY, state, manifest)
     assert lines[-1].split() == ["1", "of", "them", "replace", "the", "manifest's", "demo/echo:", "settings", "changed",
-                                 "in", ".env", "do", "not", "reach", "those", "(--state", "none,", "or", "remove",
-                                 "entities.json,", "to", "run", "the", "manifest's)"]
+                                 "in", ".env", "do", "not", "reach", "those", "(start", "without", "--state,", "or",
+                                 "remove", "entities.json,", "to", "run", "the", "manifest's)"]
 
 
 def test_a_network_facing_emulator_needs_a_key_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,15 +262,6 @@ def test_a_damaged_customers_file_is_named_at_start_and_by_the_console(tmp_path:
         controller.shutdown()
     assert answer.status_code == 503
     assert answer.get_json()["error"].startswith(f"The store cannot be used: the store file {damaged} is not valid JSON")
-
-
-def test_a_damaged_state_file_stops_the_start_naming_it(tmp_path: Path) -> None:
-    state = tmp_path / "entities.json"
-    state.write_text('{"actions": [{"package": "p"')
-    done = start_once(tmp_path, emulator_env(f"tinydb://{tmp_path}/store.json"), "--state", str(state))
-    assert done.returncode == 1
-    assert one_line(done).startswith(f"emulate: the deployments kept in {state} cannot be read (")
-    assert one_line(done).endswith("remove the file, or start with --state none")
 
 
 def test_a_development_crypt_key_that_cannot_be_kept_names_crypt_key(tmp_path: Path) -> None:

@@ -444,18 +444,30 @@ def test_an_action_version_counts_its_updates_and_reaches_the_activation(shop) -
     assert record["version"] == "0.0.3" and record["response"]["result"] == {"v": "0.0.3"}
 
 
-def test_deployments_survive_a_restart(make_controller, tmp_path) -> None:
+def test_deployments_survive_a_restart_with_a_state_file(make_controller, tmp_path) -> None:
+    """--state FILE: a small JSON index, each action's code a file of its own beside it (a zip as a
+    zip, not base64 inside JSON); a restart runs them again; code nothing uses any more is removed."""
     state = tmp_path / "entities.json"
     client = authorized(create_app(make_controller(state_file=state)).test_client())
     put_package(client, parameters=[{"key": "P", "value": "kept"}])
     put_action(client, "add", parameters=[{"key": "y", "value": 1}])
-    put_action(client, "zipped", venv_zip(ZIP_MAIN), binary=True)
+    zipped = venv_zip(ZIP_MAIN)
+    put_action(client, "zipped", zipped, binary=True)
     put_action(client, "seq", exec={"kind": "sequence", "components": ["/_/shop/zipped", "/_/demo/step-a"]})
+    code = tmp_path / "entities.code"
+    files = {f.suffix: f for f in code.iterdir()}
+    assert sorted(files) == [".py", ".zip"] and files[".zip"].read_bytes() == base64.b64decode(zipped)
+    assert files[".py"].read_text() == ADD
+    assert '"code":' not in state.read_text() and state.stat().st_size < 4096
+    assert state.stat().st_mode & 0o077 == 0 and files[".zip"].stat().st_mode & 0o077 == 0
     restarted = authorized(create_app(make_controller(state_file=state)).test_client())
     assert {k: v for k, v in invoke(restarted, "add", {"x": 1}).get_json().items() if k != "pid"} == {
         "sum": 2, "pkg": "kept"}
     assert invoke(restarted, "zipped").get_json()["value"] == "from the zip"
     assert invoke(restarted, "seq").status_code == 200
+    assert restarted.get(f"{NS}/actions/shop/zipped").get_json()["exec"]["code"] == zipped
+    assert restarted.delete(f"{NS}/actions/shop/zipped").status_code == 200
+    assert [f.suffix for f in code.iterdir()] == [".py"]
 
 
 def test_real_server_with_requests_basic_auth(controller) -> None:

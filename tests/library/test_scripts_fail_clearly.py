@@ -90,12 +90,12 @@ def test_integration_arguments(tmp_path: Path) -> None:
     assert "active, revoked" in rows[1] and "inactive, revoked" in rows[2]
     assert len({row.index(" key ") for row in rows}) == 1  # columns line up
     assert script("store", "migrate", "--store-url", url).returncode == 0  # the option the other scripts take
-    refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be 0 or more", 2)
+    refused(script("integration", "--store-url", url, "rotate", "shop", "--grace-minutes", "-5"), "must be a whole number of 0 or more", 2)
     # Not usage errors: exit 1 with one line, as every script says a thing is not there
     refused(script("integration", "--store-url", url, "rotate", "shpo"), "error: no integration with id or name 'shpo'")
     refused(script("integration", "--store-url", url, "create", "--name", "shop"),
             "error: an integration named 'shop' already exists")
-    refused(script("audit", "--store-url", url, "--limit", "0"), "must be 1 or more", 2)
+    refused(script("audit", "--store-url", url, "--limit", "0"), "must be a whole number of 1 or more", 2)
     refused(script("audit", "--store-url", url, "--outcome", "bogus"), "invalid choice: 'bogus'", 2)
 
 

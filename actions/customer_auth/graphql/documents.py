@@ -52,9 +52,11 @@ def required_argument_message(field: str, argument: str, type_str: str) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    max_length: int = 10_000  # characters of the document
-    max_tokens: int = 1_000  # lexical tokens of the document
-    max_depth: int = 20  # graphql-php QueryDepth; Commerce's storefront default is 20
+    """The bounds on a document (their defaults are the settings GRAPHQL_MAX_*'s)."""
+
+    max_length: int  # characters of the document
+    max_tokens: int  # lexical tokens of the document
+    max_depth: int  # graphql-php QueryDepth; Commerce's storefront default is 20
 
 
 @dataclass(frozen=True)

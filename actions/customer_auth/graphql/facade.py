@@ -69,8 +69,7 @@ class GraphQLFacade:
     """Serves the storefront schema (schema.graphql) for one set of settings.
 
     `settings`: the mapping the actions get (STORE_URL, CRYPT_KEY, JWT_ALG, STORES, DEFAULT_STORE, ...),
-    plus the facade's own bounds GRAPHQL_MAX_DEPTH (20), GRAPHQL_MAX_LENGTH (10000 characters) and
-    GRAPHQL_MAX_TOKENS (1000). `invoke(fqn, params)` runs an action or sequence blocking and returns
+    plus the facade's own bounds GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_LENGTH and GRAPHQL_MAX_TOKENS. `invoke(fqn, params)` runs an action or sequence blocking and returns
     the activation's result. `clock` gives the time in seconds (token expiry, revocation).
     """
 
@@ -86,9 +85,9 @@ class GraphQLFacade:
         self.clock = clock
         self.schema = load_schema()
         self.limits = Limits(
-            max_length=settings_of.integer(self.settings, "GRAPHQL_MAX_LENGTH", Limits.max_length),
-            max_tokens=settings_of.integer(self.settings, "GRAPHQL_MAX_TOKENS", Limits.max_tokens),
-            max_depth=settings_of.integer(self.settings, "GRAPHQL_MAX_DEPTH", Limits.max_depth),
+            max_length=settings_of.GRAPHQL_MAX_LENGTH.read(self.settings),
+            max_tokens=settings_of.GRAPHQL_MAX_TOKENS.read(self.settings),
+            max_depth=settings_of.GRAPHQL_MAX_DEPTH.read(self.settings),
         )
         self.documents = DocumentCache(self.schema, self.limits, DOCUMENT_CACHE_SIZE)
 

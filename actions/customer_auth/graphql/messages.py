@@ -1,7 +1,8 @@
 """GraphQL errors in Commerce's shape and graphql-php's wording.
 
 Commerce runs graphql-php; this facade runs graphql-core, which words the same errors differently.
-Clients match Commerce's strings (the seed's error table), so graphql-core's messages are translated:
+Clients match Commerce's strings (the error table of Adobe's GraphQL reference for the mutation), so
+graphql-core's messages are translated:
 
     graphql-core: Field 'CustomerCreateInput.email' of required type 'String!' was not provided.
     graphql-php:  Field CustomerCreateInput.email of required type String! was not provided
@@ -81,7 +82,7 @@ def without_value(message: str) -> str:
 
 
 def missing_field(type_name: str, field_name: str, type_str: str) -> str:
-    """A required input field left out, as the seed's error table words it."""
+    """A required input field left out, as the error table of Adobe's reference for the mutation says it."""
     return f"Field {type_name}.{field_name} of required type {type_str} was not provided"
 
 

@@ -83,7 +83,7 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(settings.store_url(self.settings))
+        return open_store(settings.STORE_URL.read(self.settings))
 
     def now(self) -> int:
         return int(self.clock())
@@ -198,7 +198,7 @@ def is_email_available(_: Any, info: GraphQLResolveInfo, email: str) -> dict[str
         raise InputError("Email must be specified")
     if not customer_input.is_valid_email(email):
         raise InputError("Email is invalid")
-    if not settings.flag(context.settings, "GUEST_CHECKOUT_LOGIN", False):
+    if not settings.GUEST_CHECKOUT_LOGIN.read(context.settings):
         return {"is_email_available": True}  # Commerce >= 2.4.7: no account probing unless enabled
     return {"is_email_available": context.store.find_customer(view.website_id, email) is None}
 

@@ -13,32 +13,46 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..errors import ConfigurationError
 from .base import Revocation, Store, StoreError
 
-__all__ = ["Revocation", "Store", "StoreError", "open_store"]
+__all__ = ["Revocation", "Store", "StoreError", "check_url", "open_store"]
 
 TINYDB_PARAMS = ("synchronous",)
 
 
 @lru_cache(maxsize=4)
 def open_store(url: str) -> Store:
-    try:
-        scheme = urlsplit(url).scheme
-    except ValueError:  # an unclosed [IPv6 address; the URL may hold a password: not repeated
-        raise ConfigurationError("setting STORE_URL is not a URL") from None
-    if scheme == "tinydb":
+    if _backend(url) == "tinydb":
         from .tinydb_store import TinyDBStore
 
         try:
             return TinyDBStore(tinydb_path(url), **tinydb_params(url))
         except OSError as error:  # its folder cannot be made
             raise StoreError(f"cannot use the store's folder {error.filename}: {error.strerror or error}") from None
+    try:
+        from .postgres_store import PostgresStore  # imported here: TinyDB users need no psycopg
+    except ImportError as error:
+        raise ConfigurationError(f"setting STORE_URL names a PostgreSQL store, which needs psycopg ({error}): "
+                                 "install the `postgres` extra (pip install -e '.[postgres]'; "
+                                 "./scripts/emulate installs it itself)") from None
+    return PostgresStore(url)
+
+
+def check_url(url: str) -> str:
+    """`url`, once its scheme names a backend and a tinydb: URL's parameters are ones it takes (a
+    PostgreSQL URL's own are checked when its store is made, with psycopg); else ConfigurationError."""
+    if _backend(url) == "tinydb":
+        tinydb_params(url)
+    return url
+
+
+def _backend(url: str) -> str:
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # an unclosed [IPv6 address; the URL may hold a password: not repeated
+        raise ConfigurationError("setting STORE_URL is not a URL") from None
+    if scheme == "tinydb":
+        return "tinydb"
     if scheme in ("postgresql", "postgres"):
-        try:
-            from .postgres_store import PostgresStore  # imported here: TinyDB users need no psycopg
-        except ImportError as error:
-            raise ConfigurationError(f"setting STORE_URL names a PostgreSQL store, which needs psycopg ({error}): "
-                                     "install the `postgres` extra (pip install -e '.[postgres]'; "
-                                     "./scripts/emulate installs it itself)") from None
-        return PostgresStore(url)
+        return "postgresql"
     if not url:
         raise ConfigurationError("setting STORE_URL is not set")
     raise ConfigurationError(f"setting STORE_URL has an unsupported scheme {scheme!r}: a store is "

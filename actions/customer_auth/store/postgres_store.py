@@ -70,9 +70,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .. import settings
+from .. import values
 from ..customers import Customer, email_key
-from ..errors import ConfigurationError
 from ..integrations import Integration
 from . import migrations
 from .base import Admission, RateLimit, Revocation, StoreError
@@ -118,14 +117,14 @@ class PostgresStore:
             raise StoreError(f"bad PostgreSQL store URL parameter: statement_timeout={self._statement_timeout!r} "
                              "is no duration (milliseconds, or e.g. 5s, 1min)")
         try:
-            self._auto_migrate = settings.flag(own, "auto_migrate", True)
-        except ConfigurationError:
+            self._auto_migrate = values.flag(own["auto_migrate"] or STORE_PARAMS["auto_migrate"])
+        except ValueError:
             raise StoreError(f"bad PostgreSQL store URL parameter: auto_migrate={own['auto_migrate']!r} "
                              "(1/true/yes/on or 0/false/no/off)") from None
         try:  # None: find out on connecting
             auto = own["pgbouncer"].strip().lower() in ("auto", "")
-            self._pgbouncer = None if auto else settings.flag(own, "pgbouncer", False)
-        except ConfigurationError:
+            self._pgbouncer = None if auto else values.flag(own["pgbouncer"])
+        except ValueError:
             raise StoreError(f"bad PostgreSQL store URL parameter: pgbouncer={own['pgbouncer']!r} "
                              "(auto, 1/true/yes/on or 0/false/no/off)") from None
         self._set_local_timeout = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(self._statement_timeout))
