@@ -11,6 +11,8 @@ development integration is created once, before the processes start).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -113,9 +115,10 @@ def needed_extras(argv: Sequence[str] | None) -> str:
     PostgreSQL STORE_URL, each chosen by a flag, the environment or the project's `.env`.
     scripts/emulate asks, to install them before their first use."""
     try:
-        args = parse_args(argv, load_env(Path.cwd()))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            args = parse_args(argv, load_env(Path.cwd()))
         store_url = load_env(Path(args.manifest).resolve().parent).get("STORE_URL", "")
-    except (SystemExit, EnvFileError):  # --help, or what the run itself will refuse
+    except (SystemExit, EnvFileError):  # --help (printed by the run itself), or what the run will refuse
         return ""
     extras = ["server"] if args.server != "flask" else []
     if urlsplit(store_url).scheme in ("postgresql", "postgres"):
