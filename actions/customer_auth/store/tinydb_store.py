@@ -14,6 +14,10 @@ for crashes.
 - `store.buckets/<sha256 of the consumer key>`: each integration's rate-limit bucket, one
   fixed-width JSON record rewritten in place.
 - `store.audit.jsonl`: the audit trail, one JSON line per entry.
+- `store.links/00.json` .. `63.json`: social login's account links, TinyDB files too, each link in the
+  one chosen by a hash of its (issuer, subject) (see tinydb_links.py).
+- `store.id_tokens/00.jsonl` .. `31.jsonl`: each ID token's one use, journals like the nonces',
+  a use kept until the token expires.
 
 The TinyDB files: every write happens inside a transaction holding a cross-process lock
 (`<file>.lock`); it re-reads the file, applies its changes in memory and writes the whole file once,
@@ -66,9 +70,10 @@ from tinydb.table import Document
 from ..customers import Customer
 from ..errors import ConfigurationError
 from ..integrations import Integration
-from .base import Admission, RateLimit, Revocation, take_token
+from .base import AccountLink, Admission, RateLimit, Revocation, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
+from .tinydb_links import AccountLinkShards
 from .tinydb_files import (
     Database, KeptFile, OnFirstUse, assign_ids, fixed_record, read_table, shard_of, stored_fields,
 )
@@ -77,6 +82,7 @@ INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"
 NONCES = "nonces"  # the table of the earlier layouts' nonce files
 NONCE_SHARDS = 32
+ID_TOKEN_SHARDS = 32
 SYNCHRONOUS = ("normal", "full")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,6 +148,10 @@ class TinyDBStore:
         self._sync = sync
         self._buckets = _Buckets(beside(".buckets"), sync)
         self._audit = AuditJournal(beside(".audit.jsonl"), sync)
+        self._links = AccountLinkShards(beside(".links"))
+        id_token_dir = beside(".id_tokens")
+        self._id_token_journals: OnFirstUse[int, NonceJournal] = OnFirstUse(
+            lambda shard: NonceJournal(id_token_dir / f"{shard:02d}.jsonl", sync))
         old_suffix = main.suffix or ".json"
         self._old_nonces = beside(".nonces" + old_suffix)
         self._old_buckets = beside(".buckets" + old_suffix)
@@ -287,9 +297,35 @@ class TinyDBStore:
     def audit_entries(self, limit: int = 100, integration_id: int | None = None) -> list[dict[str, Any]]:
         return self._audit.newest(limit, integration_id)
 
+    # Social login ------------------------------------------------------------------------------
+    @_upgraded
+    def account_link(self, issuer: str, subject: str) -> AccountLink | None:
+        return self._links.get(issuer, subject)
+
+    @_upgraded
+    def link_account(self, link: AccountLink) -> tuple[AccountLink, bool]:
+        return self._links.link(link)
+
+    @_upgraded
+    def email_linked(self, email: str) -> bool:
+        return self._links.email_linked(email)
+
+    @_upgraded
+    def use_id_token(self, key: str, expires_at: int, now: int) -> bool:
+        # A nonce journal whose "timestamp" is the expiry: a use is live while it has not expired.
+        return self._id_token_journals[shard_of(key, ID_TOKEN_SHARDS)].admit(key, expires_at, now)
+
+    @_upgraded
+    def import_account_links(self, links: Iterable[AccountLink]) -> int:
+        return self._links.import_links([AccountLink(*link) for link in links])
+
+    @_upgraded
+    def account_links(self) -> Iterator[AccountLink]:
+        return iter(self._links.all())
+
     def close(self) -> None:
         """Closes the files this process keeps open; using the store again reopens them."""
-        for journal in self._journals.values():
+        for journal in [*self._journals.values(), *self._id_token_journals.values()]:
             journal.close()
         self._buckets.close()
         self._audit.close()
