@@ -6,9 +6,11 @@ reason (what the activation log keeps) may say more than the message, never a to
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from customer_auth.errors import AUTHENTICATION, AUTHORIZATION, INPUT, INTERNAL, CommerceError
+from customer_auth.web import Action, answering
 
 
 class Refusal(CommerceError):
@@ -142,3 +144,20 @@ class CommerceUnavailable(Refusal):
 class InternalFailure(Refusal):
     code, status, category = "internal-error", 500, INTERNAL
     message = "Internal server error"
+
+
+def sign_in_step(main: Action) -> Action:
+    """Wraps a social-login action's `main` (customer_auth.web.answering): a Refusal is answered as it
+    is; a setting that cannot work, a store that cannot answer, anything unexpected as `internal-error`
+    (the reason in the activation log). Every failure answered carries a code."""
+
+    @functools.wraps(main)
+    def coded(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return main(params)
+        except Refusal:
+            raise
+        except CommerceError as error:  # a ConfigurationError, customer_auth's own InternalError
+            raise InternalFailure(error.reason) from None
+
+    return answering(coded, unexpected=InternalFailure)
