@@ -20,10 +20,14 @@ from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT
+from social_login.settings import CREDENTIALS as COMMERCE_CREDENTIALS
 
 import cli
 
 REQUIRED_SETTINGS = ("STORE_URL", "CRYPT_KEY")
+# What sign-in needs (the emulator fills in Commerce; a deployment must name it): warned of, not refused,
+# as a deployment that does not offer social login yet leaves them unset.
+SIGN_IN_SETTINGS = ("ID_PROVIDERS", "COMMERCE_GRAPHQL_URL", *COMMERCE_CREDENTIALS.values())
 
 
 class DeployError(Exception):
@@ -101,6 +105,11 @@ def check_settings(manifest: Manifest, apihost: str) -> None:
     missing = [name for name in REQUIRED_SETTINGS if name in inputs and not inputs[name]]
     if missing:
         raise DeployError(f"set {', '.join(missing)} in the environment or .env before deploying")
+    unset = [name for name in SIGN_IN_SETTINGS if name in inputs and not inputs[name]]
+    if unset:
+        print(f"deploy: warning: {', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set: social-login's "
+              "sign-in will answer every request with an error until they are (see docs/social-login.md)",
+              file=sys.stderr)
     if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not is_loopback(urlsplit(apihost).hostname or ""):
         print("deploy: warning: STORE_URL is a TinyDB file, which every container would have on its own; "
               "use STORE_URL=postgresql://... for a real deployment", file=sys.stderr)
