@@ -34,13 +34,7 @@ COMMERCE_SETTINGS = ("COMMERCE_GRAPHQL_URL", *SOCIAL_LOGIN_CREDENTIALS.values())
 def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
     """The settings the actions get (package and action inputs), which the GraphQL facade shares;
     None when the manifest has no customer-auth package (the emulator then runs it as plain OpenWhisk)."""
-    package = manifest.packages.get(PACKAGE)
-    if package is None:
-        return None
-    settings = dict(package.inputs)
-    for action in package.actions.values():
-        settings.update(action.inputs)
-    return settings
+    return manifest.settings(PACKAGE)
 
 
 def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:
