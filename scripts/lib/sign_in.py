@@ -96,9 +96,8 @@ def show(id_token: str, url: str, response: requests.Response, answer: dict[str,
         code = (error.get("extensions") or {}).get("code", "") if isinstance(error, dict) else ""
         print(f"refused: {code or 'error'}: {error.get('message', error) if isinstance(error, dict) else error}")
     if activation:
-        base = url.split("/api/v1/web/")[0]
-        print(f"why: the activation log says (the console at {base}/#activations, or "
-              f"GET {base}/api/v1/namespaces/_/activations/{activation} with the API key)")
+        print(f"why: the failing step's activation log says (sequence activation {activation}; the emulator's "
+              f"console shows its steps at {url.split('/api/v1/web/')[0]}/#activations)")
 
 
 if __name__ == "__main__":

@@ -177,6 +177,8 @@ def test_a_subject_keeps_its_account_when_its_email_changes(sign_in_emulator, op
                                          email_verified=False)).json()
     assert moved["customer"]["email"] == f"{sub}@example.com" and moved["link"]["new"] is False
     assert token_customer_id(moved["token"]) == token_customer_id(first["token"])
+    me = sign_in_emulator.graphql("{ customer { email } }", moved["token"])
+    assert me == {"data": {"customer": {"email": f"{sub}@example.com"}}}
 
 
 def test_an_existing_account_is_linked_by_default(sign_in_emulator, openid_provider, provider_keys):
@@ -240,3 +242,41 @@ def test_tenant_not_allowed(any_store_url, provider_keys, monkeypatch):
     assert sign_in(allowed)["identity"]["email_verified"] is True  # xms_edov stands in for email_verified
     error = sign_in(other)["error"]
     assert error["statusCode"] == 401 and error["body"]["errors"][0]["extensions"]["code"] == "tenant-not-allowed"
+
+
+def test_the_store_header_passes_through(any_store_url, openid_provider, provider_keys):
+    """One subject signing in at two store views of two websites: a customer in each, one link."""
+    with running_emulator(any_store_url, ID_PROVIDERS=openid_provider.settings(),
+                          STORES="default:base,fr:europe") as emulator:
+        sub, email = f"subject-{uuid.uuid4().hex}", f"{uuid.uuid4().hex}@example.com"
+        base = send(emulator, token(openid_provider, provider_keys, sub=sub, email=email)).json()
+        answer = emulator.sign_in({"provider": "local", "nonce": NONCE, "id_token": token(
+            openid_provider, provider_keys, sub=sub, email=email, jti="second")}, headers={"Store": "fr"})
+        assert answer.status_code == 200, answer.text
+        assert token_customer_id(answer.json()["token"]) != token_customer_id(base["token"])
+        assert {c.website_id for c in emulator.store.customers() if c.email == email} == {1, 2}
+        assert answer.json()["link"]["new"] is False
+
+
+def test_customer_invalid_in_commerces_words(sign_in_emulator, openid_provider, provider_keys):
+    error = refusal(send(sign_in_emulator, token(openid_provider, provider_keys, email="plainaddress")), 400,
+                    "customer-invalid")
+    assert error["message"] == '"Email" is not a valid email address.'
+
+
+def test_commerce_unreachable_or_refusing_is_no_refusal(any_store_url, openid_provider, provider_keys):
+    """Not the shopper's fault: 502 commerce-unavailable, whether nothing answers at COMMERCE_GRAPHQL_URL
+    or Commerce refuses the integration (the log says to check the credentials)."""
+    from customer_auth.integrations import Integration
+    from social_login.settings import CREDENTIALS
+    from tests.conftest import free_port
+
+    stranger = Integration(name="not-in-commerce")
+    credentials = {name: getattr(stranger, key) for key, name in CREDENTIALS.items()}
+    with running_emulator(any_store_url, ID_PROVIDERS=openid_provider.settings(), **credentials,
+                          COMMERCE_GRAPHQL_URL=f"http://127.0.0.1:{free_port()}/graphql") as emulator:
+        refusal(send(emulator, token(openid_provider, provider_keys)), 502, "commerce-unavailable")
+    with running_emulator(any_store_url, ID_PROVIDERS=openid_provider.settings(), **credentials) as emulator:
+        refusal(send(emulator, token(openid_provider, provider_keys)), 502, "commerce-unavailable")
+        logs = emulator.controller.activations.list(1, name="social-login/exchange-customer-token")[0].logs
+        assert any("check the AIO_COMMERCE_AUTH_INTEGRATION_* credentials" in line for line in logs)

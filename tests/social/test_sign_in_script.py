@@ -31,4 +31,4 @@ def test_sign_in_from_a_terminal(sign_in_emulator, openid_provider, provider_key
     refused = sign_in_script("--provider", "local", "--url", sign_in_emulator.base + SIGN_IN, token=expired)
     assert refused.returncode == 1
     assert "refused: token-expired: The ID token has expired." in refused.stdout
-    assert "why: the activation log says" in refused.stdout
+    assert "why: the failing step's activation log says" in refused.stdout
