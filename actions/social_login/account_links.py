@@ -52,8 +52,8 @@ def sign_in(store: Store, identity: Identity, customer: dict[str, Any], store_co
             link_existing: bool) -> SignedIn:
     link = store.account_link(identity.issuer, identity.subject)
     email = link.email if link else _verified_email(identity)
-    guard = link is None and not link_existing and not store.email_linked(email)
-    if guard and not commerce.email_available(email, store_code):
+    refuse_existing = link is None and not link_existing and not store.email_linked(email)
+    if refuse_existing and not commerce.email_available(email, store_code):
         raise AccountExists(f"{email} has a Commerce account no subject is linked to (isEmailAvailable), "
                             "and LINK_EXISTING_ACCOUNTS is false")
     firstname, lastname = _names(identity, customer, link)
@@ -62,7 +62,7 @@ def sign_in(store: Store, identity: Identity, customer: dict[str, Any], store_co
     if "is_subscribed" in customer:
         wanted["is_subscribed"] = customer["is_subscribed"]
     exchanged = commerce.exchange(wanted, store_code)
-    if guard:
+    if refuse_existing:
         _check_new(exchanged, email, started)
     if link is not None:
         return SignedIn(exchanged, link, False)

@@ -35,8 +35,9 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 @dataclass(frozen=True)
 class Provider:
     """What verifying a provider's ID tokens takes. `issuers` are the exact `iss` values accepted (the
-    first is the canonical one, which account links are keyed by); the signing keys come from
-    `jwks_uri`, or from the discovery document at `discovery_url` (which also names the algorithms)."""
+    first is the canonical one, which account links are keyed by; for Entra ID each tenant's issuer is
+    its own); the signing keys come from `jwks_uri`, or from the discovery document at `discovery_url`
+    (which also names the algorithms)."""
 
     name: str
     issuers: tuple[str, ...]
@@ -51,10 +52,6 @@ class Provider:
     def issuer(self) -> str:
         return self.issuers[0]
 
-    def canonical_issuer(self, iss: str) -> str:
-        """The issuer an accepted `iss` stands for (Google sends either of two spellings)."""
-        return iss if self.microsoft else self.issuer
-
 
 def _google(config: dict[str, Any]) -> dict[str, Any]:
     # Google's ID tokens carry either spelling of its issuer (its OpenID Connect documentation).
@@ -68,8 +65,9 @@ def _apple(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _facebook(config: dict[str, Any]) -> dict[str, Any]:
-    # Limited Login: the issuer is taken from the discovery document, which is not at <issuer>/.well-known.
-    return {"issuers": ("https://www.facebook.com",),
+    # Limited Login: its discovery document is not at <issuer>/.well-known, and Facebook's documentation
+    # names no issuer; verifiers in use expect either spelling, and the document must name one of them.
+    return {"issuers": ("https://www.facebook.com", "https://facebook.com"),
             "discovery_url": "https://limited.facebook.com/.well-known/openid-configuration/"}
 
 
@@ -105,10 +103,6 @@ PRESETS = {"google": _google, "apple": _apple, "microsoft": _microsoft, "faceboo
 PRESET_KEYS = {"google": {"client_ids"}, "apple": {"client_ids"}, "microsoft": {"client_ids", "tenant", "tenants"},
                "facebook": {"client_ids", "assume_email_verified"}}
 DISCOVERED_KEYS = {"issuer", "client_ids", "jwks_uri", "algorithms", "assume_email_verified"}
-
-
-def provider(providers: dict[str, Provider], name: Any) -> Provider | None:
-    return providers.get(name) if isinstance(name, str) else None
 
 
 @lru_cache(maxsize=8)

@@ -14,7 +14,6 @@ from social_login import settings, sign_in_request, single_use
 from social_login.cache import DocumentCache
 from social_login.id_token import verify
 from social_login.identity import Identity
-from social_login.providers import provider
 from social_login.refusals import UnknownProvider, sign_in_step
 
 DOCUMENTS = DocumentCache()  # the providers' discovery documents and key sets, kept per warm container
@@ -23,7 +22,7 @@ DOCUMENTS = DocumentCache()  # the providers' discovery documents and key sets, 
 @sign_in_step
 def main(params: dict) -> dict:
     request = sign_in_request.parse(params)
-    chosen = provider(settings.providers(params), request.provider)
+    chosen = settings.providers(params).get(request.provider)
     if chosen is None:
         raise UnknownProvider(f"no provider {request.provider[:64]!r} in ID_PROVIDERS")
     policy = settings.verification_policy(params)

@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 
 from customer_auth import settings as settings_of
-from customer_auth.errors import CommerceError
 from customer_auth.customers import Customer
+from customer_auth.errors import CommerceError
 from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import Store

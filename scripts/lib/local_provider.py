@@ -52,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         print(line, flush=True)
     clients = json.dumps([{"client_id": args.client_id, "redirect_uris": redirects}])
-    os.chdir(PROVIDER_DIR)
-    os.execvpe("node", ["node", "provider.mjs"], {**os.environ, "PORT": str(args.port), "ISSUER": issuer,
-                                                 "CLIENTS": clients})
+    os.execvpe("node", ["node", str(PROVIDER_DIR / "provider.mjs")],  # PACKAGES: from scripts/local-provider
+               {**os.environ, "PORT": str(args.port), "ISSUER": issuer, "CLIENTS": clients})
 
 
 def console_urls(env: dict[str, str]) -> list[str]:

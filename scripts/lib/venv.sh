@@ -27,29 +27,5 @@ ensure_venv() {
   fi
 }
 
-# The test OpenID provider (panva's oidc-provider, Node.js), pinned by its package-lock.json: `npm ci`
-# when it is missing or the lock changed. Without npm (and no apt-get to install it as root) it says so
-# and returns 1; the caller decides whether that is fatal (the tests then fail in CI, skip elsewhere).
-OPENID_PROVIDER="$ROOT/tests/social/provider"
-ensure_openid_provider() {
-  local stamp="$OPENID_PROVIDER/node_modules/.package-lock.json"  # npm ci writes it last
-  if [ -f "$stamp" ] && [ ! "$OPENID_PROVIDER/package-lock.json" -nt "$stamp" ]; then
-    return 0
-  fi
-  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Node.js and npm for the test OpenID provider ..." >&2
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2 || true
-  fi
-  if ! command -v npm >/dev/null; then
-    echo "npm is missing: cannot install the test OpenID provider (apt-get install -y nodejs npm)." >&2
-    return 1
-  fi
-  echo "Installing the test OpenID provider (npm ci in tests/social/provider) ..." >&2
-  (cd "$OPENID_PROVIDER" && npm ci --no-audit --no-fund --loglevel=error >&2) || {
-    echo "npm ci failed in $OPENID_PROVIDER." >&2
-    return 1
-  }
-}
-
 # The emulator, the library and the scripts import from the checkout (the library as the actions do).
 export PYTHONPATH="$ROOT:$ROOT/actions${PYTHONPATH:+:$PYTHONPATH}"

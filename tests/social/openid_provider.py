@@ -1,8 +1,11 @@
 """panva's oidc-provider (npm, pinned in provider/package-lock.json), run as a real OpenID provider on a
-loopback port, and a shopper signing in at it through its login form, as a browser would."""
+loopback port, and a shopper signing in at it through its login form, as a browser would. The package is
+installed by scripts/lib/npm.sh, once per machine, outside the checkout; without Node.js and npm these
+tests fail in CI (CI=true) and skip elsewhere, saying why."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -19,7 +22,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 from tests.social.forge import KeySet
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "provider"
@@ -35,16 +38,26 @@ def unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+@functools.cache
+def provider_packages() -> Path:
+    """The folder holding oidc-provider's node_modules/, installed by scripts/lib/npm.sh from the lock file
+    in provider/ when missing (scripts/test does it first)."""
+    if shutil.which("node") is None:
+        unavailable("node is not on PATH (Node.js 20 or newer, with npm)")
+    done = subprocess.run(["bash", "-c", 'source "$0" && npm_packages "$1"', str(ROOT / "scripts/lib/npm.sh"),
+                           str(PROVIDER_DIR)], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        unavailable(done.stderr.strip() or "npm_packages tests/social/provider failed")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 class OpenIDProvider:
     """oidc-provider as a child process on a free loopback port, signing with `keys` (whose private
     halves the tests keep, to forge). `restart(keys)` rotates its keys; `stop()` takes it down."""
 
     def __init__(self, directory: Path, keys: KeySet, clients: list[dict[str, Any]] | None = None,
                  accounts: dict[str, Any] | None = None) -> None:
-        if shutil.which("node") is None:
-            unavailable("node is not on PATH (apt-get install -y nodejs npm)")
-        if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-            unavailable(f"oidc-provider is not installed in {PROVIDER_DIR} (./scripts/test runs npm ci there)")
+        self.packages = provider_packages()
         self.directory = directory
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -59,7 +72,7 @@ class OpenIDProvider:
         keys_file.write_text(json.dumps(self.keys.private_jwks()))
         self.log = self.directory / f"provider-{self.port}.log"
         env = {**os.environ, "PORT": str(self.port), "KEYS": str(keys_file), "CLIENTS": json.dumps(self.clients),
-               "ACCOUNTS": json.dumps(self.accounts)}
+               "ACCOUNTS": json.dumps(self.accounts), "PACKAGES": str(self.packages)}
         with open(self.log, "w") as log:  # a file, not a pipe: nothing to drain while it runs
             self.process = subprocess.Popen(["node", "provider.mjs"], cwd=PROVIDER_DIR, env=env,
                                             stdout=log, stderr=subprocess.STDOUT)

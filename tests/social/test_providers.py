@@ -23,6 +23,7 @@ def test_presets_need_only_their_client_ids():
     assert providers["google"].jwks_uri == "https://www.googleapis.com/oauth2/v3/certs"
     assert providers["apple"].client_ids == ("com.example.web",)
     assert providers["facebook"].discovery_url == "https://limited.facebook.com/.well-known/openid-configuration/"
+    assert providers["facebook"].issuers == ("https://www.facebook.com", "https://facebook.com")
     assert providers["microsoft"].issuers == (f"https://login.microsoftonline.com/{TENANT}/v2.0",)
     assert providers["microsoft"].jwks_uri == f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys"
 

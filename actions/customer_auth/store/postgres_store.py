@@ -431,7 +431,6 @@ class PostgresStore:
         rows = self._rows("SELECT user_type, user_id, revoke_before FROM revocations ORDER BY user_type, user_id")
         return iter([Revocation(int(r["user_type"]), int(r["user_id"]), int(r["revoke_before"])) for r in rows])
 
-
     # Social login ------------------------------------------------------------------------------
     def account_link(self, issuer: str, subject: str) -> AccountLink | None:
         return _first(self._rows(_ACCOUNT_LINK, [issuer, subject]), _account_link)

@@ -73,10 +73,10 @@ from ..integrations import Integration
 from .base import AccountLink, Admission, RateLimit, Revocation, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
-from .tinydb_links import AccountLinkShards
 from .tinydb_files import (
     Database, KeptFile, OnFirstUse, assign_ids, fixed_record, read_table, shard_of, stored_fields,
 )
+from .tinydb_links import AccountLinkShards
 
 INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"

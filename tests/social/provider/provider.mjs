@@ -12,10 +12,17 @@
 //                 (default: one client "storefront" redirecting to the emulator's console at 127.0.0.1:9080)
 //   ACCOUNTS      a JSON object of login name -> claims (email, email_verified, given_name, family_name);
 //                 any other login name gets <name>@example.com, verified, and a name made from it
+//   PACKAGES      the folder holding the node_modules/ that scripts/lib/npm.sh installed this folder's
+//                 package-lock.json into (default: this folder)
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import Provider from 'oidc-provider';
+const packages = process.env.PACKAGES || fileURLToPath(new URL('.', import.meta.url));
+const { default: Provider } = await import(
+  pathToFileURL(createRequire(join(packages, 'package.json')).resolve('oidc-provider')).href);
 
 const port = Number(process.env.PORT || 9150);
 const issuer = process.env.ISSUER || `http://127.0.0.1:${port}`;
