@@ -125,7 +125,7 @@ MIGRATIONS.append((
 ))
 
 MIGRATIONS.append((
-    3,
+    4,
     "social login: account links, ID token uses",
     """
     CREATE TABLE account_links (
