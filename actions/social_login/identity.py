@@ -5,10 +5,12 @@ the provider verified it, and the names. Plain JSON: it is kept in the activatio
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .id_token import IdToken
 from .providers import Provider
+
+if TYPE_CHECKING:
+    from .id_token import IdToken
 
 
 @dataclass(frozen=True)

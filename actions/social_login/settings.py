@@ -5,7 +5,7 @@ Every setting is documented in .env.example and docs/social-login.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from customer_auth.errors import ConfigurationError
 from customer_auth.integrations import Integration
@@ -13,8 +13,10 @@ from customer_auth.settings import flag, integer, text
 
 from .cache import CachePolicy
 from .commerce import Commerce
-from .id_token import VerificationPolicy
 from .providers import Provider, parse_providers, secure_url
+
+if TYPE_CHECKING:
+    from .id_token import VerificationPolicy
 
 CREDENTIALS = {  # as Adobe's App Builder library (@adobe/aio-commerce-lib-auth) names them
     "consumer_key": "AIO_COMMERCE_AUTH_INTEGRATION_CONSUMER_KEY",
@@ -29,6 +31,9 @@ def providers(params: Mapping[str, Any]) -> dict[str, Provider]:
 
 
 def verification_policy(params: Mapping[str, Any]) -> VerificationPolicy:
+    # Imported here: JOSE is verify-id-token's alone (the exchange, the emulator start faster without it).
+    from .id_token import VerificationPolicy
+
     return VerificationPolicy(leeway=_seconds(params, "ID_TOKEN_LEEWAY", 60, most=600),
                               require_nonce=flag(params, "ID_TOKEN_REQUIRE_NONCE", False),
                               cache=cache_policy(params))

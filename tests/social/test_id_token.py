@@ -98,6 +98,15 @@ def test_malformed_tokens_are_invalid(keys, documents):
         assert refused(token, documents).code == "invalid-token"
 
 
+@pytest.mark.parametrize("payload", [b"[1, 2]", b"not json", b'"a string"'])
+def test_signed_claims_that_are_no_json_object_are_invalid(keys, documents, payload):
+    from joserfc.jws import serialize_compact
+
+    token = serialize_compact({"alg": "RS256", "kid": keys.first.kid}, payload, keys.first, algorithms=["RS256"])
+    error = refused(token, documents)
+    assert error.code == "invalid-token" and error.reason == "the claims are not a JSON object"
+
+
 def test_alg_none_is_refused_even_if_the_provider_publishes_it(keys, provider, documents):
     provider.discovery["id_token_signing_alg_values_supported"] = ["none", "RS256"]
     error = refused(unsigned(claims(), kid=keys.first.kid), documents)

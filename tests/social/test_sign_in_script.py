@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.conftest import ROOT, token_customer_id
+from tests.conftest import ROOT, free_port, token_customer_id
 from tests.social.conftest import SIGN_IN
 from tests.social.forge import claims, sign
 from tests.social.openid_provider import CLIENT_ID
@@ -32,3 +32,10 @@ def test_sign_in_from_a_terminal(sign_in_emulator, openid_provider, provider_key
     assert refused.returncode == 1
     assert "refused: token-expired: The ID token has expired." in refused.stdout
     assert "why: the failing step's activation log says" in refused.stdout
+
+
+def test_nothing_answering_is_one_clear_line():
+    url = f"http://127.0.0.1:{free_port()}{SIGN_IN}"
+    done = sign_in_script("--provider", "local", "--url", url, token="a.b.c")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"error: nothing answers at {url} (is the emulator running? ./scripts/emulate)"
