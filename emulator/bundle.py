@@ -1,5 +1,6 @@
-"""What the emulator knows of the customer-auth bundle: its GraphQL front door, its secrets and the
-development integration a first start creates. The OpenWhisk core stays generic; this is the glue.
+"""What the emulator knows of the bundle: customer-auth's GraphQL front door, its secrets and the
+development integration a first start creates, and social-login's Commerce (the emulator itself). The
+OpenWhisk core stays generic; this is the glue.
 """
 from __future__ import annotations
 
@@ -21,25 +22,22 @@ from emulator.console import graphql_editor, register as register_console
 from emulator.controller import Controller
 from emulator.graphql_routes import note_activation, register as register_graphql
 from emulator.hosts import AllowedHosts
-from emulator.manifest import Manifest
+from emulator.manifest import Action, Manifest
 from emulator.project import DEFAULT_HOST
 from emulator.rest_api import GUEST_KEY
+from social_login.settings import CREDENTIALS as SOCIAL_LOGIN_CREDENTIALS  # and its settings join the registry
 
 log = logging.getLogger("emulator")
 PACKAGE = "customer-auth"
+SOCIAL_LOGIN = "social-login"
 DEVELOPMENT_INTEGRATION = "development"
+COMMERCE_SETTINGS = ("COMMERCE_GRAPHQL_URL", *SOCIAL_LOGIN_CREDENTIALS.values())
 
 
 def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
     """The settings the actions get (package and action inputs), which the GraphQL facade shares;
     None when the manifest has no customer-auth package (the emulator then runs it as plain OpenWhisk)."""
-    package = manifest.packages.get(PACKAGE)
-    if package is None:
-        return None
-    settings = dict(package.inputs)
-    for action in package.actions.values():
-        settings.update(action.inputs)
-    return settings
+    return manifest.settings(PACKAGE)
 
 
 def setting_problems(manifest: Manifest) -> list[str]:
@@ -102,6 +100,36 @@ def integration_secrets(store: Store, refresh_seconds: float = SECRETS_REFRESH_S
     return secrets
 
 
+def commerce_defaults(store: Store | None, settings: Callable[[], dict[str, Any] | None],
+                      api_host: Callable[[], str]) -> Callable[[Action], dict[str, str]]:
+    """social-login's Commerce in the emulator, for the settings left unset: the emulator's own `/graphql`
+    (at PUBLIC_BASE_URL when that is set, as verify-oauth rebuilds signed URLs from it) and the
+    development integration (else the first usable one), so `sign-in` runs with nothing configured and
+    the exchange's own activations run too."""
+
+    def defaults(action: Action) -> dict[str, str]:
+        if store is None or action.package != SOCIAL_LOGIN or not any(
+                action.inputs.get(name) == "" for name in COMMERCE_SETTINGS):
+            return {}
+        values: dict[str, str] = {}
+        base = str((settings() or {}).get("PUBLIC_BASE_URL") or "").rstrip("/") or _reachable(api_host())
+        if base:
+            values["COMMERCE_GRAPHQL_URL"] = f"{base}/graphql"
+        integrations = store.integrations()
+        chosen = next((i for i in integrations if i.name == DEVELOPMENT_INTEGRATION and i.is_usable), None) or next(
+            (i for i in integrations if i.is_usable), None)
+        if chosen is not None:
+            values.update({name: getattr(chosen, key) for key, name in SOCIAL_LOGIN_CREDENTIALS.items()})
+        return values
+
+    return defaults
+
+
+def _reachable(api_host: str) -> str:
+    """The emulator's base URL as a client on this machine reaches it (bound everywhere: on loopback)."""
+    return api_host.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+
+
 def first_start(store: Store) -> Integration | None:
     """A development integration when the store has none, so a new user can exchange at once."""
     if store.integrations():
@@ -117,9 +145,11 @@ def emulator_app(manifest: Manifest, auth: str = GUEST_KEY, bind: str = DEFAULT_
     bundle, the GraphQL endpoint over the bundle's store."""
     settings = bundle_settings(manifest)
     store = open_store(settings["STORE_URL"]) if settings else None
+    controller: Controller
+    commerce = commerce_defaults(store, lambda: bundle_settings(controller.manifest), lambda: controller.api_host)
     controller = Controller(manifest, secrets=integration_secrets(store) if store else None, api_key=auth,
                             not_headers=(AUTHORIZATION,),  # the refusals' category: their reasons stay readable
-                            **controller_options)
+                            input_defaults=commerce, **controller_options)
 
     def public_base_url() -> str:
         return str((bundle_settings(controller.manifest) or {}).get("PUBLIC_BASE_URL") or "")

@@ -58,6 +58,7 @@ class Controller:
         command: Callable[[Action], Command] | None = None,
         sentinels: bool = True,
         state_file: Path | None = None,
+        input_defaults: Callable[[Action], Mapping[str, Any]] | None = None,
     ) -> None:
         self.manifest = manifest
         self.namespace = namespace
@@ -70,6 +71,7 @@ class Controller:
         self._manifest_secrets: tuple[Manifest | None, list[str]] = (None, [])
         self._redactor = Redactor(lambda: [*self._input_secrets(), *extra_secrets(), self.api_key], not_headers)
         self._command = command
+        self._input_defaults = input_defaults  # what the platform fills into an action's empty inputs
         self._sentinels = sentinels
         self._stage_root = new_stage_root()
         self._pools: dict[str, ActionPool] = {}
@@ -233,7 +235,7 @@ class Controller:
                     activation_id: str | None = None) -> Activation:
         activation_id = activation_id or new_activation_id()
         # Defaults under the payload: the caller's params win (OpenWhisk merges the same way).
-        value = {**action.inputs, **params}
+        value = {**self._inputs(action), **params}
         message = {
             "value": value,
             "action_name": f"/{self.namespace}/{action.fqn}",
@@ -284,6 +286,14 @@ class Controller:
         return Activation(activation_id, self.namespace, action.name, int(start * 1000), int(end * 1000),
                           Response(status, outcome.result), outcome.logs, annotations, version=action.version,
                           cause=cause)
+
+    def _inputs(self, action: Action) -> dict[str, Any]:
+        """The action's inputs, those left empty filled from `input_defaults` (the emulator's own values
+        for settings a deployment must give, such as social-login's Commerce)."""
+        defaults = self._input_defaults(action) if self._input_defaults else None
+        if not defaults:
+            return action.inputs
+        return {**action.inputs, **{k: v for k, v in defaults.items() if action.inputs.get(k) in (None, "")}}
 
     def _input_secrets(self) -> list[str]:
         """Default redaction list: values of inputs whose names look secret (CRYPT_KEY, ...). The

@@ -142,6 +142,17 @@ class Manifest:
         pkg = self.packages[parts[0]]
         return pkg.actions.get(parts[1]) or pkg.sequences.get(parts[1])
 
+    def settings(self, package: str) -> dict[str, Any] | None:
+        """Every input a package's actions get (the package's, then each action's), as one mapping: the
+        bundle's settings; None without that package."""
+        pkg = self.packages.get(package)
+        if pkg is None:
+            return None
+        merged = dict(pkg.inputs)
+        for action in pkg.actions.values():
+            merged.update(action.inputs)
+        return merged
+
 
 # ---------------------------------------------------------------------------------------- loading
 

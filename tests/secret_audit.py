@@ -3,10 +3,15 @@
 It learns every secret the suite creates in this process (integration credentials as they are stored,
 the crypt keys the tests use, every secret in an exchange input sent to an action: a shopper's
 password under any name, a custom attribute named like a secret, whatever a field the input types do
-not define holds) and collects everything that is written where people look: every activation record
-the emulator keeps (worker logs and results included), every log line, every client-facing error
-message. When the session ends it fails the run if any secret, or any customer token with its
-signature, appears in any of them.
+not define holds; every ID token sent to sign in) and collects everything that is written where people
+look: every activation record the emulator keeps (worker logs and results included), every log line,
+every client-facing error message. When the session ends it fails the run if any secret, or any
+customer token with its signature, appears in any of them.
+
+ID tokens are checked in the activation records as the actions wrote them too, before the emulator's
+redaction (which strips any JWS's signature): a deployed OpenWhisk keeps records unredacted, so the
+actions themselves must never write one. Their decoded header and claims, without the signature, may be
+kept, as customer tokens' are.
 """
 from __future__ import annotations
 
@@ -29,13 +34,24 @@ PLACEHOLDER = "[REDACTED]"  # what stands where a secret was taken out: no secre
 class SecretAudit:
     secrets: set[str] = field(default_factory=set)
     sinks: list[tuple[str, str]] = field(default_factory=list)  # (where, text)
+    id_tokens: set[str] = field(default_factory=set)
+    unredacted: list[tuple[str, str]] = field(default_factory=list)  # (where, text): checked for ID tokens only
 
     def secret(self, value: str) -> None:
         if len(value) >= 8 and value != PLACEHOLDER:
             self.secrets.add(value)
 
+    def id_token(self, value: str) -> None:
+        """A bearer ID token: never written whole, nor its signature (the part that makes it usable)."""
+        if value.count(".") == 2 and len(value.rsplit(".", 1)[1]) >= 20:
+            self.id_tokens.add(value)
+            self.secret(value)
+
     def sink(self, where: str, text: str) -> None:
         self.sinks.append((where, text))
+
+    def unredacted_sink(self, where: str, text: str) -> None:
+        self.unredacted.append((where, text))
 
     def leaks(self) -> list[str]:
         found = []
@@ -45,6 +61,10 @@ class SecretAudit:
                     found.append(f"{where}: a secret ({value[:4]}…) in {text[:160]!r}")
             if SIGNED_TOKEN.search(text):
                 found.append(f"{where}: a signed customer token in {text[:160]!r}")
+        signatures = {token.rsplit(".", 1)[1] for token in self.id_tokens}
+        for where, text in self.unredacted:
+            if any(signature in text for signature in signatures):
+                found.append(f"{where}: an ID token's signature, as the action wrote it, in {text[:160]!r}")
         return found
 
 
@@ -66,6 +86,7 @@ OUR_LOGGERS = ("customer_auth", "emulator", "werkzeug", "flask.app", "psycopg", 
 
 def pytest_configure(config: pytest.Config) -> None:
     from customer_auth import errors, exchange_input
+    from social_login import sign_in_request
     from customer_auth.store.postgres_store import PostgresStore
     from customer_auth.store.tinydb_store import TinyDBStore
     from emulator import activations
@@ -91,6 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
     def learned_run(self, action, params, *args, **kwargs):
         for value in secrets_in_params(params):
             AUDIT.secret(value)
+        for id_token in _id_tokens_in(params):
+            AUDIT.id_token(id_token)
         return run_action(self, action, params, *args, **kwargs)
 
     Controller._run_action = learned_run
@@ -98,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
     add = activations.ActivationStore.add
 
     def recorded_add(self, activation, redact=None) -> None:
+        AUDIT.unredacted_sink(f"activation {activation.name}", json.dumps(activation.to_dict(), default=str))
         add(self, activation, redact)
         served = self.get(activation.activation_id)  # what the activations API would return: the real read
         if served is not None:  # None: already pushed out by newer records, never readable
@@ -112,6 +136,15 @@ def pytest_configure(config: pytest.Config) -> None:
         AUDIT.sink("error message", " | ".join(self.messages))
 
     errors.CommerceError.__init__ = recorded_error
+    # Every ID token a sign-in carries, to an action called directly too
+    parse = sign_in_request.parse
+
+    def learned_parse(params):
+        request = parse(params)
+        AUDIT.id_token(request.id_token)
+        return request
+
+    sign_in_request.parse = learned_parse
     collector = _Collector(AUDIT)
     collector.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     for name in OUR_LOGGERS:  # at the levels they run with; test-side libraries (oauthlib...) are not ours
@@ -121,17 +154,31 @@ def pytest_configure(config: pytest.Config) -> None:
 def secrets_in_params(params: dict) -> list[str]:
     """The secrets in an action's params: in the exchange input of a web action's raw body, and
     whatever a field named like a secret holds anywhere in them (an action invoked directly)."""
-    # The seal is what travels instead of a password: its errors and hash are no secrets.
-    found = list(_under_secret_names({k: v for k, v in params.items() if k != "password_seal"}, False))
+    # What travels instead of a secret is none: a password's seal (its errors and hash), an ID token
+    # decoded (its header and claims, without the signature).
+    travels = {k: v for k, v in params.items() if k != "password_seal" and not (k == "id_token" and isinstance(v, dict))}
+    found = list(_under_secret_names(travels, False))
+    for body in _raw_bodies(params):
+        is_sign_in = isinstance(body, dict) and "id_token" in body  # its nonce and provider are no secrets
+        found += _under_secret_names(body, False) if is_sign_in else secrets_in_input(body)
+    return found
+
+
+def _id_tokens_in(params: dict) -> list[str]:
+    """The ID token a sign-in carries, in the raw body the sequence's first action reads."""
+    return [body["id_token"] for body in _raw_bodies(params)
+            if isinstance(body, dict) and isinstance(body.get("id_token"), str)]
+
+
+def _raw_bodies(params: dict) -> list:
     raw = params.get("__ow_body")
     if isinstance(raw, str) and raw:
         for decode in (lambda text: base64.b64decode(text, validate=True), str.encode):
             try:
-                found += secrets_in_input(json.loads(decode(raw)))
-                break
+                return [json.loads(decode(raw))]
             except ValueError:
                 continue
-    return found
+    return []
 
 
 def secrets_in_input(body: Any) -> list[str]:

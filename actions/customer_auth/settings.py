@@ -57,6 +57,8 @@ class Setting(Generic[T]):
 
 
 SETTINGS: dict[str, Setting[Any]] = {}
+# Checks of settings that must agree with each other: each returns why they cannot work together, or None.
+RELATIONS: list[Callable[[Mapping[str, Any]], str | None]] = []
 
 
 def define(name: str, default: str, parse: Callable[[Any], T], doc: str, *, required: bool = False,
@@ -69,6 +71,12 @@ def define(name: str, default: str, parse: Callable[[Any], T], doc: str, *, requ
         setting.read({})
     SETTINGS[name] = setting
     return setting
+
+
+def relation(check: Callable[[Mapping[str, Any]], str | None]) -> Callable[[Mapping[str, Any]], str | None]:
+    """Register a check of settings that must agree with each other (run once each of them reads)."""
+    RELATIONS.append(check)
+    return check
 
 
 def _crypt_key(value: Any) -> str:
@@ -143,7 +151,8 @@ LOG_LEVEL = define("LOG_LEVEL", "info", values.one_of("debug", "info", "warning"
 
 def check(params: Mapping[str, Any]) -> list[str]:
     """Why each setting in `params` (an action's inputs) cannot work, one line each; empty when all can.
-    Only the settings `params` holds are checked: each action gets the ones it reads."""
+    Only the settings `params` holds are checked: each action gets the ones it reads. The settings of
+    every package whose settings module is imported are known (emulator.bundle imports them all)."""
     problems = []
     for name in params:
         setting = SETTINGS.get(name)
@@ -152,15 +161,21 @@ def check(params: Mapping[str, Any]) -> list[str]:
                 setting.read(params)
             except ConfigurationError as error:
                 problems.append(error.reason)
-    if DEFAULT_STORE.name in params:
-        try:
-            store_view(params, None)
-        except ConfigurationError:
-            pass  # STORES itself, named above
-        except NoSuchEntityError:  # what every request without a Store header would meet
-            problems.append(f"setting DEFAULT_STORE must be one of the store codes of STORES "
-                            f"({', '.join(STORES.read(params))}), got {DEFAULT_STORE.read(params)!r}")
+    if not problems:
+        problems = [problem for problem in (related(params) for related in RELATIONS) if problem]
     return problems
+
+
+@relation
+def _default_store_is_one_of_stores(params: Mapping[str, Any]) -> str | None:
+    if DEFAULT_STORE.name not in params:
+        return None
+    try:
+        store_view(params, None)
+    except NoSuchEntityError:  # what every request without a Store header would meet
+        return (f"setting DEFAULT_STORE must be one of the store codes of STORES "
+                f"({', '.join(STORES.read(params))}), got {DEFAULT_STORE.read(params)!r}")
+    return None
 
 
 # ------------------------------------------------------------------------------------ policies

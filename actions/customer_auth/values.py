@@ -30,9 +30,10 @@ def flag(value: Any) -> bool:
     raise ValueError("true or false")
 
 
-def whole_number(minimum: int | None = None) -> Callable[[Any], int]:
-    """A parser of integers, at least `minimum` when one is given."""
-    accepted = "a whole number" if minimum is None else f"a whole number of {minimum} or more"
+def whole_number(minimum: int | None = None, maximum: int | None = None) -> Callable[[Any], int]:
+    """A parser of integers, at least `minimum` and at most `maximum` when they are given."""
+    accepted = ("a whole number" if minimum is None else f"a whole number of {minimum} or more"
+                if maximum is None else f"a whole number from {minimum or 0} to {maximum}")
 
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -41,7 +42,7 @@ def whole_number(minimum: int | None = None) -> Callable[[Any], int]:
             number = int(str(value).strip())
         except ValueError:
             raise ValueError(accepted) from None
-        if minimum is not None and number < minimum:
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
             raise ValueError(accepted)
         return number
 

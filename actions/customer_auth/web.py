@@ -31,6 +31,13 @@ def web_action(main: Action) -> Action:
     """Wraps an exchange step's `main`: a CommerceError becomes its web answer, anything else
     `Internal server error`; the detail goes to the activation log, the client sees Commerce's words,
     and the failed exchange goes to the audit trail."""
+    return answering(main, on_failure=_audit_failure)
+
+
+def answering(main: Action, on_failure: Callable[[Mapping[str, Any], CommerceError], None] | None = None,
+              unexpected: Callable[[str], CommerceError] = InternalError) -> Action:
+    """`main` whose errors become web answers: a CommerceError its own, anything else `unexpected`'s
+    (the traceback goes to the log); `on_failure(params, error)` is told of each."""
 
     @functools.wraps(main)
     def run(params: dict[str, Any]) -> dict[str, Any]:
@@ -38,14 +45,14 @@ def web_action(main: Action) -> Action:
         try:
             return main(params)
         except CommerceError as error:
-            log.warning("%s: %s", error.category, error.reason)
-            _audit_failure(params, error)
-            return error.as_web_error()
+            log.warning("%s: %s", getattr(error, "code", error.category), error.reason)
+            failure = error
         except Exception as error:  # the action must answer; the traceback goes to the log
             log.exception("unexpected error")
-            failure = InternalError(f"{type(error).__name__}")
-            _audit_failure(params, failure)
-            return failure.as_web_error()
+            failure = unexpected(f"{type(error).__name__}")
+        if on_failure is not None:
+            on_failure(params, failure)
+        return failure.as_web_error()
 
     return run
 

@@ -10,6 +10,7 @@ and the activation records of that call, read by the id the `/graphql` response 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
   }
 }"""
 MASKED_OAUTH_PARAMETERS = ("oauth_consumer_key", "oauth_token")
+_CALLED = re.compile(ACTIVATION_HEADER + r": ([0-9a-f]{32}(?:, [0-9a-f]{32})*)")
 
 
 def signed_url(base_url: str, settings: Mapping[str, Any] | None) -> str:
@@ -74,13 +76,20 @@ def masked(authorization: str) -> str:
     return "OAuth " + ", ".join(f'{k}="{v}"' for k, v in shown.items())
 
 
-def timeline(activations: ActivationStore, activation_id: str) -> list[Activation]:
-    """An activation and, for a sequence, its components (its record lists their ids as logs), in order."""
-    top = activations.get(activation_id)
+def timeline(activations: ActivationStore, activation_id: str, seen: set[str] | None = None) -> list[Activation]:
+    """An activation and, for a sequence, its components (its record lists their ids as logs), in order;
+    after an action that called this emulator's `/graphql`, the activations that call ran (the action
+    logs the `x-openwhisk-activation-id` it was answered with, as social-login's exchange does)."""
+    seen = set() if seen is None else seen
+    top = None if activation_id in seen else activations.get(activation_id)
     if top is None:
         return []
+    seen.add(activation_id)
     out = [top]
     if top.annotation("kind") == "sequence":
-        for component_id in top.logs:  # a component pushed out of the bounded store is left out
-            out.extend(timeline(activations, component_id))
+        called = list(top.logs)  # a component pushed out of the bounded store is left out
+    else:
+        called = [i for line in top.logs for ids in _CALLED.findall(line) for i in ids.split(", ")]
+    for component_id in called:
+        out.extend(timeline(activations, component_id, seen))
     return out

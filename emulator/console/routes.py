@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from customer_auth import client_json, settings as settings_of
 from customer_auth.customers import Customer
+from customer_auth.errors import CommerceError
 from customer_auth.integrations import Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import Store, StoreError
@@ -30,6 +31,10 @@ from emulator.console.exchange import exchange, signed_url, timeline
 from emulator.console.loopback import refusal
 from emulator.manifest import Action, Sequence
 from emulator.rest_api import AUTH_CHALLENGE, HOME_PAGE
+from social_login import settings as social_settings
+from social_login.cache import get_json
+from social_login.providers import Provider
+from social_login.refusals import ProviderUnavailable
 
 STATIC = Path(__file__).parent / "static"
 MAX_PAGE = 100
@@ -238,6 +243,47 @@ def _record(activation: Activation) -> dict[str, Any]:
     record["path"] = activation.annotation("path") or activation.name
     record["kind"] = activation.annotation("kind")
     return record
+
+
+# ------------------------------------------------------------------------------ sign in with a provider
+
+SOCIAL_LOGIN = "social-login"
+
+
+@console.get("/console/api/providers")
+def providers() -> Response:
+    """The providers ID_PROVIDERS names (issuers and client ids: nothing secret), for the page's sign-in."""
+    return jsonify({"providers": [{"name": p.name, "issuer": p.issuer, "client_ids": list(p.client_ids)}
+                                  for p in _providers().values()]})
+
+
+@console.get("/console/api/providers/<name>")
+def provider_endpoints(name: str) -> Response:
+    """Where the page sends the browser to sign in, and where a code is exchanged: from the provider's
+    discovery document, fetched here (the page may not be allowed to read it across origins)."""
+    provider = _providers().get(name)
+    if provider is None:
+        raise ConsoleError(404, f"No provider {name!r} in ID_PROVIDERS.")
+    try:
+        document = get_json(_discovery_url(provider)).document
+    except ProviderUnavailable as error:
+        raise ConsoleError(502, f"The provider's discovery document cannot be read: {error.reason}") from None
+    return jsonify({"name": provider.name, **{key: document.get(key) for key in (
+        "issuer", "authorization_endpoint", "token_endpoint", "response_types_supported")}})
+
+
+def _providers() -> dict[str, Provider]:
+    settings = current_controller().manifest.settings(SOCIAL_LOGIN)
+    if settings is None:
+        raise ConsoleError(404, "This manifest has no social-login package.")
+    try:
+        return social_settings.providers(settings)
+    except CommerceError as error:
+        raise ConsoleError(409, f"{error.reason} (fix it in .env and restart the emulator)") from None
+
+
+def _discovery_url(provider: Provider) -> str:
+    return provider.discovery_url or provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
 # ------------------------------------------------------------------------------ the exchange

@@ -23,8 +23,13 @@ from emulator.hosts import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT, HelpFormatter
+from social_login.settings import COMMERCE_GRAPHQL_URL, CREDENTIALS as COMMERCE_CREDENTIALS, ID_PROVIDERS
 
 import cli
+
+# What sign-in needs (the emulator fills in Commerce; a deployment must name it): warned of, not refused,
+# as a deployment that does not offer social login yet leaves them unset.
+SIGN_IN_SETTINGS = (ID_PROVIDERS.name, COMMERCE_GRAPHQL_URL.name, *COMMERCE_CREDENTIALS.values())
 
 
 class DeployError(Exception):
@@ -106,6 +111,11 @@ def check_settings(manifest: Manifest, apihost: str) -> None:
     if problems:
         raise DeployError("; ".join(problems) + " (in the environment or .env); nothing was deployed")
     inputs = {k: v for p in manifest.packages.values() for a in p.actions.values() for k, v in a.inputs.items()}
+    unset = [name for name in SIGN_IN_SETTINGS if name in inputs and not inputs[name]]
+    if unset:
+        print(f"deploy: warning: {', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set: social-login's "
+              "sign-in will answer every request with an error until they are (see docs/social-login.md)",
+              file=sys.stderr)
     if str(inputs.get("STORE_URL", "")).startswith("tinydb:") and not is_loopback(urlsplit(apihost).hostname or ""):
         print("deploy: warning: STORE_URL is a TinyDB file, which every container would have on its own; "
               "use STORE_URL=postgresql://... for a real deployment", file=sys.stderr)

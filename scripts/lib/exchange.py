@@ -130,10 +130,15 @@ def _annotation(record: dict[str, Any], key: str) -> Any:
 
 
 def default_url(env: dict[str, str]) -> str:
+    return emulator_url(env) + "/graphql"
+
+
+def emulator_url(env: dict[str, str]) -> str:
+    """Where the emulator EMULATOR_HOST and EMULATOR_PORT name answers a client on this machine."""
     host = env.get("EMULATOR_HOST") or DEFAULT_HOST
     host = DEFAULT_HOST if host in ("0.0.0.0", "::") else host  # bound everywhere: reach it on loopback
     host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return f"http://{host}:{env.get('EMULATOR_PORT') or DEFAULT_PORT}/graphql"
+    return f"http://{host}:{env.get('EMULATOR_PORT') or DEFAULT_PORT}"
 
 
 def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None) -> requests.Response:

@@ -4,11 +4,12 @@
                               them on first use; run this when the actions' database role may not
                               change the schema (then add auto_migrate=0 to their STORE_URL), or
                               to check a new database before deploying. TinyDB needs none.
-  copy --from URL --to URL    copy integrations, customers and token revocations, keeping their ids
-                              (tokens already issued name customers by id), e.g. from the TinyDB
-                              file the emulator used to PostgreSQL, or back. Nonces are not copied:
-                              they expire within minutes. The target must be empty: copy refuses
-                              one holding any integration, customer or revocation, and has no
+  copy --from URL --to URL    copy integrations, customers, token revocations and social login's
+                              account links, keeping their ids (tokens already issued name customers
+                              by id), e.g. from the TinyDB file the emulator used to PostgreSQL, or
+                              back. Nonces and ID token uses are not copied: they expire within
+                              minutes. The target must be empty: copy refuses one holding any
+                              integration, customer, revocation or account link, and has no
                               --force, since ids from two stores cannot be merged safely. Each table
                               is imported in one transaction (one file write for TinyDB); if a copy
                               stops half-way, empty the target (new database or file) and run again.
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     migrate = commands.add_parser("migrate", help="apply PostgreSQL schema migrations now", formatter_class=HelpFormatter)
     migrate.add_argument("--store-url", "--url", dest="url", help="store URL (default: STORE_URL), as the other scripts take it")
-    copy = commands.add_parser("copy", help="copy integrations, customers and revocations, keeping ids",
+    copy = commands.add_parser("copy", help="copy integrations, customers, revocations and account links, keeping ids",
                                formatter_class=HelpFormatter)
     copy.add_argument("--from", dest="source", required=True, metavar="URL")
     copy.add_argument("--to", dest="target", required=True, metavar="URL")
@@ -82,12 +83,14 @@ def run_copy(source_url: str, target_url: str) -> int:
             raise cli.Failure("the target store is not empty (copy only fills an empty store; see --help)")
         integrations = source.integrations()
         revocations = list(source.revocations())
+        links = list(source.account_links())
         try:
             counts = {
                 "integrations": target.import_integrations(progress("integrations", integrations, len(integrations))),
                 "customers": target.import_customers(progress("customers", source.customers(),
                                                               source.customer_count())),
                 "revocations": target.import_revocations(progress("revocations", revocations, len(revocations))),
+                "account links": target.import_account_links(progress("account links", links, len(links))),
             }
         except ValueError as conflict:  # the source holds what cannot go in together (a duplicate, an id taken)
             raise cli.Failure(f"the copy stopped: {conflict} (empty the target before another try)") from None
@@ -105,7 +108,8 @@ def tinydb_exists(path: str) -> bool:
 
 
 def is_empty(store: Store) -> bool:
-    return not store.integrations() and store.customer_count() == 0 and next(iter(store.revocations()), None) is None
+    return (not store.integrations() and store.customer_count() == 0 and next(iter(store.revocations()), None) is None
+            and next(iter(store.account_links()), None) is None)
 
 
 def progress(label: str, items: Iterable[T], total: int, stream: TextIO = sys.stderr) -> Iterator[T]:

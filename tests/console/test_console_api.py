@@ -47,8 +47,10 @@ def test_page_and_assets_are_served(client):
 
 def test_manifest_lists_actions_limits_and_the_chain_but_no_input_values(client):
     body = client.get("/console/api/manifest", base_url=LOCAL).get_json()
-    package, = body["packages"]
+    package, social = body["packages"]
     assert body["namespace"] == "guest" and package["name"] == "customer-auth" and body["graphql"] is True
+    assert social["name"] == "social-login" and social["sequences"][0]["components"] == [
+        "social-login/verify-id-token", "social-login/exchange-customer-token"]
     actions = {a["name"]: a for a in package["actions"]}
     assert set(actions) == {"verify-oauth", "upsert-customer", "issue-token", "graphql"}
     assert {"timeout": 10000, "memory": 256, "concurrency": 1}.items() <= actions["verify-oauth"]["limits"].items()

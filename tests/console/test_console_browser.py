@@ -13,10 +13,12 @@ def ready(page, url: str) -> None:
 
 def test_first_visit_exchange_token_timeline_logs_and_customer_search(page, live_server, development):
     ready(page, live_server + "/")
-    # The manifest: the package, its actions with limits, the sequence as a chain.
-    chain = page.locator(".chain .step")
+    # The manifest: each package, its actions with limits, its sequence as a chain.
+    chain = page.locator(".package[data-name=customer-auth] .chain .step")
     assert chain.all_text_contents() == ["verify-oauth", "upsert-customer", "issue-token"]
-    assert page.locator(".manifest-action").count() == 4
+    assert page.locator(".package[data-name=customer-auth] .manifest-action").count() == 4
+    assert page.locator(".package[data-name=social-login] .chain .step").all_text_contents() == [
+        "verify-id-token", "exchange-customer-token"]
     assert "timeout 10 s" in page.locator(".manifest-action[data-fqn='customer-auth/verify-oauth']").inner_text()
     # The development integration, its key masked, preselected in the form.
     integrations = page.locator("#integrations-body").inner_text()

@@ -15,7 +15,10 @@ from customer_auth.store import open_store
 from emulator.bundle import emulator_app
 from emulator.manifest import load_manifest
 from emulator.rest_api import GUEST_KEY
-from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, oauth_client, serving
+from social_login.settings import CREDENTIALS
+from tests.conftest import CRYPT_KEY, ROOT, SEED_CUSTOMER, oauth_client, serving
+from tests.social.forge import KeySet
+from tests.social.openid_provider import OpenIDProvider
 
 import deploy  # scripts/lib/deploy.py, on sys.path through tests/conftest.py
 
@@ -77,6 +80,39 @@ def test_deploy_then_exchange_through_the_deployed_zips(zips, openwhisk, any_sto
     for name in ("graphql", "exchange-external-customer-token", "verify-oauth", "upsert-customer", "issue-token"):
         assert name in names
     assert open_store(any_store_url).customer_count() == 1
+
+
+def test_deploy_then_sign_in_through_the_deployed_sequence(zips, openwhisk, tmp_path, monkeypatch, capsys):
+    """The deployed bundle does what the emulator does: sign-in's exchange-customer-token calls Commerce at
+    COMMERCE_GRAPHQL_URL, here the deployed graphql web action, with the integration's credentials."""
+    url = f"tinydb://{tmp_path}/store.json"
+    integration = open_store(url).add_integration(Integration(name="storefront-app"))
+    provider = OpenIDProvider(tmp_path, KeySet.generate("RSA"))
+    try:
+        graphql_url = f"{openwhisk}/api/v1/web/guest/customer-auth/graphql"
+        for name, value in {"STORE_URL": url, "CRYPT_KEY": CRYPT_KEY, "ID_PROVIDERS": provider.settings(),
+                            "COMMERCE_GRAPHQL_URL": graphql_url,
+                            **{name: getattr(integration, key) for key, name in CREDENTIALS.items()}}.items():
+            monkeypatch.setenv(name, value)
+        assert deploy.main(["--apihost", openwhisk, "--auth", GUEST_KEY, "--dist", str(next(iter(zips.values())).parent)]) == 0
+        assert "social-login/sign-in" in capsys.readouterr().out
+        id_token, nonce = provider.sign_in("deployed")
+        answer = requests.post(f"{openwhisk}/api/v1/web/guest/social-login/sign-in", timeout=60,
+                               json={"provider": "local", "id_token": id_token, "nonce": nonce})
+    finally:
+        provider.stop()
+    assert answer.status_code == 200, answer.text
+    me = requests.post(graphql_url, json={"query": "{ customer { email } }"}, timeout=60,
+                       headers={"Authorization": f"Bearer {answer.json()['token']}"}).json()
+    assert me == {"data": {"customer": {"email": "deployed@example.com"}}}
+
+
+def test_deploy_warns_of_unset_sign_in_settings(capsys):
+    manifest = load_manifest(ROOT / "app.config.yaml", {"STORE_URL": "postgresql://db/shop", "CRYPT_KEY": CRYPT_KEY})
+    deploy.check_settings(manifest, "https://openwhisk.example.com")
+    warning = capsys.readouterr().err
+    assert "ID_PROVIDERS, COMMERCE_GRAPHQL_URL, AIO_COMMERCE_AUTH_INTEGRATION_CONSUMER_KEY" in warning
+    assert "sign-in will answer every request with an error" in warning
 
 
 def test_deploy_refuses_missing_settings_and_missing_zips(openwhisk, tmp_path, monkeypatch, capsys):

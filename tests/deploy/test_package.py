@@ -1,6 +1,7 @@
 """scripts/package: every zip runs under a plain python3 with nothing but what the zip holds."""
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -10,7 +11,11 @@ from pathlib import Path
 
 from customer_auth.integrations import Integration
 from customer_auth.store import open_store
+from social_login.settings import CREDENTIALS
 from tests.conftest import CRYPT_KEY, SEED_CUSTOMER, signed_web_params
+from tests.social.conftest import running_emulator
+from tests.social.forge import KeySet
+from tests.social.openid_provider import OpenIDProvider
 
 # What OpenWhisk's Python runtime does with a zip, reduced to its core: activate the virtualenv, put
 # the action's folder first, import __main__.py, call main with the params.
@@ -41,7 +46,8 @@ def run_zip(zip_path: Path, folder: Path, params: dict) -> dict:
 
 
 def test_zip_layout_and_size(zips):
-    assert set(zips) == {"verify-oauth", "upsert-customer", "issue-token", "graphql"}
+    assert set(zips) == {"verify-oauth", "upsert-customer", "issue-token", "graphql", "verify-id-token",
+                         "exchange-customer-token"}
     graphql = zipfile.ZipFile(zips["graphql"]).namelist()
     assert "customer_auth/graphql/schema.graphql" in graphql
     assert any(n.startswith("virtualenv/lib/python3.11/site-packages/graphql/") for n in graphql)
@@ -67,6 +73,10 @@ def test_each_zip_holds_what_its_action_imports(zips):
         assert "graphql" not in site_packages(zips[name])
     assert "email_validator" not in site_packages(zips["verify-oauth"])
     assert {"authlib", "tinydb", "filelock", "psycopg"} <= site_packages(zips["verify-oauth"])
+    for name in ("verify-id-token", "exchange-customer-token"):
+        assert {"joserfc", "cryptography", "tinydb", "psycopg"} <= site_packages(zips[name])
+        assert "graphql" not in site_packages(zips[name]) and "email_validator" not in site_packages(zips[name])
+        assert "social_login/id_token.py" in zipfile.ZipFile(zips[name]).namelist()
 
 
 def test_plain_python_cannot_see_the_project_venv(tmp_path):
@@ -84,6 +94,29 @@ def test_the_seed_example_through_the_three_zips(zips, tmp_path):
         assert "error" not in payload, payload
     assert payload["statusCode"] == 200
     assert {k: payload["body"]["customer"][k] for k in SEED_CUSTOMER} == SEED_CUSTOMER
+
+
+def test_sign_in_through_the_two_zips(zips, tmp_path):
+    """A real provider's ID token through verify-id-token's zip, then exchange-customer-token's calling
+    Commerce (an emulator's /graphql, served) with the integration's credentials."""
+    provider = OpenIDProvider(tmp_path, KeySet.generate("RSA"))
+    try:
+        with running_emulator(f"tinydb://{tmp_path}/commerce.json") as commerce:
+            url = f"tinydb://{tmp_path}/store.json"
+            id_token, nonce = provider.sign_in("zipped")
+            body = json.dumps({"provider": "local", "id_token": id_token, "nonce": nonce})
+            payload = run_zip(zips["verify-id-token"], tmp_path / "verify", {
+                "STORE_URL": url, "ID_PROVIDERS": provider.settings(), "__ow_method": "post",
+                "__ow_headers": {"content-type": "application/json"},
+                "__ow_body": base64.b64encode(body.encode()).decode()})
+            assert payload["identity"]["email"] == "zipped@example.com", payload
+            credentials = {name: getattr(commerce.development, key) for key, name in CREDENTIALS.items()}
+            answer = run_zip(zips["exchange-customer-token"], tmp_path / "exchange", {
+                "STORE_URL": url, "COMMERCE_GRAPHQL_URL": commerce.base + "/graphql", **credentials, **payload})
+    finally:
+        provider.stop()
+    assert answer["statusCode"] == 200, answer
+    assert answer["body"]["customer"]["email"] == "zipped@example.com" and answer["body"]["link"]["new"] is True
 
 
 def test_unresolvable_dependency_fails_clearly(tmp_path, capsys):

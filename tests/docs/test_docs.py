@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from customer_auth.settings import SETTINGS
+from social_login import settings as social_login_settings  # noqa: F401 - its settings join the registry
 from tests.conftest import ROOT, copy_project, free_port
 from tests.docs.docblocks import Checks, blocks, script
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from customer_auth import settings
+from social_login import settings as social_login_settings  # noqa: F401 - its settings join the registry
 from customer_auth.errors import ConfigurationError
 from emulator.manifest import load_manifest
 

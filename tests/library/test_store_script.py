@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from customer_auth.integrations import Integration
-from customer_auth.store import Revocation, open_store
+from customer_auth.store import AccountLink, Revocation, open_store
 
 from tests.library.test_store import customer, full_customer
 
@@ -35,10 +35,11 @@ def test_copy_round_trip_keeps_ids(tmp_path, postgres_url):
     source.import_customers([full_customer("first@example.com", id=3), customer("second@example.com"),
                              customer("third@example.com", website_id=2)])
     source.revoke_tokens(3, 3, 1234)
+    source.link_account(AccountLink("https://accounts.google.com", "1080", "first@example.com", "F", "L", "2026-01-01 00:00:00"))
 
     to_pg = store_script("copy", "--from", source_url, "--to", postgres_url)
     assert to_pg.returncode == 0, to_pg.stderr
-    assert "copied 2 integrations, 3 customers, 1 revocations" in to_pg.stdout
+    assert "copied 2 integrations, 3 customers, 1 revocations, 1 account links" in to_pg.stdout
     assert "customers" in to_pg.stderr and "3/3" in to_pg.stderr  # the progress bar
 
     pg = open_store(postgres_url)
@@ -46,6 +47,7 @@ def test_copy_round_trip_keeps_ids(tmp_path, postgres_url):
     assert list(pg.customers()) == list(source.customers())
     assert [c.id for c in pg.customers()] == [3, 4, 5]
     assert list(pg.revocations()) == [Revocation(3, 3, 1234)]
+    assert list(pg.account_links()) == list(source.account_links())
     # the identity sequences moved past the copied ids
     assert pg.find_or_create_customer(customer("new@example.com"))[0].id == 6
     assert pg.add_integration(Integration(name="new")).id == 10
@@ -59,3 +61,4 @@ def test_copy_round_trip_keeps_ids(tmp_path, postgres_url):
     assert returned.integrations() == pg.integrations()
     assert list(returned.customers()) == list(pg.customers())
     assert list(returned.revocations()) == list(pg.revocations())
+    assert list(returned.account_links()) == list(pg.account_links())

@@ -11,9 +11,9 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError
-from .base import Revocation, Store, StoreError
+from .base import AccountLink, Revocation, Store, StoreError
 
-__all__ = ["Revocation", "Store", "StoreError", "check_url", "open_store"]
+__all__ = ["AccountLink", "Revocation", "Store", "StoreError", "check_url", "open_store"]
 
 TINYDB_PARAMS = ("synchronous",)
 

@@ -32,6 +32,18 @@ class Revocation(NamedTuple):
     revoke_before: int
 
 
+class AccountLink(NamedTuple):
+    """Social login: a provider's subject, and the email (and names) its first sign-in was exchanged for.
+    Later sign-ins of the subject open that account, whatever email the provider sends then."""
+
+    issuer: str
+    subject: str
+    email: str
+    firstname: str = ""
+    lastname: str = ""
+    linked_at: str = ""
+
+
 class Store(Protocol):
     # Integrations
     def add_integration(self, integration: Integration) -> Integration: ...
@@ -79,6 +91,18 @@ class Store(Protocol):
     # At start (the emulator's): StoreError naming what cannot be used, so that nothing fails later
     # on it (a folder that cannot be written, a file that does not parse, a database that does not answer).
     def check(self) -> None: ...
+
+    # Social login. Each subject's link to the account of its first sign-in, made once: of concurrent
+    # first sign-ins one link is stored and every caller gets it (with whether it made it).
+    # `email_linked`: whether any subject's link holds the email (compared as customers' are).
+    def account_link(self, issuer: str, subject: str) -> AccountLink | None: ...
+    def link_account(self, link: AccountLink) -> tuple[AccountLink, bool]: ...
+    def email_linked(self, email: str) -> bool: ...
+    # Each ID token's one use (named by `key`) until `expires_at`: True the first time, False while
+    # the use lasts; atomic, as `admit`'s nonces. Uses that expired before `now` are purged.
+    def use_id_token(self, key: str, expires_at: int, now: int) -> bool: ...
+    def import_account_links(self, links: Iterable[AccountLink]) -> int: ...
+    def account_links(self) -> Iterator[AccountLink]: ...  # by (issuer, subject)
 
     def close(self) -> None: ...
 

@@ -74,14 +74,14 @@ from .. import values
 from ..customers import Customer, email_key
 from ..integrations import Integration
 from . import migrations
-from .base import Admission, RateLimit, Revocation, StoreError
+from .base import AccountLink, Admission, RateLimit, Revocation, StoreError
 
 log = logging.getLogger("customer_auth.store")
 
 STORE_PARAMS = {"statement_timeout": "5000", "pool_timeout": "5", "pool_max_size": "1", "auto_migrate": "1",
                 "pgbouncer": "auto"}
 LIBPQ_DEFAULTS = {"connect_timeout": "5", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
-NONCE_PURGE_INTERVAL = 60.0  # seconds between purges of expired nonces, per container
+NONCE_PURGE_INTERVAL = 60.0  # seconds between purges of expired nonces (and ID token uses), per container
 BATCH = 1000  # rows per executemany in imports, and per fetch in exports
 
 CUSTOMER_COLUMNS = [f.name for f in fields(Customer) if f.name != "id"]
@@ -136,6 +136,7 @@ class PostgresStore:
         self._connect_error: tuple[float, Exception] | None = None
         self._next_purge = 0.0
         self._pooler_logged = False
+        self._next_id_token_purge = 0.0
 
     # Connections -----------------------------------------------------------------------------
     def _ready_pool(self) -> ConnectionPool:
@@ -483,6 +484,49 @@ class PostgresStore:
         rows = self._rows("SELECT user_type, user_id, revoke_before FROM revocations ORDER BY user_type, user_id")
         return iter([Revocation(int(r["user_type"]), int(r["user_id"]), int(r["revoke_before"])) for r in rows])
 
+    # Social login ------------------------------------------------------------------------------
+    def account_link(self, issuer: str, subject: str) -> AccountLink | None:
+        return _first(self._rows(_ACCOUNT_LINK, [issuer, subject]), _account_link)
+
+    def link_account(self, link: AccountLink) -> tuple[AccountLink, bool]:
+        def work(conn: psycopg.Connection[Any]) -> tuple[AccountLink, bool]:
+            # As find_or_create_customer: insert unless linked (the primary key decides between
+            # concurrent first sign-ins), else read the winner's link, committed and so visible.
+            with conn.cursor(row_factory=dict_row) as cur:
+                if cur.execute(_LINK_ACCOUNT, _link_values(link)).fetchone():
+                    return link, True
+                row = cur.execute(_ACCOUNT_LINK, [link.issuer, link.subject]).fetchone()
+                assert row is not None, "the conflicting link is committed, so it is visible"
+                return _account_link(row), False
+
+        return self._run(work)
+
+    def email_linked(self, email: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM account_links WHERE email_key = %s LIMIT 1", [email_key(email)]))
+
+    def use_id_token(self, key: str, expires_at: int, now: int) -> bool:
+        # One statement, as admit's nonce: a new key is inserted, a known one counts as unused only
+        # once expired (and is then refreshed); a concurrent twin waits on the row lock, then finds it live.
+        clock = time.monotonic()
+        purge = clock >= self._next_id_token_purge
+        if purge:
+            self._next_id_token_purge = clock + NONCE_PURGE_INTERVAL
+
+        def work(conn: psycopg.Connection[Any]) -> bool:
+            used = conn.execute(_USE_ID_TOKEN, {"key": key, "expires_at": expires_at, "now": now}).fetchone()
+            if purge:
+                conn.execute("DELETE FROM id_token_uses WHERE expires_at < %s", [now])
+            return used is not None
+
+        return self._run(work)
+
+    def import_account_links(self, links: Iterable[AccountLink]) -> int:
+        return self._import(_IMPORT_ACCOUNT_LINKS, links, lambda link: _link_values(AccountLink(*link)))
+
+    def account_links(self) -> Iterator[AccountLink]:
+        return iter([_account_link(row) for row in self._rows(
+            "SELECT * FROM account_links ORDER BY issuer COLLATE \"C\", subject COLLATE \"C\"")])
+
 
 class _Retry(Exception):
     """The connection was found dead: run the work again on another one."""
@@ -604,6 +648,25 @@ def _admit_statement(used: str, *before: str) -> str:
 
 _ADMIT_NONCE = _admit_statement("EXISTS (SELECT 1 FROM used)", _USE_NONCE)
 _ADMIT_BEARER = _admit_statement("true")  # a Bearer request has no nonce: only the bucket
+
+
+LINK_COLUMNS = [*AccountLink._fields, "email_key"]
+_ACCOUNT_LINK = "SELECT * FROM account_links WHERE issuer = %s AND subject = %s"
+_LINK_ACCOUNT = sql.SQL("INSERT INTO account_links ({}) VALUES ({}) ON CONFLICT (issuer, subject) DO NOTHING "
+                        "RETURNING 1").format(_names(LINK_COLUMNS), _placeholders(LINK_COLUMNS))
+_IMPORT_ACCOUNT_LINKS = _import_statements("account_links", sql.SQL("INSERT INTO account_links ({}) VALUES ({})").format(
+    _names(LINK_COLUMNS), _placeholders(LINK_COLUMNS)), ids=False)
+_USE_ID_TOKEN = """INSERT INTO id_token_uses (key, expires_at) VALUES (%(key)s, %(expires_at)s)
+    ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE id_token_uses.expires_at < %(now)s
+    RETURNING 1"""
+
+
+def _link_values(link: AccountLink) -> dict[str, Any]:
+    return {**link._asdict(), "email_key": email_key(link.email)}
+
+
+def _account_link(row: dict[str, Any]) -> AccountLink:
+    return AccountLink(**{name: row[name] for name in AccountLink._fields})
 
 
 def _customer_values(customer: Customer) -> dict[str, Any]:

@@ -14,6 +14,10 @@ for crashes.
 - `store.buckets/<sha256 of the consumer key>`: each integration's rate-limit bucket, one
   fixed-width JSON record rewritten in place.
 - `store.audit.jsonl`: the audit trail, one JSON line per entry.
+- `store.links/00.json` .. `63.json`: social login's account links, TinyDB files too, each link in the
+  one chosen by a hash of its (issuer, subject) (see tinydb_links.py).
+- `store.id_tokens/00.jsonl` .. `31.jsonl`: each ID token's one use, journals like the nonces',
+  a use kept until the token expires.
 
 The TinyDB files: every write happens inside a transaction holding a cross-process lock
 (`<file>.lock`); it re-reads the file, applies its changes in memory and writes the whole file once,
@@ -67,17 +71,19 @@ from tinydb.table import Document
 from ..customers import Customer
 from ..errors import ConfigurationError
 from ..integrations import Integration
-from .base import Admission, RateLimit, Revocation, StoreError, take_token
+from .base import AccountLink, Admission, RateLimit, Revocation, StoreError, take_token
 from .journal import AuditJournal, NonceJournal
 from .tinydb_customers import CUSTOMERS, CustomerShards
 from .tinydb_files import (
     Database, KeptFile, OnFirstUse, assign_ids, fixed_record, read_table, shard_of, stored_fields,
 )
+from .tinydb_links import AccountLinkShards
 
 INTEGRATIONS = "integrations"
 REVOCATIONS = "revocations"
 NONCES = "nonces"  # the table of the earlier layouts' nonce files
 NONCE_SHARDS = 32
+ID_TOKEN_SHARDS = 32
 SYNCHRONOUS = ("normal", "full")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,16 +160,20 @@ class TinyDBStore:
             return main.with_name(main.stem + suffix)
 
         self._path = main
-        self._folders = [beside(".customers"), beside(".nonces"), beside(".buckets")]
+        customers, self._nonce_dir, buckets, links, id_token_dir = (
+            beside(suffix) for suffix in (".customers", ".nonces", ".buckets", ".links", ".id_tokens"))
+        self._folders = [customers, self._nonce_dir, buckets, links, id_token_dir]
         self._main = Database(main)
         self._indexes = _Indexes()
-        self._customers = CustomerShards(self._folders[0])
-        self._nonce_dir = self._folders[1]
+        self._customers = CustomerShards(customers)
         self._journals: OnFirstUse[int, NonceJournal] = OnFirstUse(
             lambda shard: NonceJournal(self._nonce_dir / f"{shard:02d}.jsonl", self._sync))
         self._sync = sync
-        self._buckets = _Buckets(self._folders[2], sync)
+        self._buckets = _Buckets(buckets, sync)
         self._audit = AuditJournal(beside(".audit.jsonl"), sync)
+        self._links = AccountLinkShards(links)
+        self._id_token_journals: OnFirstUse[int, NonceJournal] = OnFirstUse(
+            lambda shard: NonceJournal(id_token_dir / f"{shard:02d}.jsonl", sync))
         old_suffix = main.suffix or ".json"
         self._old_nonces = beside(".nonces" + old_suffix)
         self._old_buckets = beside(".buckets" + old_suffix)
@@ -331,10 +341,37 @@ class TinyDBStore:
         with self._main.read():  # parses the main file
             pass
         self._customers.count()  # and every customers file
+        self._links.all()  # and every account links file
+
+    # Social login ------------------------------------------------------------------------------
+    @_upgraded
+    def account_link(self, issuer: str, subject: str) -> AccountLink | None:
+        return self._links.get(issuer, subject)
+
+    @_upgraded
+    def link_account(self, link: AccountLink) -> tuple[AccountLink, bool]:
+        return self._links.link(link)
+
+    @_upgraded
+    def email_linked(self, email: str) -> bool:
+        return self._links.email_linked(email)
+
+    @_upgraded
+    def use_id_token(self, key: str, expires_at: int, now: int) -> bool:
+        # A nonce journal whose "timestamp" is the expiry: a use is live while it has not expired.
+        return self._id_token_journals[shard_of(key, ID_TOKEN_SHARDS)].admit(key, expires_at, now)
+
+    @_upgraded
+    def import_account_links(self, links: Iterable[AccountLink]) -> int:
+        return self._links.import_links([AccountLink(*link) for link in links])
+
+    @_upgraded
+    def account_links(self) -> Iterator[AccountLink]:
+        return iter(self._links.all())
 
     def close(self) -> None:
         """Closes the files this process keeps open; using the store again reopens them."""
-        for journal in self._journals.values():
+        for journal in [*self._journals.values(), *self._id_token_journals.values()]:
             journal.close()
         self._buckets.close()
         self._audit.close()

@@ -22,7 +22,7 @@ function chain(sequence) {
 
 export function renderManifest(manifest) {
   $("#manifest-namespace").textContent = `namespace ${manifest.namespace}`;
-  clear($("#manifest-body"), manifest.packages.map((pkg) => h("div", { class: "package" },
+  clear($("#manifest-body"), manifest.packages.map((pkg) => h("div", { class: "package", dataset: { name: pkg.name } },
     h("h3", {}, `package ${pkg.name}`),
     pkg.sequences.map(chain),
     h("table", { class: "list" },

@@ -18,29 +18,28 @@ function remaining(seconds) {
   return `expires in ${m}:${String(s).padStart(2, "0")}`;
 }
 
-let timer = null;
-
-export function showToken(container, token) {
-  clearInterval(timer);
+// `prefix` names the elements shown (`token-value`, `token-claims`...), one set per place a token is shown.
+export function showToken(container, token, prefix = "token") {
+  clearInterval(container.expiryTimer);
   if (!token) {
     clear(container, h("p", { class: "muted" }, "No token: the answer carries errors (see below)."));
     return;
   }
   const { header, claims } = decode(token);
-  const countdown = h("span", { id: "token-expiry", class: "badge" });
+  const countdown = h("span", { id: `${prefix}-expiry`, class: "badge" });
   const tick = () => {
     const left = claims.exp - Math.floor(Date.now() / 1000);
     countdown.textContent = remaining(left);
     countdown.classList.toggle("expired", left <= 0);
   };
   tick();
-  timer = setInterval(tick, 1000);
+  container.expiryTimer = setInterval(tick, 1000);
   const copy = h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(token) }, "Copy");
   clear(container,
-    h("div", { class: "token-line" }, h("code", { id: "token-value", class: "token" }, token), copy),
+    h("div", { class: "token-line" }, h("code", { id: `${prefix}-value`, class: "token" }, token), copy),
     h("div", { class: "columns" },
-      h("div", {}, h("h4", {}, "Header"), h("pre", { id: "token-header" }, json(header))),
-      h("div", {}, h("h4", {}, "Claims ", countdown), h("pre", { id: "token-claims" }, json(claims)),
+      h("div", {}, h("h4", {}, "Header"), h("pre", { id: `${prefix}-header` }, json(header))),
+      h("div", {}, h("h4", {}, "Claims ", countdown), h("pre", { id: `${prefix}-claims` }, json(claims)),
         h("p", { class: "muted" },
           `customer ${claims.uid}, issued ${new Date(claims.iat * 1000).toLocaleString()}, ` +
           `expires ${new Date(claims.exp * 1000).toLocaleString()}`))));
