@@ -16,9 +16,9 @@ import os
 import shutil
 import sys
 
-from emulator.console.loopback import is_loopback
 from emulator.environment import load_env
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT
+from emulator.hosts import is_loopback
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least
 
 import cli
 
@@ -29,10 +29,9 @@ DEFAULT_PROVIDER_PORT = 9081
 def main(argv: list[str] | None = None) -> int:
     env = load_env(ROOT)
     parser = argparse.ArgumentParser(prog="scripts/local-provider", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=cli.at_least(1), default=DEFAULT_PROVIDER_PORT,
-                        help=f"where it listens on 127.0.0.1 (default {DEFAULT_PROVIDER_PORT})")
-    parser.add_argument("--client-id", default="storefront", help="its client's id (default storefront)")
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--port", type=at_least(1), default=DEFAULT_PROVIDER_PORT, help="where it listens on 127.0.0.1")
+    parser.add_argument("--client-id", default="storefront", help="its client's id")
     parser.add_argument("--redirect-uri", action="append", metavar="URL",
                         help="where it may send the browser back (repeatable; default: the emulator's console)")
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
-from emulator.project import development_env
+from emulator.project import HelpFormatter, development_env
 
 import cli
 from exchange import emulator_url
@@ -27,7 +27,7 @@ ACTIVATION_HEADER = "x-openwhisk-activation-id"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/sign-in", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--provider", required=True, help="a provider name ID_PROVIDERS holds (google, local...)")
     parser.add_argument("--id-token", help="the ID token (default: read from standard input)")
     parser.add_argument("--nonce", help="the nonce the client sent to the provider, if it sent one")
