@@ -14,6 +14,7 @@ from flask import Flask
 from customer_auth.errors import AUTHORIZATION
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
+from customer_auth.openwhisk import TooManyRequests
 from customer_auth.store import Store, StoreError, open_store
 from emulator.app import create_app
 from emulator.console import graphql_editor, register as register_console
@@ -21,6 +22,7 @@ from emulator.controller import Controller
 from emulator.graphql_routes import note_activation, register as register_graphql
 from emulator.manifest import Manifest
 from emulator.rest_api import GUEST_KEY
+from emulator.throttling import Throttled
 
 log = logging.getLogger("emulator")
 PACKAGE = "customer-auth"
@@ -41,10 +43,16 @@ def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
 
 def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:
     """The facade invoking the bundle's sequence through the controller: every step an activation (the
-    `/graphql` answer names it in `x-openwhisk-activation-id`)."""
+    `/graphql` answer names it in `x-openwhisk-activation-id`). A throttled one is the library's
+    TooManyRequests, as a deployed graphql action meets OpenWhisk's 429."""
 
     def invoke(fqn: str, params: dict[str, Any]) -> Any:
-        activation = controller.invoke(fqn, params)
+        try:
+            activation = controller.invoke(fqn, params)
+        except Throttled as throttled:
+            if throttled.activation_id:
+                note_activation(throttled.activation_id)
+            raise TooManyRequests(f"{fqn}: {throttled.reason}") from None
         note_activation(activation.activation_id)
         return activation.response.result
 

@@ -35,6 +35,7 @@ from graphql import (
 from .. import client_json
 from .. import settings as settings_of
 from ..errors import INPUT, INTERNAL, CommerceError
+from ..openwhisk import TooManyRequests
 from . import messages
 from .documents import DocumentCache, Limits
 from .resolvers import VERIFY_OAUTH, Context, FieldErrors, Invoke, Request, attach
@@ -129,6 +130,9 @@ class GraphQLFacade:
         cover a JSON body, could be sent again with another body for as long as its timestamp is valid."""
         try:
             result = self.invoke(VERIFY_OAUTH, request.web_params({}))
+        except TooManyRequests as busy:
+            log.warning("the refused request's signature could not be verified (its nonce stays unused): %s", busy)
+            return
         except Exception:
             log.exception("verifying the signature of a refused request failed")
             return
