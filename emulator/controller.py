@@ -198,6 +198,11 @@ class Controller:
         pool = self._pools.get(fqn)
         return pool.workers() if pool else 0
 
+    def waiting_count(self, fqn: str) -> int:
+        """Activations of `fqn` waiting in its queue for a worker."""
+        pool = self._pools.get(fqn)
+        return pool.waiting() if pool else 0
+
     # ------------------------------------------------------------------------------ internals
 
     def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation | Response:

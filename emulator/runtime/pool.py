@@ -6,8 +6,11 @@ that finds no idle worker waits in the action's queue, and workers are handed to
 in their order of arrival (FIFO), whichever comes first: a busy worker released, or a new one started
 (in the background, so that no activation is tied to a cold start while a warm worker frees up).
 The queue is bounded as OpenWhisk's scheduler bounds its per-action queue (`emulator.throttling`):
-at most `queue_length` activations wait for a busy worker, and none waits longer than its action's
-time limit; past either bound the activation is throttled (`Throttled`: the caller answers 429).
+at most `queue_length` activations wait for a busy worker, and none waits for one longer than its
+action's time limit; past either bound the activation is throttled (`Throttled`: the caller answers
+429). One that waits for a worker being started gets that start's outcome instead (the first waiters
+get the starts under way), a worker or its init's failure, with the logs that say why: the init's
+timeout, the same limit, bounds that wait.
 `prewarm` workers are started ahead of load (OpenWhisk's prewarmed containers, its stem cells), so
 that a first burst finds them warm.
 
@@ -142,6 +145,11 @@ class ActionPool:
         with self._lock:
             return self._count
 
+    def idle(self) -> int:
+        """Workers ready for an activation."""
+        with self._lock:
+            return len(self._idle)
+
     def waiting(self) -> int:
         """Activations in the queue."""
         with self._lock:
@@ -191,9 +199,16 @@ class ActionPool:
             elif len(self._queue) - self._starting >= self.queue_length:
                 raise Throttled(TOO_MANY_CONCURRENT_REQUESTS)
             self._queue.append(waiter)
-        waiter.ready.wait(timeout_ms / 1000)
-        with self._lock:  # handed over at the last moment, or not at all
-            if not waiter.ready.is_set():
+        deadline = waiter.arrived + timeout_ms / 1000
+        while not waiter.ready.wait(max(0.0, deadline - time.monotonic())):
+            with self._lock:  # handed over at the last moment, or not at all
+                if waiter.ready.is_set():
+                    break
+                if self._queue.index(waiter) < self._starting:
+                    # A worker is being started for it (the first waiters get the starts under way):
+                    # it gets that start's outcome, which the init's timeout, the same limit, bounds.
+                    deadline = time.monotonic() + timeout_ms / 1000
+                    continue
                 self._queue.remove(waiter)
                 waited = int((time.monotonic() - waiter.arrived) * 1000)
                 raise Throttled(not_initiated(timeout_ms), waited)
@@ -205,12 +220,14 @@ class ActionPool:
         """Start a worker in the background; called under the lock."""
         self._count += 1
         self._starting += 1
-        thread = threading.Thread(target=self._start, args=(self._folder, self._version), daemon=True,
-                                  name=f"start-{self.action.fqn}")
+        # The start begins now (the thread's own start is part of it), on both clocks.
+        thread = threading.Thread(target=self._start, args=(self._folder, self._version, time.monotonic(),
+                                                            self._clock()),
+                                  daemon=True, name=f"start-{self.action.fqn}")
         self._starts.add(thread)
         thread.start()
 
-    def _start(self, folder: Path, version: object) -> None:
+    def _start(self, folder: Path, version: object, began: float, began_at: float) -> None:
         worker = Worker(folder, self._command, self._clock, self._sentinels)
         worker.version = version
         with self._lock:
@@ -220,7 +237,6 @@ class ActionPool:
                 self._forget(worker)
                 return
             self._live.add(worker)
-        began, began_at = time.monotonic(), self._clock()
         failed: RunOutcome | None = None
         error: BaseException | None = None
         try:
