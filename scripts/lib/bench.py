@@ -8,6 +8,7 @@ called directly. See the README's Performance section for the table this prints.
     scripts/bench                 # the standard run: both backends, 1k..100k customers (~6 min)
     scripts/bench --all           # also 1M customers (seeding takes minutes; cached under .data/bench)
     scripts/bench --smoke         # about half a minute on tiny data: checks the benchmark itself works
+    scripts/bench --only tail     # the tail under concurrency alone (about a minute)
     scripts/bench --write-readme  # put the table into README.md and the chart into docs/
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ from bench_load import LoadSpec, customer_email, drive_in_process, null_server  
 from bench_server import IN_PROCESS, PING, compose  # noqa: E402
 
 from customer_auth.graphql import EXCHANGE_SEQUENCE as SEQUENCE  # noqa: E402
+from emulator.__main__ import PREWARM  # noqa: E402
+from emulator.runtime.pool import QUEUE_LENGTH  # noqa: E402
 from emulator.servers import SERVERS  # noqa: E402
 
 WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
@@ -184,15 +187,18 @@ def postgres_available() -> bool:
 # ----------------------------------------------------------------------------------------- server
 
 class Server:
-    """The emulator under test in a process group of its own (the server's master and its processes)."""
+    """The emulator under test in a process group of its own (the server's master and its processes);
+    `cmd`, another server in its place (the tail scenario's bare reference)."""
 
-    def __init__(self, store_url: str, opts: argparse.Namespace, server: str) -> None:
+    def __init__(self, store_url: str, opts: argparse.Namespace, server: str, cmd: list[str] | None = None) -> None:
         self.port = _free_port()
         env = {**os.environ, **SETTINGS, "STORE_URL": store_url, "EMULATOR_STATE": "none",
-               "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}"}
-        cmd = [sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
-               "--server", server, "--processes", str(opts.processes), "--threads", str(opts.threads),
-               "--workers-per-action", str(opts.workers_per_action)]
+               "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}:{ROOT / 'scripts' / 'lib'}"}
+        cmd = [arg.replace("{port}", str(self.port)) for arg in cmd] if cmd else [
+            sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
+            "--server", server, "--processes", str(opts.processes), "--threads", str(opts.threads),
+            "--workers-per-action", str(opts.workers_per_action), "--prewarm", str(opts.prewarm),
+            "--queue-length", str(opts.queue_length)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
@@ -240,6 +246,7 @@ def load(spec: LoadSpec) -> dict[str, Any]:
         log(f"  {spec.progress}: every request signed in advance was sent before the {spec.duration} s were up "
             f"({raw['elapsed']:.1f} s): raise bench_load.PRESIGN_RATE")
     return summarise(raw["latencies"], raw["elapsed"], raw["errors"]) | {
+        "throttled": raw["throttled"], "unanswered": raw["unanswered"],
         "failures": raw["failures"], "exhausted": raw["exhausted"], "concurrency": spec.concurrency}
 
 
@@ -253,7 +260,8 @@ def summarise(latencies: list[float], elapsed: float, errors: int = 0) -> dict[s
     return {"n": n, "errors": errors, "elapsed_s": round(elapsed, 3),
             "throughput": round(n / elapsed, 1) if elapsed else 0.0,
             "mean_ms": round(statistics.fmean(xs) * 1000, 3) if n else float("nan"),
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "max_ms": round(xs[-1] * 1000, 3) if n else float("nan")}
 
 
 def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespace,
@@ -307,6 +315,72 @@ def compare_servers(backend: str, size: int, opts: argparse.Namespace, workdir: 
         log(f"{backend}, {size:,} customers on {other}, to compare")
         rows += server_scenarios(backend, size, True, opts, workdir, other_server=other)
     return rows
+
+
+# ------------------------------------------------------------------------------------ the tail
+
+BARE = "bare Flask endpoint, gunicorn -w 2"
+OVERLOAD_TIMEOUT = 30.0  # s: an answer later than every step's time limit together is a hang
+
+
+def tail_scenario(connections: int, when: str) -> str:
+    return f"graphql existing, {connections} connections, {when}"
+
+
+def tail(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """The tail under concurrency: signed exchanges for existing customers on /graphql with
+    `--tail-connections` keep-alive connections, against a bare Flask endpoint served by `gunicorn -w 2`
+    in the same run (before and after, for the machine's drift). First on a fresh emulator, from its
+    first request, as a first burst meets it (cold); then after `--tail-warmup` s of the same load
+    (warm); then `--overload-connections` on the warm emulator, each request given OVERLOAD_TIMEOUT s:
+    none may go unanswered, or fail otherwise than with 429, or wait past the time limit."""
+    backend, size = opts.backends[0], opts.sizes[0]
+    store = BenchStore(backend, size, workdir)
+    lib = ROOT / "scripts" / "lib"
+    bare = Server(store.url, opts, "gunicorn", [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:{port}",
+                                                "--chdir", str(lib), "--log-level", "warning", "bench_bare:app"])
+    rows: list[dict[str, Any]] = []
+
+    def measure(port: int, kind: str, path: str, connections: int, name: str, duration: float = opts.duration,
+                record: bool = True, timeout: float | None = None) -> None:
+        spec = LoadSpec("127.0.0.1", port, kind, path, connections, duration=duration,
+                        integration=store.credentials(), customers=("existing", size), timeout=timeout,
+                        progress=f"{backend} {size:>9,} {name}")
+        result = load(spec)
+        if not record:
+            return
+        rows.append({"group": "tail", "backend": backend, "customers": size, "scenario": name,
+                     "server": "gunicorn" if kind == "ping" else opts.server, **result})
+        log(f"  {name:<52} {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:>7.2f} ms  p99 {result['p99_ms']:>8.2f}"
+            f"  max {result['max_ms']:>8.1f}  errors {result['errors']} (429: {result['throttled']}, "
+            f"unanswered: {result['unanswered']})")
+        if result["failures"] and result["errors"] > result["throttled"]:
+            log(f"    first failure: {result['failures'][0][:200]}")
+
+    try:
+        measure(bare.port, "ping", PING, opts.tail_connections, BARE)
+        server = Server(store.url, opts, opts.server)
+        try:
+            n = opts.tail_connections
+            measure(server.port, "graphql", "/graphql", n, tail_scenario(n, "cold (a fresh emulator, no warm-up)"))
+            measure(server.port, "graphql", "/graphql", n, "warm-up", duration=opts.tail_warmup, record=False)
+            measure(server.port, "graphql", "/graphql", n, tail_scenario(n, f"after {opts.tail_warmup:g} s of it"))
+            measure(server.port, "graphql", "/graphql", opts.overload_connections,
+                    tail_scenario(opts.overload_connections, "overload"), timeout=OVERLOAD_TIMEOUT)
+        finally:
+            server.stop()
+        measure(bare.port, "ping", PING, opts.tail_connections, BARE + " (again, after)")
+    finally:
+        bare.stop()
+    return rows
+
+
+def exchange_time_limit_ms() -> int:
+    """The shortest time limit of the exchange sequence's steps: no request may wait past it."""
+    from emulator.manifest import load_manifest
+
+    manifest = load_manifest(ROOT / "app.config.yaml", SETTINGS)
+    return min(manifest.find(step).timeout_ms for step in manifest.find(SEQUENCE).components)
 
 
 SETTLE_ROUNDS = 25
@@ -525,6 +599,7 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
             if ours:
                 add(f"{r['backend']}: /graphql existing throughput on {opts.server} / on {other}",
                     ours["throughput"] / r["throughput"], 1.0, "higher", "which server to serve on, not a target")
+    tail_targets(rows, opts, add)
     d = find(rows, scenario="direct composition (3 mains)")
     s = find(rows, scenario="sequence via worker processes")
     if d and s:
@@ -533,6 +608,28 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
         if r["group"] == "cold":
             add(f"{r['scenario']} (ms, p50)", r["p50_ms"], 150.0, "lower")
     return out
+
+
+def tail_targets(rows: list[dict[str, Any]], opts: argparse.Namespace, add: Any) -> None:
+    n, over = opts.tail_connections, opts.overload_connections
+    bare = [r["throughput"] for r in rows if r["group"] == "tail" and r["scenario"].startswith(BARE)]
+    cold = find(rows, group="tail", scenario=tail_scenario(n, "cold (a fresh emulator, no warm-up)"))
+    warm = find(rows, group="tail", scenario=tail_scenario(n, f"after {opts.tail_warmup:g} s of it"))
+    overload = find(rows, group="tail", scenario=tail_scenario(over, "overload"))
+    if warm:
+        add(f"tail: p99 / p50, /graphql existing at {n} connections after {opts.tail_warmup:g} s of it",
+            warm["p99_ms"] / warm["p50_ms"], 4.0, "lower")
+        if bare:
+            add(f"tail: its throughput / {BARE} (same run)", warm["throughput"] / statistics.fmean(bare), 0.25, "higher")
+    if cold:
+        add("tail: p99 / p50, the same on a fresh emulator (no warm-up)", cold["p99_ms"] / cold["p50_ms"], 4.0, "lower")
+    if warm and cold:
+        add(f"tail: failed answers at {n} connections, cold and warm", warm["errors"] + cold["errors"], 0, "lower")
+    if overload:
+        add(f"overload: slowest answer at {over} connections (ms)", overload["max_ms"], exchange_time_limit_ms(),
+            "lower", f"the steps' time limit; {overload['throttled']} answered 429")
+        add(f"overload: unanswered, or failed otherwise than with 429, at {over} connections",
+            overload["unanswered"] + overload["errors"] - overload["throttled"], 0, "lower")
 
 
 # ---------------------------------------------------------------------------------------- reports
@@ -550,9 +647,9 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        if r["group"] in ("http", "servers", "overhead", "cold"):
+        if r["group"] in ("http", "servers", "tail", "overhead", "cold"):
             lines.append(f"| {r['backend']} | {r['customers']:,} | {r['scenario']} | "
-                         f"{r['throughput'] if r['group'] in ('http', 'servers') else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                         f"{r['throughput'] if r['group'] in ('http', 'servers', 'tail') else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
                          f"{r['p99_ms']:.2f} | {r['errors']} |")
     lines += ["", "| target | measured | limit | met |", "|---|---:|---:|---|"]
     for t in tg:
@@ -628,6 +725,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--workers-per-action", type=int, default=2,
                    help="warm workers per action in each server process (2 cores: more only adds scheduling jitter)")
+    p.add_argument("--prewarm", type=int, default=PREWARM,
+                   help="workers per action started before any load (as scripts/emulate's --prewarm)")
+    p.add_argument("--queue-length", type=int, default=QUEUE_LENGTH,
+                   help="activations that may wait for a busy worker, per action (as scripts/emulate's)")
+    p.add_argument("--tail-connections", type=int, default=16, help="connections of the tail scenario")
+    p.add_argument("--tail-warmup", type=float, default=4.0,
+                   help="seconds of the tail scenario's load before it is measured warm")
+    p.add_argument("--overload-connections", type=int, default=64,
+                   help="connections of the overload scenario (429s allowed, no hang, no wait past the limit)")
     p.add_argument("--settle-batch", type=int, default=400,
                    help="requests per warm-up batch before each existing-customer scenario (batches are sent "
                         "until the latency settles)")
@@ -642,7 +748,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-readme, "
                                                           "else beside the JSON)")
     p.add_argument("--only", default="",
-                   help="comma-separated groups: http,servers,overhead,cold,loadgen (servers runs with http)")
+                   help="comma-separated groups: http,servers,tail,overhead,cold,loadgen (servers runs with http)")
     args = p.parse_args(argv)
     if args.smoke:
         args.sizes = args.sizes or "10,100"
@@ -650,6 +756,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.duration, args.concurrency, args.processes, args.threads = 0.5, 2, 1, 2
         args.workers_per_action, args.overhead_count, args.cold_repeats, args.tinydb_new_count = 1, 10, 1, 4
         args.settle_batch = 10
+        args.tail_connections, args.overload_connections, args.tail_warmup = 2, 4, 0.5
     args.sizes = [int(s) for s in (args.sizes or ("1000,10000,100000,1000000" if args.all else "1000,10000,100000")).split(",")]
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if "postgresql" in args.backends and not postgres_available():
@@ -661,7 +768,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    groups = set(opts.only.split(",")) if opts.only else {"http", "servers", "overhead", "cold", "loadgen"}
+    groups = set(opts.only.split(",")) if opts.only else {"http", "servers", "tail", "overhead", "cold", "loadgen"}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
@@ -673,6 +780,9 @@ def main(argv: list[str] | None = None) -> int:
         if "cold" in groups:
             log("cold starts")
             rows += cold_starts(opts, workdir)
+        if "tail" in groups:
+            log(f"the tail under concurrency: {opts.server}, {opts.processes} processes, against {BARE}")
+            rows += tail(opts, workdir)
         if "http" in groups:
             for backend in opts.backends:
                 for size in opts.sizes:
@@ -690,7 +800,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "config": {"machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
                    "server": opts.server, "processes": opts.processes, "threads": opts.threads,
-                   "workers_per_action": opts.workers_per_action, "concurrency": opts.concurrency,
+                   "workers_per_action": opts.workers_per_action, "prewarm": opts.prewarm,
+                   "queue_length": opts.queue_length, "concurrency": opts.concurrency,
                    "duration": opts.duration, "sizes": opts.sizes, "backends": opts.backends, "smoke": opts.smoke,
                    "all": opts.all, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
         "loadgen_ceiling": ceiling["throughput"] if ceiling else 0.0,
