@@ -27,9 +27,10 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationType,
-    build_schema,
+    build_ast_schema,
     execute,
     get_operation_ast,
+    parse,
 )
 
 from .. import client_json
@@ -55,7 +56,10 @@ DOCUMENT_CACHE_SIZE = 256  # parsed and validated documents kept (a storefront s
 
 
 def load_schema() -> GraphQLSchema:
-    return attach(build_schema(SCHEMA_PATH.read_text(encoding="utf-8")))
+    """schema.graphql with its resolvers. The SDL is this package's own, shipped with it, so a cold
+    start does not check it again against the SDL rules (that costs as much as parsing it):
+    tests/graphql/test_schema.py does, and that the schema built without the check is the same."""
+    return attach(build_ast_schema(parse(SCHEMA_PATH.read_text(encoding="utf-8")), assume_valid_sdl=True))
 
 
 class BadRequest(Exception):
