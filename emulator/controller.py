@@ -115,14 +115,11 @@ class Controller:
 
     def start_prewarmed(self) -> None:
         """Start `prewarm` workers of every action in the background, so that a first burst of load
-        finds them warm (OpenWhisk's prewarmed containers). Called once the emulator serves."""
-        if not self.prewarm:
-            return
+        finds them warm (OpenWhisk's prewarmed containers). Called once the emulator serves; a reload
+        or a deployment warms what it brings in the same way."""
         actions = [a for pkg in self.manifest.packages.values() for a in pkg.actions.values()]
         for action in [*actions, *self.registry.runtime_actions()]:
-            current = self.find(action.fqn)
-            if isinstance(current, Action):
-                self._pool(current)[0].start_prewarmed()
+            self._prewarm(action.fqn)
 
     def start(self, fqn: str, params: dict[str, Any] | None = None, *,
               activation_id: str | None = None) -> Future[Activation]:
@@ -144,6 +141,7 @@ class Controller:
     def put_action(self, package: str, name: str, body: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
         doc, replaced = self.registry.put_action(package, name, body, overwrite)
         self.retire(replaced)
+        self._prewarm(f"{package}/{name}")
         return doc
 
     def delete_action(self, package: str, name: str) -> dict[str, Any]:
@@ -184,6 +182,7 @@ class Controller:
             self.manifest, pools, self._pools = manifest, self._pools, {}
         for pool in pools.values():
             pool.shutdown()
+        self.start_prewarmed()
 
     def shutdown(self) -> None:
         """Kill every worker and remove the staged folders. Safe to call twice."""
@@ -204,6 +203,11 @@ class Controller:
         return pool.waiting() if pool else 0
 
     # ------------------------------------------------------------------------------ internals
+
+    def _prewarm(self, fqn: str) -> None:
+        entity = self.find(fqn)
+        if self.prewarm and isinstance(entity, Action):
+            self._pool(entity)[0].start_prewarmed()
 
     def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation | Response:
         entity = self.find(fqn)

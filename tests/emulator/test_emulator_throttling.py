@@ -201,6 +201,9 @@ def test_prewarmed_workers_take_the_first_burst_warm(make_controller) -> None:
     records = [f.result(timeout=10) for f in burst]
     assert all(r.annotation("initTime") is None for r in records)  # neither waited for a start
     assert controller.worker_count("demo/echo") == 2
+    controller.reload(env={"FIXTURE_SECRET": "rotated"})  # new workers for the new settings, warm again
+    eventually(lambda: controller._pools["demo/echo"].idle() == 2, "demo/echo warm again after a reload")
+    assert controller.invoke("demo/echo", {}).response.result["params"]["API_SECRET"] == "rotated"
 
 
 def test_a_worker_started_on_demand_reports_its_init_to_the_activation_that_waited(make_controller) -> None:
