@@ -31,6 +31,7 @@ from emulator.servers import SERVERS, cannot_listen, serve
 from emulator.startup import on_startup
 
 PREWARM = 2  # workers per action started ahead of load: each costs about 10 MB and 60 ms of a core
+PREWARM_WAIT = 10.0  # seconds a server process waits for its prewarmed workers before it serves
 
 
 def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> argparse.Namespace:
@@ -112,8 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             prewarm=args.prewarm, queue_length=args.queue_length, activation_store_size=args.activations,
             api_host=base_url, state_file=state_file,
         )
-        if serving:  # in the process that serves (not for the banner of a forking server)
-            built[1].start_prewarmed()
+        if serving:  # in the process that serves (not for the banner of a forking server): warm, then serve
+            built[1].start_prewarmed(wait=PREWARM_WAIT)
         return built
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -113,13 +113,16 @@ class Controller:
             raise EntityNotFound(fqn)
         return self._run(entity, dict(params or {}), cause, activation_id)
 
-    def start_prewarmed(self) -> None:
+    def start_prewarmed(self, wait: float = 0.0) -> None:
         """Start `prewarm` workers of every action in the background, so that a first burst of load
-        finds them warm (OpenWhisk's prewarmed containers). Called once the emulator serves; a reload
-        or a deployment warms what it brings in the same way."""
+        finds them warm (OpenWhisk's prewarmed containers), and wait `wait` s at most for them. Called
+        before the emulator serves; a reload or a deployment warms what it brings in the same way."""
         actions = [a for pkg in self.manifest.packages.values() for a in pkg.actions.values()]
         for action in [*actions, *self.registry.runtime_actions()]:
             self._prewarm(action.fqn)
+        deadline = time.monotonic() + wait
+        for pool in list(self._pools.values()):
+            pool.wait_started(max(0.0, deadline - time.monotonic()))
 
     def start(self, fqn: str, params: dict[str, Any] | None = None, *,
               activation_id: str | None = None) -> Future[Activation]:

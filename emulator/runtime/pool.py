@@ -140,6 +140,14 @@ class ActionPool:
             self._refresh()
             self._fill()
 
+    def wait_started(self, timeout: float) -> None:
+        """Wait, `timeout` s at most, for the starts under way (each ends by its init's timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            starts = list(self._starts)
+        for thread in starts:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def workers(self) -> int:
         """Live workers, and those being started."""
         with self._lock:

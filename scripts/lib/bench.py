@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import http.client
 import io
 import json
 import multiprocessing
@@ -206,11 +207,9 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            if _answers(self.port):  # ready: an app answers (the emulator serves once its workers are warm)
                 return
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError("the server did not start within 60 s")
 
@@ -223,6 +222,18 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc.stderr.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.request("GET", PING)
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except OSError:
+        return False
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from flask import jsonify
 
 from customer_auth.graphql import EXCHANGE_SEQUENCE, GraphQLFacade
 
+from emulator.__main__ import PREWARM_WAIT
 from emulator.bundle import bundle_settings, emulator_app
 from emulator.graphql_routes import register as register_graphql
 from emulator.manifest import load_manifest
@@ -74,7 +75,7 @@ def main() -> int:
         app, controller, store = emulator_app(manifest, workers_per_action=args.workers_per_action,
                                               prewarm=args.prewarm, queue_length=args.queue_length,
                                               api_host=base_url, state_file=None)
-        controller.start_prewarmed()
+        controller.start_prewarmed(wait=PREWARM_WAIT)
         app.add_url_rule(PING, "bench_ping", lambda: jsonify(ok=True))
         run = compose(manifest)
         facade = GraphQLFacade(bundle_settings(manifest), lambda _fqn, params: run(params))
