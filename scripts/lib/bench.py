@@ -342,10 +342,11 @@ def tail_scenario(connections: int, when: str) -> str:
 def tail(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     """The tail under concurrency: signed exchanges for existing customers on /graphql with
     `--tail-connections` keep-alive connections, against a bare Flask endpoint served by `gunicorn -w 2`
-    in the same run (before and after, for the machine's drift). First on a fresh emulator, from its
-    first request, as a first burst meets it (cold); then after `--tail-warmup` s of the same load
-    (warm); then `--overload-connections` on the warm emulator, each request given OVERLOAD_TIMEOUT s:
-    none may go unanswered, or fail otherwise than with 429, or wait past the time limit."""
+    in the same run (before and after, for the machine's drift). First on a fresh emulator from the
+    moment it answers (it serves once its prewarmed workers are up), as a first burst meets it (cold);
+    then after `--tail-warmup` s of the same load (warm); then `--overload-connections` on the warm
+    emulator, each request given OVERLOAD_TIMEOUT s: none may go unanswered, or fail otherwise than
+    with 429, or wait past the time limit."""
     backend, size = opts.backends[0], opts.sizes[0]
     store = BenchStore(backend, size, workdir)
     lib = ROOT / "scripts" / "lib"

@@ -6,7 +6,7 @@ built for Linux x86-64 and the action's Python version.
 Every module comes with its bytecode (`__pycache__/*.pyc`, unchecked-hash: valid whatever the
 timestamps the runtime gives the unpacked files), compiled when the action's Python version is the
 one packaging runs on: a container unpacks the zip afresh, so without it each cold start would
-compile every module it imports (for the graphql action, graphql-core: a few hundred milliseconds).
+compile every module it imports (for the graphql action, graphql-core: about 120 ms of its 270).
 The bytecode records paths relative to the zip, never this machine's.
 
 Versions are those of the project's .venv (what the tests ran), passed to pip as constraints.
