@@ -1,7 +1,8 @@
 """`python -m emulator`: load the manifest, start the controller, serve HTTP.
 
 Every option can also come from the environment (EMULATOR_HOST, EMULATOR_PORT, EMULATOR_MANIFEST,
-EMULATOR_WORKERS_PER_ACTION, EMULATOR_ACTIVATIONS, EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
+EMULATOR_WORKERS_PER_ACTION, EMULATOR_PREWARM, EMULATOR_QUEUE_LENGTH, EMULATOR_ACTIVATIONS,
+EMULATOR_STATE, OW_NAMESPACE, OW_AUTH), as
 functions-framework does,
 so a container or a CI job configures it without flags, and EMULATOR_SERVER, EMULATOR_PROCESSES,
 EMULATOR_THREADS choose the HTTP server (emulator/servers.py): Flask's threaded dev server, or gunicorn
@@ -28,8 +29,12 @@ from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
 from emulator.registry import StateFileError, kept_names
 from emulator.rest_api import GUEST_KEY
+from emulator.runtime.pool import QUEUE_LENGTH
 from emulator.servers import SERVERS, cannot_listen, escape_logs, serve
 from emulator.startup import on_startup
+
+PREWARM = 2  # workers per action started ahead of load: each costs about 10 MB and 60 ms of a core
+PREWARM_WAIT = 10.0  # seconds a server process waits for its prewarmed workers before it serves
 
 
 def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
@@ -53,6 +58,13 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argpar
                    help="App Builder manifest [EMULATOR_MANIFEST]")
     p.add_argument("--workers-per-action", type=_at_least_1, default=env("EMULATOR_WORKERS_PER_ACTION", "4", _at_least_1),
                    help="warm workers at most per action [EMULATOR_WORKERS_PER_ACTION]")
+    p.add_argument("--prewarm", type=at_least(0), default=env("EMULATOR_PREWARM", str(PREWARM), at_least(0)),
+                   help="workers per action started before any load, as OpenWhisk's prewarmed containers, "
+                        "so a first burst finds them warm (at most --workers-per-action; 0: on demand only) "
+                        "[EMULATOR_PREWARM]")
+    p.add_argument("--queue-length", type=at_least(0), default=env("EMULATOR_QUEUE_LENGTH", str(QUEUE_LENGTH), at_least(0)),
+                   help="activations that may wait for a busy worker, per action; one more, or one that waits "
+                        "its action's time limit, is answered 429 Too many requests [EMULATOR_QUEUE_LENGTH]")
     p.add_argument("--activations", type=_at_least_1, default=env("EMULATOR_ACTIVATIONS", "1000", _at_least_1),
                    help="activation records kept in memory [EMULATOR_ACTIVATIONS]")
     p.add_argument("--namespace", default=env("OW_NAMESPACE", "guest"), help="OpenWhisk namespace [OW_NAMESPACE]")
@@ -160,19 +172,22 @@ def run(argv: Sequence[str] | None) -> int:
         return 1
     state = None if (args.state or "none").lower() == "none" else Path(args.state).resolve()
 
-    def build(state_file: Path | None = state):
-        return emulator_app(
+    def build(state_file: Path | None = state, serving: bool = True):
+        built = emulator_app(
             manifest, auth=args.auth, bind=args.host, allowed_hosts=args.allowed_hosts, namespace=args.namespace,
-            workers_per_action=args.workers_per_action, activation_store_size=args.activations, api_host=base_url,
-            state_file=state_file,
+            workers_per_action=args.workers_per_action, prewarm=args.prewarm, queue_length=args.queue_length,
+            activation_store_size=args.activations, api_host=base_url, state_file=state_file,
         )
+        if serving:  # in the process that serves (not for the banner of a forking server): warm, then serve
+            built[1].start_prewarmed(wait=PREWARM_WAIT)
+        return built
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # gunicorn and granian build an app in each server process, after the fork: the one built here only
     # prints the banner (the manifest's URLs, a first start's integration), without the deployments.
     forked = args.server != "flask"
     try:
-        app, controller, store = build(None if forked else state)
+        app, controller, store = build(None if forked else state, serving=not forked)
     except CommerceError as error:  # a setting nothing can run with (STORE_URL's scheme, ...): its reason
         print(f"emulate: {error.reason}", file=sys.stderr)
         return 2

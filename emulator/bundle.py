@@ -16,6 +16,7 @@ from customer_auth import settings as settings_of
 from customer_auth.errors import AUTHORIZATION
 from customer_auth.graphql import GraphQLFacade
 from customer_auth.integrations import Integration
+from customer_auth.openwhisk import TooManyRequests
 from customer_auth.store import Store, StoreError, open_store
 from emulator.app import create_app
 from emulator.console import graphql_editor, register as register_console
@@ -26,6 +27,7 @@ from emulator.manifest import Action, Manifest
 from emulator.project import DEFAULT_HOST
 from emulator.rest_api import GUEST_KEY
 from social_login.settings import CREDENTIALS as SOCIAL_LOGIN_CREDENTIALS  # and its settings join the registry
+from emulator.throttling import Throttled
 
 log = logging.getLogger("emulator")
 PACKAGE = "customer-auth"
@@ -52,10 +54,16 @@ def setting_problems(manifest: Manifest) -> list[str]:
 
 def graphql_facade(controller: Controller, settings: dict[str, Any]) -> GraphQLFacade:
     """The facade invoking the bundle's sequence through the controller: every step an activation (the
-    `/graphql` answer names it in `x-openwhisk-activation-id`)."""
+    `/graphql` answer names it in `x-openwhisk-activation-id`). A throttled one is the library's
+    TooManyRequests, as a deployed graphql action meets OpenWhisk's 429."""
 
     def invoke(fqn: str, params: dict[str, Any]) -> Any:
-        activation = controller.invoke(fqn, params)
+        try:
+            activation = controller.invoke(fqn, params)
+        except Throttled as throttled:
+            if throttled.activation_id:
+                note_activation(throttled.activation_id)
+            raise TooManyRequests(f"{fqn}: {throttled.reason}") from None
         note_activation(activation.activation_id)
         return activation.response.result
 

@@ -21,8 +21,9 @@ from emulator.activations import (
 from emulator.manifest import Action, Manifest, Sequence, every_limit, load_env, load_manifest
 from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry, StateFileError
 from emulator.runtime.containers import Command, format_log
-from emulator.runtime.pool import ActionPool, new_stage_root
+from emulator.runtime.pool import QUEUE_LENGTH, ActionPool, new_stage_root
 from emulator.sequences import run_sequence
+from emulator.throttling import Throttled
 from emulator.web_actions import WebGateway, WebResponse
 
 TIMEOUT_PREFIX = "The action exceeded its time limits"
@@ -52,6 +53,8 @@ class Controller:
         secrets: Callable[[], Iterable[str]] | None = None,
         not_headers: Iterable[str] = (),
         workers_per_action: int = 4,
+        queue_length: int = QUEUE_LENGTH,
+        prewarm: int = 0,
         activation_store_size: int = 1000,
         api_host: str = "",
         api_key: str = "",
@@ -64,6 +67,8 @@ class Controller:
         self.namespace = namespace
         self.clock = clock
         self.workers_per_action = workers_per_action
+        self.queue_length = queue_length
+        self.prewarm = prewarm  # workers per action started ahead of load (`start_prewarmed`)
         self.api_host = api_host
         self.api_key = api_key  # given to actions annotated provide-api-key, as OpenWhisk does
         self.activations = ActivationStore(activation_store_size)
@@ -105,13 +110,25 @@ class Controller:
         """Run an action or sequence, blocking; returns its record (result unredacted).
 
         The stored copy (activations API) is redacted before it is read. Raises EntityNotFound for
-        unknown names.
+        unknown names, and Throttled when no worker took the action (or a component) in time: its
+        record is stored too (`emulator.throttling`).
         `activation_id` lets a caller (a non-blocking invoke) know the id before the run.
         """
         entity = self.find(fqn)
         if entity is None:
             raise EntityNotFound(fqn)
         return self._run(entity, dict(params or {}), cause, activation_id)
+
+    def start_prewarmed(self, wait: float = 0.0) -> None:
+        """Start `prewarm` workers of every action in the background, so that a first burst of load
+        finds them warm (OpenWhisk's prewarmed containers), and wait `wait` s at most for them. Called
+        before the emulator serves; a reload or a deployment warms what it brings in the same way."""
+        actions = [a for pkg in self.manifest.packages.values() for a in pkg.actions.values()]
+        for action in [*actions, *self.registry.runtime_actions()]:
+            self._prewarm(action.fqn)
+        deadline = time.monotonic() + wait
+        for pool in list(self._pools.values()):
+            pool.wait_started(max(0.0, deadline - time.monotonic()))
 
     def start(self, fqn: str, params: dict[str, Any] | None = None, *,
               activation_id: str | None = None) -> Future[Activation]:
@@ -133,6 +150,7 @@ class Controller:
     def put_action(self, package: str, name: str, body: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
         doc, replaced = self.registry.put_action(package, name, body, overwrite)
         self.retire(replaced)
+        self._prewarm(f"{package}/{name}")
         return doc
 
     def delete_action(self, package: str, name: str) -> dict[str, Any]:
@@ -173,6 +191,7 @@ class Controller:
             self.manifest, pools, self._pools = manifest, self._pools, {}
         for pool in pools.values():
             pool.shutdown()
+        self.start_prewarmed()
 
     def shutdown(self) -> None:
         """Kill every worker and remove the staged folders. Safe to call twice."""
@@ -187,7 +206,17 @@ class Controller:
         pool = self._pools.get(fqn)
         return pool.workers() if pool else 0
 
+    def waiting_count(self, fqn: str) -> int:
+        """Activations of `fqn` waiting in its queue for a worker."""
+        pool = self._pools.get(fqn)
+        return pool.waiting() if pool else 0
+
     # ------------------------------------------------------------------------------ internals
+
+    def _prewarm(self, fqn: str) -> None:
+        entity = self.find(fqn)
+        if self.prewarm and isinstance(entity, Action):
+            self._pool(entity)[0].start_prewarmed()
 
     def _component(self, fqn: str, payload: dict[str, Any], cause: str) -> Activation | Response:
         entity = self.find(fqn)
@@ -198,12 +227,17 @@ class Controller:
 
     def _run(self, entity: Action | Sequence, params: dict[str, Any], cause: str | None,
              activation_id: str | None = None) -> Activation:
-        """Run `entity` and store its record (redacted when first read)."""
-        if isinstance(entity, Sequence):
-            act = run_sequence(entity, params, self._component, namespace=self.namespace,
-                               clock=self.clock, cause=cause, activation_id=activation_id)
-        else:
-            act = self._run_action(entity, params, cause, activation_id)
+        """Run `entity` and store its record (redacted when first read), a throttled one's too."""
+        try:
+            if isinstance(entity, Sequence):
+                act = run_sequence(entity, params, self._component, namespace=self.namespace,
+                                   clock=self.clock, cause=cause, activation_id=activation_id)
+            else:
+                act = self._run_action(entity, params, cause, activation_id)
+        except Throttled as throttled:
+            if throttled.activation is not None:
+                self.activations.add(throttled.activation, self._redactor.deferred())
+            raise
         self.activations.add(act, self._redactor.deferred())
         return act
 
@@ -223,7 +257,8 @@ class Controller:
                 return pool, False
             command = self._command(action) if self._command else None
             pool = ActionPool(action, self.manifest.root, self._stage_root, self.clock,
-                              max_workers=self.workers_per_action, command=command, sentinels=self._sentinels)
+                              max_workers=self.workers_per_action, command=command, sentinels=self._sentinels,
+                              queue_length=self.queue_length, prewarm=self.prewarm)
             stale = self.find(action.fqn) is not action
             if not stale:
                 self._pools[action.fqn] = pool
@@ -260,6 +295,16 @@ class Controller:
             finally:
                 if one_off:
                     pool.retire()
+        except Throttled as throttled:  # nothing ran: the record says why, the caller answers 429
+            end = self.clock()
+            annotations += [{"key": "waitTime", "value": throttled.wait_ms}, {"key": "timeout", "value": False}]
+            if cause is not None:
+                annotations.append({"key": "causedBy", "value": "sequence"})
+            throttled.activation = Activation(
+                activation_id, self.namespace, action.name, int(end * 1000), int(end * 1000),
+                Response(DEVELOPER_ERROR, {"error": throttled.reason}), [], annotations,
+                version=action.version, cause=cause)
+            raise
         except Exception as exc:  # the emulator's fault, never the action's: status 3 (nothing ran)
             end = self.clock()
             logs = [format_log(end, "stderr", f"emulator: {type(exc).__name__}: {exc}")]

@@ -23,6 +23,7 @@ from emulator.controller import Controller, EntityNotFound
 from emulator.manifest import Sequence
 from emulator.platform import info_document, namespace_limits
 from emulator.registry import MAX_CODE_BYTES, RESOURCE_DOES_NOT_EXIST, ApiError
+from emulator.throttling import TOO_MANY_REQUESTS, Throttled
 from emulator.web_actions import MAX_WAIT_MS, PARAMETERS_NOT_ALLOWED, error_response, final_params
 
 # The well-known key of OpenWhisk's `guest` namespace (ansible/files/auth.guest), which wsk's
@@ -303,6 +304,8 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
         return _json({"activationId": activation_id}, 202, headers)
     except EntityNotFound:
         raise ApiError(404, RESOURCE_DOES_NOT_EXIST) from None
+    except Throttled as throttled:  # no worker took it in time: its record says why (emulator.throttling)
+        return _error(throttled.status, TOO_MANY_REQUESTS, headers)
     except Exception:  # the emulator's fault: OpenWhisk answers 500
         return _error(500, "Internal Server Error")
     # An action's record comes back before its logs are collected, as from OpenWhisk's invoker (a

@@ -21,6 +21,7 @@ from customer_auth import client_json
 from emulator.activations import Activation, new_activation_id
 from emulator.apikey import key_matches
 from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, is_binary_code, truthy
+from emulator.throttling import TOO_MANY_REQUESTS, Throttled
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_MS = 60_000  # controllerActivationConfig.maxWaitForBlockingActivation: web calls wait that long
@@ -121,15 +122,18 @@ class WebGateway:
         """The activation, waited for as OpenWhisk waits for a web call's: `max_wait_ms` at most, then
         202 `Response not yet ready.` while it goes on. An entity whose time limits end within that
         runs in this thread: handing every call to another thread cost the web path about a third of
-        its throughput (each hand-off waits for the GIL under load). Such a call is not cut short
-        while it waits for a busy worker; only an emulator overloaded for a minute would notice."""
-        if self._time_limit_ms(entity) <= self.max_wait_ms:
-            return self._invoke(entity.fqn, params)
-        activation_id = new_activation_id()
+        its throughput (each hand-off waits for the GIL under load); its wait for a worker is bounded
+        by the same limits. One no worker took in time is answered 429 (`emulator.throttling`)."""
         try:
-            return self._start(entity.fqn, params, activation_id=activation_id).result(self.max_wait_ms / 1000)
-        except TimeoutError:  # the id says where the result will be (x-openwhisk-activation-id)
-            raise WebError(202, RESPONSE_NOT_READY, activation_id) from None
+            if self._time_limit_ms(entity) <= self.max_wait_ms:
+                return self._invoke(entity.fqn, params)
+            activation_id = new_activation_id()
+            try:
+                return self._start(entity.fqn, params, activation_id=activation_id).result(self.max_wait_ms / 1000)
+            except TimeoutError:  # the id says where the result will be (x-openwhisk-activation-id)
+                raise WebError(202, RESPONSE_NOT_READY, activation_id) from None
+        except Throttled as throttled:
+            raise WebError(throttled.status, TOO_MANY_REQUESTS, throttled.activation_id) from None
 
     def _time_limit_ms(self, entity: Action | Sequence | None, depth: int = 0) -> float:
         """How long `entity` may run: an action's timeout, a sequence's components' in turn."""

@@ -12,6 +12,7 @@ AUTHENTICATION = "graphql-authentication"
 AUTHORIZATION = "graphql-authorization"
 NO_SUCH_ENTITY = "graphql-no-such-entity"
 ALREADY_EXISTS = "graphql-already-exists"
+TOO_MANY = "graphql-too-many-requests"  # Commerce's backpressure (GraphQlTooManyRequestsException)
 INTERNAL = "internal"
 
 # HTTP status of the web sequence's answer for each category. The GraphQL facade answers 200 as
@@ -22,12 +23,14 @@ _STATUS = {
     AUTHORIZATION: 401,
     NO_SUCH_ENTITY: 404,
     ALREADY_EXISTS: 409,
+    TOO_MANY: 429,
     INTERNAL: 500,
 }
 
 PERMISSION_DENIED = "You do not have permission to access this resource."
 CUSTOMER_NOT_AUTHORIZED = "The current customer isn't authorized."
 TOO_MANY_REQUESTS = "Too many requests from this integration. Try again later."
+BACKPRESSURE = "Too Many Requests"  # Commerce's words when it sheds load (BackpressureFieldValidator)
 INTERNAL_ERROR = "Internal server error"
 
 
@@ -100,6 +103,14 @@ class RateLimitError(AuthorizationError):
     @property
     def headers(self) -> dict[str, str]:
         return {**super().headers, "Retry-After": str(self.retry_after)}
+
+
+class BackpressureError(CommerceError):
+    """The runtime had no room for the request (OpenWhisk answered 429): worded as Commerce answers
+    a field its backpressure refuses, `Too Many Requests`, category graphql-too-many-requests."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(BACKPRESSURE, TOO_MANY, reason)
 
 
 class NoSuchEntityError(CommerceError):

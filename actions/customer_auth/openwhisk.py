@@ -15,8 +15,14 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 INVOKE_TIMEOUT_SECONDS = 65  # OpenWhisk answers a blocking invoke within 60 s
 
 
+class TooManyRequests(Exception):
+    """OpenWhisk took no activation: it answered 429 (the action's queue was full, or the activation
+    waited its time limit). Nothing ran; the caller may try again later."""
+
+
 def rest_invoker(environ: Mapping[str, str] = os.environ) -> Invoke:
-    """invoke(fqn, params) -> the activation's result, through `POST .../actions/<fqn>?blocking&result`."""
+    """invoke(fqn, params) -> the activation's result, through `POST .../actions/<fqn>?blocking&result`;
+    raises TooManyRequests when OpenWhisk answers 429."""
     api_host = environ.get("__OW_API_HOST", "").rstrip("/")
     namespace = environ.get("__OW_NAMESPACE", "_")
     credentials = base64.b64encode(environ.get("__OW_API_KEY", "").encode()).decode()
@@ -39,6 +45,8 @@ def rest_invoker(environ: Mapping[str, str] = os.environ) -> Invoke:
                 return json.load(response)
         except urllib.error.HTTPError as error:  # an application or developer error still has a result
             with error:
+                if error.code == 429:
+                    raise TooManyRequests(f"{fqn}: HTTP 429 {error.read()[:200]!r}") from None
                 return json.load(error)
 
     return invoke

@@ -49,7 +49,8 @@ _SEARCH = os.defpath + ":/bin:/usr/bin"
 _BASH, _ENV = shutil.which("bash", path=_SEARCH), shutil.which("env", path=_SEARCH)
 
 
-def _trampoline(fd: int) -> list[str]:
+def on_fd3(fd: int) -> list[str]:
+    """The argv prefix that runs a command with `fd` as its fd 3, the protocol's result channel."""
     if _BASH and _ENV:
         script = f'unset PWD OLDPWD; exec "$0" -u SHLVL "$@" 3>&{fd} {fd}>&-'
         return [_BASH, "--noprofile", "--norc", "-c", script, _ENV]
@@ -104,6 +105,13 @@ with open(__file__, 'rb') as f:
 del n, f
 exec(code)
 """
+
+
+def worker_env() -> dict[str, str]:
+    """A worker's whole environment: the host's PATH, LANG, LC_ALL and HOME, and the protocol's own."""
+    env = {k: os.environ[k] for k in HOST_ENV_KEPT if k in os.environ}
+    env.update(PYTHONIOENCODING="UTF-8", PYTHONDONTWRITEBYTECODE="1", __OW_WAIT_FOR_ACK="1")
+    return env
 
 
 def site_paths() -> list[str]:
@@ -220,11 +228,10 @@ class Worker:
     def start(self, timeout_ms: int) -> RunOutcome | None:
         """Start the process and wait for the launcher's ack; an init failure comes back as an outcome."""
         read_fd, write_fd = os.pipe()
-        env = {k: os.environ[k] for k in HOST_ENV_KEPT if k in os.environ}
-        env.update(PYTHONIOENCODING="UTF-8", PYTHONDONTWRITEBYTECODE="1", __OW_WAIT_FOR_ACK="1")
+        env = worker_env()
         # The protocol fixes the result channel at fd 3: a trampoline moves our pipe there, then
         # execs the worker (same pid). subprocess cannot map fds, and preexec_fn is unsafe with threads.
-        argv = [*_trampoline(write_fd), *self._command(self.folder)]
+        argv = [*on_fd3(write_fd), *self._command(self.folder)]
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=self.folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

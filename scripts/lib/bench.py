@@ -9,6 +9,7 @@ simulation, bench_scale.py). docs/performance.md holds the tables this prints, a
     scripts/bench                 # the standard run: both backends, 1k..100k customers, 200 containers (~7 min)
     scripts/bench --all           # also 1M customers (seeding takes minutes; cached under .data/bench)
     scripts/bench --scale 200     # only the scale simulation
+    scripts/bench --only tail     # the tail under concurrency alone (about a minute)
     scripts/bench --smoke         # tiny data, a few containers: checks the benchmark itself works
     scripts/bench --write-docs    # the tables into docs/performance.md (and README.md's short one), the chart
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import http.client
 import io
 import json
 import math
@@ -39,12 +41,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "actions"), str(Path(__file__).resolve().parent)]
 
+from bench_cold import cold_start_rows, openwhisk_launcher  # noqa: E402
 from bench_load import LoadSpec, customer_email, drive_in_process, null_server  # noqa: E402
 from bench_server import IN_PROCESS, PING, compose  # noqa: E402
 from pgbouncer import PgBouncerUnavailable  # noqa: E402
 
 from customer_auth.graphql import EXCHANGE_SEQUENCE as SEQUENCE  # noqa: E402
+from emulator.__main__ import PREWARM  # noqa: E402
 from emulator.project import HelpFormatter  # noqa: E402
+from emulator.runtime.pool import QUEUE_LENGTH  # noqa: E402
 from emulator.servers import SERVERS  # noqa: E402
 
 WEB_PATH = f"/api/v1/web/guest/{SEQUENCE}"
@@ -193,26 +198,27 @@ def postgres_available() -> bool:
 # ----------------------------------------------------------------------------------------- server
 
 class Server:
-    """The emulator under test in a process group of its own (the server's master and its processes)."""
+    """The emulator under test in a process group of its own (the server's master and its processes);
+    `cmd`, another server in its place (the tail scenario's bare reference)."""
 
-    def __init__(self, store_url: str, opts: argparse.Namespace, server: str) -> None:
+    def __init__(self, store_url: str, opts: argparse.Namespace, server: str, cmd: list[str] | None = None) -> None:
         self.port = _free_port()
         env = {**os.environ, **SETTINGS, "STORE_URL": store_url, "EMULATOR_STATE": "none",
-               "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}"}
-        cmd = [sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
-               "--server", server, "--processes", str(opts.processes), "--threads", str(opts.threads),
-               "--workers-per-action", str(opts.workers_per_action)]
+               "PYTHONPATH": f"{ROOT}:{ROOT / 'actions'}:{ROOT / 'scripts' / 'lib'}"}
+        cmd = [arg.replace("{port}", str(self.port)) for arg in cmd] if cmd else [
+            sys.executable, str(ROOT / "scripts" / "lib" / "bench_server.py"), "--port", str(self.port),
+            "--server", server, "--processes", str(opts.processes), "--threads", str(opts.threads),
+            "--workers-per-action", str(opts.workers_per_action), "--prewarm", str(opts.prewarm),
+            "--queue-length", str(opts.queue_length)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            if _answers(self.port):  # ready: an app answers (the emulator serves once its workers are warm)
                 return
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError("the server did not start within 60 s")
 
@@ -225,6 +231,18 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc.stderr.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.request("GET", PING)
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except OSError:
+        return False
 
 
 def _free_port() -> int:
@@ -249,6 +267,7 @@ def load(spec: LoadSpec) -> dict[str, Any]:
         log(f"  {spec.progress}: every request signed in advance was sent before the {spec.duration} s were up "
             f"({raw['elapsed']:.1f} s): raise bench_load.PRESIGN_RATE")
     return summarise(raw["latencies"], raw["elapsed"], raw["errors"]) | {
+        "throttled": raw["throttled"], "unanswered": raw["unanswered"],
         "failures": raw["failures"], "exhausted": raw["exhausted"], "concurrency": spec.concurrency}
 
 
@@ -262,7 +281,8 @@ def summarise(latencies: list[float], elapsed: float, errors: int = 0) -> dict[s
     return {"n": n, "errors": errors, "elapsed_s": round(elapsed, 3),
             "throughput": round(n / elapsed, 1) if elapsed else 0.0,
             "mean_ms": round(statistics.fmean(xs) * 1000, 3) if n else float("nan"),
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "max_ms": round(xs[-1] * 1000, 3) if n else float("nan")}
 
 
 def server_scenarios(backend: str, size: int, full: bool, opts: argparse.Namespace,
@@ -319,6 +339,73 @@ def compare_servers(backend: str, size: int, opts: argparse.Namespace, workdir: 
         log(f"{backend}, {size:,} customers on {other}, to compare")
         rows += server_scenarios(backend, size, True, opts, workdir, other_server=other)
     return rows
+
+
+# ------------------------------------------------------------------------------------ the tail
+
+BARE = "bare Flask endpoint, gunicorn -w 2"
+OVERLOAD_TIMEOUT = 30.0  # s: an answer later than every step's time limit together is a hang
+
+
+def tail_scenario(connections: int, when: str) -> str:
+    return f"graphql existing, {connections} connections, {when}"
+
+
+def tail(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """The tail under concurrency: signed exchanges for existing customers on /graphql with
+    `--tail-connections` keep-alive connections, against a bare Flask endpoint served by `gunicorn -w 2`
+    in the same run (before and after, for the machine's drift). First on a fresh emulator from the
+    moment it answers (it serves once its prewarmed workers are up), as a first burst meets it (cold);
+    then after `--tail-warmup` s of the same load (warm); then `--overload-connections` on the warm
+    emulator, each request given OVERLOAD_TIMEOUT s: none may go unanswered, or fail otherwise than
+    with 429, or wait past the time limit."""
+    backend, size = opts.backends[0], opts.sizes[0]
+    store = BenchStore(backend, size, workdir)
+    lib = ROOT / "scripts" / "lib"
+    bare = Server(store.url, opts, "gunicorn", [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:{port}",
+                                                "--chdir", str(lib), "--log-level", "warning", "bench_bare:app"])
+    rows: list[dict[str, Any]] = []
+
+    def measure(port: int, kind: str, path: str, connections: int, name: str, duration: float = opts.duration,
+                record: bool = True, timeout: float | None = None) -> None:
+        spec = LoadSpec("127.0.0.1", port, kind, path, connections, duration=duration,
+                        integration=store.credentials(), customers=("existing", size), timeout=timeout,
+                        progress=f"{backend} {size:>9,} {name}")
+        result = load(spec)
+        if not record:
+            return
+        rows.append({"group": "tail", "backend": backend, "customers": size, "scenario": name,
+                     "server": "gunicorn" if kind == "ping" else opts.server, **result})
+        log(f"  {name:<52} {result['throughput']:>8.1f}/s  p50 {result['p50_ms']:>7.2f} ms  p99 {result['p99_ms']:>8.2f}"
+            f"  max {result['max_ms']:>8.1f}  errors {result['errors']} (429: {result['throttled']}, "
+            f"unanswered: {result['unanswered']})")
+        if result["failures"] and result["errors"] > result["throttled"]:
+            log(f"    first failure: {result['failures'][0][:200]}")
+
+    try:
+        measure(bare.port, "ping", PING, opts.tail_connections, BARE)
+        server = Server(store.url, opts, opts.server)
+        try:
+            n = opts.tail_connections
+            measure(server.port, "graphql", "/graphql", n, tail_scenario(n, "cold (a fresh emulator, no warm-up)"))
+            measure(server.port, "graphql", "/graphql", n, "warm-up", duration=opts.tail_warmup, record=False)
+            measure(server.port, "graphql", "/graphql", n, tail_scenario(n, f"after {opts.tail_warmup:g} s of it"))
+            measure(server.port, "graphql", "/graphql", opts.overload_connections,
+                    tail_scenario(opts.overload_connections, "overload"), timeout=OVERLOAD_TIMEOUT)
+        finally:
+            server.stop()
+        measure(bare.port, "ping", PING, opts.tail_connections, BARE + " (again, after)")
+    finally:
+        bare.stop()
+    return rows
+
+
+def exchange_time_limit_ms() -> int:
+    """The shortest time limit of the exchange sequence's steps: no request may wait past it."""
+    from emulator.manifest import load_manifest
+
+    manifest = load_manifest(ROOT / "app.config.yaml", SETTINGS)
+    return min(manifest.find(step).timeout_ms for step in manifest.find(SEQUENCE).components)
 
 
 SETTLE_ROUNDS = 25
@@ -449,8 +536,9 @@ def _no_op_sequence(workdir: Path, count: int) -> list[float]:
 
 
 def cold_starts(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
-    """Fresh controller, first activation: process start, imports and the first result, per action."""
-    from emulator.controller import Controller
+    """A fresh worker process to its first result, per action (bench_cold): under the emulator's
+    launcher, and under OpenWhisk's own from the action's zip when OPENWHISK_RUNTIME_PYTHON names a
+    clone of apache/openwhisk-runtime-python (the zips are built by scripts/package first)."""
     from emulator.manifest import load_manifest
 
     store = BenchStore("tinydb", opts.sizes[0], workdir)
@@ -466,25 +554,24 @@ def cold_starts(opts: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
         "customer-auth/graphql": lambda: {"__ow_method": "get", "__ow_headers": {}, "__ow_path": "",
                                           "__ow_query": "query=%7B__typename%7D", "__ow_body": ""},
     }
-    rows = []
-    for fqn, params in cases.items():
-        walls, inits = [], []
-        for _ in range(opts.cold_repeats):
-            controller = Controller(manifest, workers_per_action=1, api_host="http://127.0.0.1:9")
-            try:
-                t0 = time.perf_counter()
-                act = controller.invoke(fqn, params())
-                walls.append(time.perf_counter() - t0)
-                inits.append(act.annotation("initTime") or 0)
-                if not act.response.success:
-                    log(f"    {fqn}: {str(act.response.result)[:200]}")
-            finally:
-                controller.shutdown()
-        row = {"group": "cold", "backend": "tinydb", "customers": store.size, "scenario": f"cold start {fqn.split('/')[1]}",
-               **summarise(walls, sum(walls)), "init_ms": statistics.median(inits), "concurrency": 1}
-        rows.append(row)
-        log(f"  cold start {fqn:<32} p50 {row['p50_ms']:.1f} ms (init {row['init_ms']} ms)")
-    return rows
+    launcher = openwhisk_launcher(os.environ.get("OPENWHISK_RUNTIME_PYTHON", ""))
+    if launcher is None:
+        log("  (OPENWHISK_RUNTIME_PYTHON names no clone of apache/openwhisk-runtime-python: "
+            "the emulator's launcher only)")
+
+    def zips() -> dict[str, Path]:
+        import package
+
+        log("  packaging the actions (scripts/package) ...")
+        out = workdir / "dist"
+        out.mkdir(exist_ok=True)
+        return {fqn.split("/")[1]: package.build(manifest.find(fqn), manifest.root, out) for fqn in cases}
+
+    measured = cold_start_rows(manifest, cases, opts.cold_repeats, workdir / "cold", zips, launcher, log)
+    return [{"group": "cold", "backend": "tinydb", "customers": store.size,
+             "scenario": f"cold start {m['action']} ({m['launcher']})", "launcher": m["launcher"],
+             **summarise([t / 1000 for t in m["times_ms"]], sum(m["times_ms"]) / 1000), "concurrency": 1}
+            for m in measured]
 
 
 SCALE_APPLICATION = "bench-scale"  # the containers' application_name: their server connections carry it
@@ -624,13 +711,14 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
             if ours:
                 add(f"{r['backend']}: /graphql existing throughput on {opts.server} / on {other}",
                     ours["throughput"] / r["throughput"], 1.0, "higher", "which server to serve on, not a target")
+    tail_targets(rows, opts, add)
     d = find(rows, scenario="direct composition (3 mains)")
     s = find(rows, scenario="sequence via worker processes")
     if d and s:
         add("sequence via workers p50 / direct composition p50", s["p50_ms"] / d["p50_ms"], 2.0, "lower", WITHDRAWN)
     for r in rows:
         if r["group"] == "cold":
-            add(f"{r['scenario']} (ms, p50)", r["p50_ms"], 150.0, "lower")
+            add(f"{r['scenario']} (ms, p50)", r["p50_ms"], 100.0, "lower")
     scaled = [r for r in rows if r["group"] == "scale"]
     if scaled:
         n, pool = scaled[0]["containers"], scaled[0]["pool_size"]
@@ -646,12 +734,34 @@ def targets(rows: list[dict[str, Any]], opts: argparse.Namespace) -> list[dict[s
     return out
 
 
+def tail_targets(rows: list[dict[str, Any]], opts: argparse.Namespace, add: Any) -> None:
+    n, over = opts.tail_connections, opts.overload_connections
+    bare = [r["throughput"] for r in rows if r["group"] == "tail" and r["scenario"].startswith(BARE)]
+    cold = find(rows, group="tail", scenario=tail_scenario(n, "cold (a fresh emulator, no warm-up)"))
+    warm = find(rows, group="tail", scenario=tail_scenario(n, f"after {opts.tail_warmup:g} s of it"))
+    overload = find(rows, group="tail", scenario=tail_scenario(over, "overload"))
+    if warm:
+        add(f"tail: p99 / p50, /graphql existing at {n} connections after {opts.tail_warmup:g} s of it",
+            warm["p99_ms"] / warm["p50_ms"], 4.0, "lower")
+        if bare:
+            add(f"tail: its throughput / {BARE} (same run)", warm["throughput"] / statistics.fmean(bare), 0.25, "higher")
+    if cold:
+        add("tail: p99 / p50, the same on a fresh emulator (no warm-up)", cold["p99_ms"] / cold["p50_ms"], 4.0, "lower")
+    if warm and cold:
+        add(f"tail: failed answers at {n} connections, cold and warm", warm["errors"] + cold["errors"], 0, "lower")
+    if overload:
+        add(f"overload: slowest answer at {over} connections (ms)", overload["max_ms"], exchange_time_limit_ms(),
+            "lower", f"the steps' time limit; {overload['throttled']} answered 429")
+        add(f"overload: unanswered, or failed otherwise than with 429, at {over} connections",
+            overload["unanswered"] + overload["errors"] - overload["throttled"], 0, "lower")
+
+
 # ---------------------------------------------------------------------------------------- reports
 
 def markdown(result: dict[str, Any]) -> str:
     """The full table and its targets (the scale simulation's are `scale_markdown`'s); '' when the run
     had none of these scenarios."""
-    rows, cfg = [r for r in result["rows"] if r["group"] in ("http", "servers", "overhead", "cold")], result["config"]
+    rows, cfg = [r for r in result["rows"] if r["group"] in ("http", "servers", "tail", "overhead", "cold")], result["config"]
     if not rows:
         return ""
     lines = [
@@ -665,7 +775,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for r in rows:
         lines.append(f"| {r['backend']} | {r['customers']:,} | {r['scenario']} | "
-                     f"{r['throughput'] if r['group'] in ('http', 'servers') else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                     f"{r['throughput'] if r['group'] in ('http', 'servers', 'tail') else '-'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
                      f"{r['p99_ms']:.2f} | {r['errors']} |")
     return "\n".join(lines + ["", *targets_table([t for t in result["targets"] if t["group"] != "scale"])])
 
@@ -729,8 +839,8 @@ def readme_table(result: dict[str, Any]) -> str:
     judged = [t for t in result["targets"] if t["met"] is not None and "target" not in t["note"]]
     lines.append(f"| targets met | {sum(t['met'] for t in judged)} of {len(judged)} |")
     assert len(lines) - 2 <= README_ROWS, lines
-    return "\n".join(lines + ["", f"Every scenario, the targets, the method and the history: "
-                                   f"[docs/performance.md](docs/performance.md)."])
+    return "\n".join(lines + ["", "Every scenario, the targets, the method and the history: "
+                                   "[docs/performance.md](docs/performance.md)."])
 
 
 def chart(result: dict[str, Any], path: Path) -> None:
@@ -819,6 +929,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=8, help="threads per server process")
     p.add_argument("--workers-per-action", type=int, default=2,
                    help="warm workers per action in each server process (2 cores: more only adds scheduling jitter)")
+    p.add_argument("--prewarm", type=int, default=PREWARM,
+                   help="workers per action started before any load (as scripts/emulate's --prewarm)")
+    p.add_argument("--queue-length", type=int, default=QUEUE_LENGTH,
+                   help="activations that may wait for a busy worker, per action (as scripts/emulate's)")
+    p.add_argument("--tail-connections", type=int, default=16, help="connections of the tail scenario")
+    p.add_argument("--tail-warmup", type=float, default=4.0,
+                   help="seconds of the tail scenario's load before it is measured warm")
+    p.add_argument("--overload-connections", type=int, default=64,
+                   help="connections of the overload scenario (429s allowed, no hang, no wait past the limit)")
     p.add_argument("--settle-batch", type=int, default=400,
                    help="requests per warm-up batch before each existing-customer scenario (batches are sent "
                         "until the latency settles)")
@@ -830,10 +949,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="largest TinyDB store measured (each upsert-customer worker holds the customers it has read)")
     p.add_argument("--tinydb-new-count", type=int, default=24, help="new-customer exchanges on TinyDB stores past 100k customers")
     p.add_argument("--json", type=Path, default=RESULT, help=f"result file (default {RESULT.relative_to(ROOT)})")
-    p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-readme, "
+    p.add_argument("--png", type=Path, default=None, help="chart file (default docs/bench.png with --write-docs, "
                                                           "else beside the JSON)")
     p.add_argument("--only", default="",
-                   help="comma-separated groups: http,servers,overhead,cold,loadgen,scale (servers runs with http)")
+                   help="comma-separated groups: http,servers,tail,overhead,cold,loadgen,scale (servers runs with http)")
     p.add_argument("--scale", type=int, default=None, metavar="N",
                    help=f"action containers in the scale simulation (default {SCALE_CONTAINERS}); given alone, "
                         "only the simulation runs")
@@ -848,6 +967,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.duration, args.concurrency, args.processes, args.threads = 0.5, 2, 1, 2
         args.workers_per_action, args.overhead_count, args.cold_repeats, args.tinydb_new_count = 1, 10, 1, 4
         args.settle_batch = 10
+        args.tail_connections, args.overload_connections, args.tail_warmup = 2, 4, 0.5
     args.sizes = [int(s) for s in (args.sizes or ("1000,10000,100000,1000000" if args.all else "1000,10000,100000")).split(",")]
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if "postgresql" in args.backends and not postgres_available():
@@ -863,7 +983,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     groups = set(opts.only.split(",")) if opts.only else {"scale"} if opts.scale_only else \
-        {"http", "servers", "overhead", "cold", "loadgen", "scale"}
+        {"http", "servers", "tail", "overhead", "cold", "loadgen", "scale"}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
@@ -875,6 +995,9 @@ def main(argv: list[str] | None = None) -> int:
         if "cold" in groups:
             log("cold starts")
             rows += cold_starts(opts, workdir)
+        if "tail" in groups:
+            log(f"the tail under concurrency: {opts.server}, {opts.processes} processes, against {BARE}")
+            rows += tail(opts, workdir)
         if "http" in groups:
             for backend in opts.backends:
                 for size in opts.sizes:
@@ -901,7 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "config": {"machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
                    "server": opts.server, "processes": opts.processes, "threads": opts.threads,
-                   "workers_per_action": opts.workers_per_action, "concurrency": opts.concurrency,
+                   "workers_per_action": opts.workers_per_action, "prewarm": opts.prewarm,
+                   "queue_length": opts.queue_length, "concurrency": opts.concurrency,
                    "duration": opts.duration, "sizes": opts.sizes, "backends": opts.backends, "smoke": opts.smoke,
                    "all": opts.all, "scale_only": opts.scale_only, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
         "loadgen_ceiling": ceiling["throughput"] if ceiling else 0.0,

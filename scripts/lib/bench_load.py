@@ -27,7 +27,8 @@ PRESIGN_RATE = 3000  # signed requests made in advance per second of a timed run
 
 @dataclass
 class LoadSpec:
-    """What to send: `kind` graphql | web | ping; `customers` picks emails: ("existing", n) or ("new", tag)."""
+    """What to send: `kind` graphql | web | ping; `customers` picks emails: ("existing", n) or ("new", tag).
+    `timeout`: seconds a request may go unanswered before it counts as unanswered (None: forever)."""
 
     host: str
     port: int
@@ -40,6 +41,7 @@ class LoadSpec:
     customers: tuple[str, Any] = ("existing", 1)
     warmup: int = 0
     progress: str = ""
+    timeout: float | None = None
 
 
 def customer_email(i: int) -> str:
@@ -81,14 +83,14 @@ def build_requests(spec: LoadSpec, n: int, salt: str) -> list[bytes]:
 class Connection:
     """One keep-alive HTTP/1.1 connection reading answers with Content-Length (or up to a close)."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, timeout: float | None = None) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
         self.sock: socket.socket | None = None
         self.buf = b""
 
     def request(self, raw: bytes) -> tuple[int, bytes]:
         if self.sock is None:
-            self.sock = socket.create_connection((self.host, self.port))
+            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.buf = b""
         self.sock.sendall(raw)
@@ -142,6 +144,11 @@ def ok_answer(kind: str, status: int, body: bytes) -> bool:
     return kind == "ping" or (b'"token"' in body and b'"errors"' not in body)
 
 
+def throttled_answer(status: int, body: bytes) -> bool:
+    """The emulator had no room for it: OpenWhisk's 429, or Commerce's Too Many Requests on /graphql."""
+    return status == 429 or b'"graphql-too-many-requests"' in body
+
+
 def drive(spec: LoadSpec) -> dict[str, Any]:
     """Run `spec`; returns the latencies (s), errors, elapsed time and the first failed answer."""
     # Pings are all the same bytes: a timed run sends them again until its time is up. Signed requests
@@ -151,13 +158,13 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
     salt = secrets.token_hex(4)
     warm = build_requests(spec, spec.warmup, salt + "w") if spec.warmup else []
     requests = build_requests(spec, planned, salt)
-    connections = [Connection(spec.host, spec.port) for _ in range(spec.concurrency)]
+    connections = [Connection(spec.host, spec.port, spec.timeout) for _ in range(spec.concurrency)]
     failures: list[str] = []
 
-    def run(batch: list[bytes], record: bool, deadline: float | None) -> tuple[list[float], int]:
+    def run(batch: list[bytes], record: bool, deadline: float | None) -> tuple[list[float], dict[str, int]]:
         counter = itertools.count()
         latencies: list[list[float]] = [[] for _ in connections]
-        errors = [0]
+        counts = {"errors": 0, "throttled": 0, "unanswered": 0}
 
         def loop(k: int) -> None:
             conn = connections[k]
@@ -173,12 +180,17 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 try:
                     status, body = conn.request(batch[i])
+                except TimeoutError:
+                    conn.close()
+                    counts["unanswered"] += 1
+                    continue
                 except OSError as exc:
                     conn.close()
                     status, body = 0, str(exc).encode()
                 t1 = time.perf_counter()
                 if not ok_answer(spec.kind, status, body):
-                    errors[0] += 1
+                    counts["errors"] += 1
+                    counts["throttled"] += throttled_answer(status, body)
                     if len(failures) < 3:
                         failures.append(f"HTTP {status}: {body[:300].decode(errors='replace')}")
                 if record:
@@ -191,18 +203,18 @@ def drive(spec: LoadSpec) -> dict[str, Any]:
             _progress(spec, threads, latencies, len(batch), deadline)
         for t in threads:
             t.join()
-        return [x for part in latencies for x in part], errors[0]
+        return [x for part in latencies for x in part], counts
 
     if warm:
         run(warm, False, None)
         failures.clear()
     started = time.perf_counter()
     deadline = started + spec.duration if spec.duration else None
-    latencies, errors = run(requests, True, deadline)
+    latencies, counts = run(requests, True, deadline)
     elapsed = time.perf_counter() - started
     for c in connections:
         c.close()
-    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "failures": failures,
+    return {"latencies": latencies, **counts, "elapsed": elapsed, "failures": failures,
             "exhausted": spec.duration is not None and spec.count is None and not repeat
                          and len(latencies) >= len(requests)}
 

@@ -6,7 +6,8 @@ app and server), plus two reference endpoints in the same app:
   sequence's three `main`s called in the server process, with no worker process and no activation
   record: what the exchange costs without the emulator's OpenWhisk runtime.
 
-    python scripts/lib/bench_server.py --port P --server granian --processes 2 --threads 8 --workers-per-action 2
+    python scripts/lib/bench_server.py --port P --server granian --processes 2 --threads 8 --workers-per-action 2 \
+        --prewarm 2 --queue-length 64
 Settings (STORE_URL, CRYPT_KEY, ...) come from the environment, as for the emulator.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import jsonify
 
 from customer_auth.graphql import EXCHANGE_SEQUENCE, GraphQLFacade
 
+from emulator.__main__ import PREWARM_WAIT
 from emulator.bundle import bundle_settings, emulator_app
 from emulator.graphql_routes import register as register_graphql
 from emulator.manifest import load_manifest
@@ -63,13 +65,17 @@ def main() -> int:
     p.add_argument("--processes", type=int, required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--workers-per-action", type=int, required=True)
+    p.add_argument("--prewarm", type=int, required=True)
+    p.add_argument("--queue-length", type=int, required=True)
     args = p.parse_args()
     manifest = load_manifest(ROOT / "app.config.yaml", development_env(ROOT))
     base_url = f"http://127.0.0.1:{args.port}"
 
     def build():
         app, controller, store = emulator_app(manifest, workers_per_action=args.workers_per_action,
+                                              prewarm=args.prewarm, queue_length=args.queue_length,
                                               api_host=base_url, state_file=None)
+        controller.start_prewarmed(wait=PREWARM_WAIT)
         app.add_url_rule(PING, "bench_ping", lambda: jsonify(ok=True))
         run = compose(manifest)
         facade = GraphQLFacade(bundle_settings(manifest), lambda _fqn, params: run(params))

@@ -29,7 +29,17 @@ def test_bench_smoke_writes_json_and_png(tmp_path: Path, pgbouncer) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads(result.read_text())
     groups = {row["group"] for row in data["rows"]}
-    assert groups == {"loadgen", "overhead", "cold", "http", "servers", "scale"}, done.stderr[-3000:]
+    assert groups == {"loadgen", "overhead", "cold", "http", "servers", "tail", "scale"}, done.stderr[-3000:]
+    assert {r["scenario"] for r in data["rows"] if r["group"] == "tail"} == {
+        "bare Flask endpoint, gunicorn -w 2", "bare Flask endpoint, gunicorn -w 2 (again, after)",
+        "graphql existing, 2 connections, cold (a fresh emulator, no warm-up)",
+        "graphql existing, 2 connections, after 0.5 s of it", "graphql existing, 4 connections, overload"}
+    assert {r["scenario"] for r in data["rows"] if r["group"] == "cold"} >= {
+        f"cold start {name} (emulator's launcher)" for name in ("verify-oauth", "upsert-customer", "issue-token",
+                                                                 "graphql")}
+    targets = {t["target"] for t in data["targets"]}
+    assert any(t.startswith("tail: p99 / p50") for t in targets)
+    assert any(t.startswith("overload: slowest answer") for t in targets)
     scenarios = {row["scenario"] for row in data["rows"] if row["group"] == "http"}
     assert {"bare Flask endpoint", "graphql existing", "graphql existing, mains in-process", "graphql new",
             "web existing", "web new"} <= scenarios

@@ -5,7 +5,7 @@ import gc
 import os
 import re
 import shutil
-import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -267,20 +267,15 @@ def test_shutdown_kills_workers(make_controller) -> None:
 # A clone of github.com/apache/openwhisk-runtime-python (a work tree, or a bare git directory);
 # its launcher is read from there at test time, never copied into this repository.
 REAL_RUNTIME = os.environ.get("OPENWHISK_RUNTIME_PYTHON", "")
-LAUNCHER_PATH = "core/python3Action/lib/launcher.py"
 
 
 def _real_launcher_source() -> str | None:
-    if not REAL_RUNTIME:
-        return None
-    work_tree = Path(REAL_RUNTIME) / LAUNCHER_PATH
-    if work_tree.is_file():
-        return work_tree.read_text()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
     try:
-        return subprocess.run(["git", "-C", REAL_RUNTIME, "show", f"HEAD:{LAUNCHER_PATH}"],
-                              capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
+        from bench_cold import openwhisk_launcher  # what scripts/bench measures cold starts under
+    finally:
+        sys.path.pop(0)
+    return openwhisk_launcher(REAL_RUNTIME)
 
 
 def test_workers_can_be_the_real_openwhisk_launcher(make_controller) -> None:
@@ -289,8 +284,6 @@ def test_workers_can_be_the_real_openwhisk_launcher(make_controller) -> None:
     if source is None:
         pytest.skip("set OPENWHISK_RUNTIME_PYTHON to a clone of apache/openwhisk-runtime-python "
                     "to run our actions under its launcher")
-    import sys
-
     def command(action):
         def build(folder: Path) -> list[str]:
             # What the runtime's `compile` does: the entry becomes main__.py, the launcher exec__.py.

@@ -27,14 +27,16 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationType,
-    build_schema,
+    build_ast_schema,
     execute,
     get_operation_ast,
+    parse,
 )
 
 from .. import client_json
 from .. import settings as settings_of
 from ..errors import INPUT, INTERNAL, CommerceError
+from ..openwhisk import TooManyRequests
 from . import messages
 from .documents import DocumentCache, Limits
 from .resolvers import VERIFY_OAUTH, Context, FieldErrors, Invoke, Request, attach
@@ -54,7 +56,10 @@ DOCUMENT_CACHE_SIZE = 256  # parsed and validated documents kept (a storefront s
 
 
 def load_schema() -> GraphQLSchema:
-    return attach(build_schema(SCHEMA_PATH.read_text(encoding="utf-8")))
+    """schema.graphql with its resolvers. The SDL is this package's own, shipped with it, so a cold
+    start does not check it again against the SDL rules (that costs as much as parsing it):
+    tests/graphql/test_schema.py does, and that the schema built without the check is the same."""
+    return attach(build_ast_schema(parse(SCHEMA_PATH.read_text(encoding="utf-8")), assume_valid_sdl=True))
 
 
 class BadRequest(Exception):
@@ -128,6 +133,9 @@ class GraphQLFacade:
         cover a JSON body, could be sent again with another body for as long as its timestamp is valid."""
         try:
             result = self.invoke(VERIFY_OAUTH, request.web_params({}))
+        except TooManyRequests as busy:
+            log.warning("the refused request's signature could not be verified (its nonce stays unused): %s", busy)
+            return
         except Exception:
             log.exception("verifying the signature of a refused request failed")
             return

@@ -17,8 +17,9 @@ from graphql import GraphQLResolveInfo, GraphQLSchema
 
 from .. import customer_input, settings, tokens
 from ..customers import graphql_customer
-from ..errors import AUTHORIZATION, CUSTOMER_NOT_AUTHORIZED, CommerceError, InputError, InternalError
-from ..openwhisk import Invoke
+from ..errors import (AUTHORIZATION, CUSTOMER_NOT_AUTHORIZED, BackpressureError, CommerceError, InputError,
+                      InternalError)
+from ..openwhisk import Invoke, TooManyRequests
 from ..store import Store, open_store
 from .documents import REQUIRED_ARGUMENTS, required_argument_message
 
@@ -100,6 +101,8 @@ def exchange_external_customer_token(_: Any, info: GraphQLResolveInfo, input: An
     context.request.authenticated = True
     try:
         result = context.invoke(EXCHANGE_SEQUENCE, params)
+    except TooManyRequests as busy:  # the runtime shed the load: the client may try again
+        raise BackpressureError(str(busy)) from None
     except Exception as exc:  # the platform failed us; the client learns nothing more
         log.exception("invoking %s failed", EXCHANGE_SEQUENCE)
         raise InternalError(f"invoke failed: {type(exc).__name__}") from None
