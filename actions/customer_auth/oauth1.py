@@ -204,11 +204,15 @@ def _credentials_for(integration: Integration, access_token: str, now: int) -> C
 def signature(
     request: SignedRequest, oauth: Mapping[str, str], method: str, consumer_secret: str, token_secret: str
 ) -> str:
-    """The base64 HMAC of the signature base string (RFC 5849 sections 3.4.1 and 3.4.2)."""
-    params = form_pairs(request.url.partition("?")[2])
+    """The base64 HMAC of the signature base string (RFC 5849 sections 3.4.1 and 3.4.2). The protocol
+    parameters are the Authorization header's: a query or form parameter named `oauth_...` is not
+    counted again, as Commerce reads them (Magento\Framework\Oauth\Helper\Request takes the body's
+    and the query's only when the header has none) and as Adobe's signer sends them (oauth-1.0a copies
+    such a query parameter into the header, and signs it once)."""
+    params = [pair for pair in form_pairs(request.url.partition("?")[2]) if not pair[0].startswith("oauth_")]
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == FORM_CONTENT_TYPE and request.body:
-        params.extend(form_pairs(request.body))
+        params.extend(pair for pair in form_pairs(request.body) if not pair[0].startswith("oauth_"))
     params.extend(oauth.items())
     key = f"{escape(consumer_secret)}&{escape(token_secret)}"
     digest = hmac.new(key.encode(), base_string(request.method, request.url, params).encode(), _DIGESTS[method])

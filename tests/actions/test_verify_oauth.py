@@ -413,3 +413,15 @@ def test_no_secret_reaches_the_log(actions, store_url, integration, capsys):
     log = capsys.readouterr().out
     for secret in (integration.consumer_secret, integration.access_token, integration.access_token_secret):
         assert secret not in log
+
+
+def test_an_oauth_parameter_in_the_query_counts_once_as_the_headers():
+    """Adobe's signer (oauth-1.0a) copies a query parameter named oauth_... into the Authorization header
+    and signs it once; Commerce reads protocol parameters from the header and ignores the query's."""
+    from customer_auth.oauth1 import HMAC_SHA256, SignedRequest, signature
+
+    oauth = {"oauth_consumer_key": "k" * 32, "oauth_token": "t" * 32, "oauth_nonce": "n", "oauth_timestamp": "1",
+             "oauth_signature_method": HMAC_SHA256, "oauth_version": "1.0", "oauth_x": "1"}
+    both = SignedRequest("POST", "http://127.0.0.1:9080/graphql?oauth_x=1&a=2", {})
+    header_only = SignedRequest("POST", "http://127.0.0.1:9080/graphql?a=2", {})
+    assert signature(both, oauth, HMAC_SHA256, "c", "s") == signature(header_only, oauth, HMAC_SHA256, "c", "s")

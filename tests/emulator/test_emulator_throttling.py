@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from customer_auth.openwhisk import TooManyRequests, rest_invoker
-from emulator.activations import DEVELOPER_ERROR
+from emulator.activations import DEVELOPER_ERROR, STATUS_NAMES
 from emulator.app import create_app
 from emulator.bundle import emulator_app
 from emulator.controller import Controller
@@ -154,7 +154,7 @@ def test_a_non_blocking_invoke_that_is_throttled_leaves_its_record(make_controll
         assert accepted.status_code == 202
         url = f"/api/v1/namespaces/_/activations/{accepted.get_json()['activationId']}"
         eventually(lambda: client.get(url).status_code == 200, "the throttled activation's record")
-    assert client.get(url).get_json()["response"]["statusCode"] == DEVELOPER_ERROR
+    assert client.get(url).get_json()["response"]["status"] == STATUS_NAMES[DEVELOPER_ERROR]  # as OpenWhisk writes it
 
 
 def test_graphql_answers_commerce_too_many_requests(tmp_path: Path) -> None:

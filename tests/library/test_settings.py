@@ -124,3 +124,16 @@ def test_env_example_names_only_options_the_emulator_has(capsys: pytest.CaptureF
     shown = capsys.readouterr().out
     listed = re.findall(r"^# ((?:EMULATOR|OW)_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
     assert listed and [name for name in listed if f"[{name}]" not in shown] == []
+
+
+@pytest.mark.parametrize("option, problem", [
+    ("pgbouncer=maybe", "pgbouncer='maybe' (auto, 1/true/yes/on or 0/false/no/off)"),
+    ("statement_timeout=soon", "statement_timeout='soon' is no duration"),
+    ("pool_max_size=0", "pool_max_size at least 1"),
+])
+def test_a_postgresql_store_parameter_is_checked_before_anything_connects(option: str, problem: str) -> None:
+    """With the other settings, at the emulator's start and before scripts/deploy deploys, not by the
+    first exchange: the check needs no driver and opens nothing."""
+    [said] = settings.check({"STORE_URL": f"postgresql://app:S3cretPw@db.example:5432/shop?{option}"})
+    assert said.startswith("setting STORE_URL has a bad PostgreSQL store parameter: ") and problem in said
+    assert "S3cretPw" not in said

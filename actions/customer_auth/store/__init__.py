@@ -11,6 +11,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError
+from . import postgres_url
 from .base import AccountLink, Revocation, Store, StoreError
 
 __all__ = ["AccountLink", "Revocation", "Store", "StoreError", "check_url", "open_store"]
@@ -37,10 +38,12 @@ def open_store(url: str) -> Store:
 
 
 def check_url(url: str) -> str:
-    """`url`, once its scheme names a backend and a tinydb: URL's parameters are ones it takes (a
-    PostgreSQL URL's own are checked when its store is made, with psycopg); else ConfigurationError."""
+    """`url`, once its scheme names a backend and its parameters are ones the backend takes; else
+    ConfigurationError (nothing is opened, and no driver is needed)."""
     if _backend(url) == "tinydb":
         tinydb_params(url)
+    else:
+        postgres_url.parse(url)
     return url
 
 

@@ -40,29 +40,18 @@
 - Every value is bound as a parameter (server-side, or behind a pooler client-side by psycopg); column
   names come from code, composed with `psycopg.sql` once, when the module is imported.
 
-URL: `postgresql://user:password@host:port/dbname?param=value...`. Any libpq parameter may be given
-(`sslmode`, `options`, `application_name`...); these are the store's own, removed before connecting:
-  statement_timeout  default 5000 (ms, or PostgreSQL units such as `5s`)
-  pool_timeout       default 5    (seconds to wait for a pooled connection)
-  pool_max_size      default 1    (connections per container; OpenWhisk runs one activation at a time)
-  auto_migrate       default 1
-  pgbouncer          default auto (true: a transaction-mode pooler is in between; false: none; auto:
-                     recognised on connecting, as above)
-and these libpq defaults are added when absent: connect_timeout=5, keepalives_idle=10,
-keepalives_interval=5, keepalives_count=3.
+The URL and its parameters: postgres_url.py.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -70,17 +59,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .. import values
 from ..customers import Customer, email_key
 from ..integrations import Integration
-from . import migrations
+from . import migrations, postgres_url
 from .base import AccountLink, Admission, RateLimit, Revocation, StoreError
 
 log = logging.getLogger("customer_auth.store")
 
-STORE_PARAMS = {"statement_timeout": "5000", "pool_timeout": "5", "pool_max_size": "1", "auto_migrate": "1",
-                "pgbouncer": "auto"}
-LIBPQ_DEFAULTS = {"connect_timeout": "5", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
 NONCE_PURGE_INTERVAL = 60.0  # seconds between purges of expired nonces (and ID token uses), per container
 BATCH = 1000  # rows per executemany in imports, and per fetch in exports
 
@@ -97,36 +82,11 @@ class PostgresStore:
     """The `Store` interface over PostgreSQL."""
 
     def __init__(self, url: str) -> None:
-        parts = _checked_url(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        own = {**STORE_PARAMS, **{k: v for k, v in query if k in STORE_PARAMS}}
-        libpq = [(k, v) for k, v in query if k not in STORE_PARAMS]
-        libpq += [(k, v) for k, v in LIBPQ_DEFAULTS.items() if k not in dict(libpq)]
-        self._conninfo = urlunsplit(parts._replace(query=urlencode(libpq)))
-        self.location = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
-        try:
-            self._pool_timeout = float(own["pool_timeout"])
-            self._pool_max_size = int(own["pool_max_size"])
-        except ValueError as error:
-            raise StoreError(f"bad PostgreSQL store URL parameter: {error}") from None
-        if not self._pool_timeout > 0 or self._pool_max_size < 1:
-            raise StoreError("bad PostgreSQL store URL parameter: pool_timeout must be above 0 seconds and "
-                             "pool_max_size at least 1")
-        self._statement_timeout = own["statement_timeout"]
-        if not _DURATION.fullmatch(self._statement_timeout):  # else every connection fails, the reason unseen
-            raise StoreError(f"bad PostgreSQL store URL parameter: statement_timeout={self._statement_timeout!r} "
-                             "is no duration (milliseconds, or e.g. 5s, 1min)")
-        try:
-            self._auto_migrate = values.flag(own["auto_migrate"] or STORE_PARAMS["auto_migrate"])
-        except ValueError:
-            raise StoreError(f"bad PostgreSQL store URL parameter: auto_migrate={own['auto_migrate']!r} "
-                             "(1/true/yes/on or 0/false/no/off)") from None
-        try:  # None: find out on connecting
-            auto = own["pgbouncer"].strip().lower() in ("auto", "")
-            self._pgbouncer = None if auto else values.flag(own["pgbouncer"])
-        except ValueError:
-            raise StoreError(f"bad PostgreSQL store URL parameter: pgbouncer={own['pgbouncer']!r} "
-                             "(auto, 1/true/yes/on or 0/false/no/off)") from None
+        options = postgres_url.parse(url)
+        self._conninfo, self.location = options.conninfo, options.location
+        self._pool_timeout, self._pool_max_size = options.pool_timeout, options.pool_max_size
+        self._statement_timeout, self._auto_migrate = options.statement_timeout, options.auto_migrate
+        self._pgbouncer = options.pgbouncer  # None: find out on connecting
         self._set_local_timeout = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(self._statement_timeout))
         self._pooled_cursor = _pooled_cursor_class(self._set_local_timeout)
         self._pool: ConnectionPool | None = None
@@ -704,26 +664,6 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
-
-
-MALFORMED_URL = ("the PostgreSQL store URL is malformed: write postgresql://user:password@host:port/database, "
-                 "with any @ : / ? # % in the user or password percent-encoded")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_DURATION = re.compile(r"\d+\s*(ms|s|min|h|d)?")
-
-
-def _checked_url(url: str) -> SplitResult:
-    """The URL split, or StoreError without repeating it: in a malformed URL the password may sit where
-    a parser (ours, or libpq's) would print it as a host, a port, a path or a bad percent-escape."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:  # also an unclosed [IPv6 address
-        raise StoreError(MALFORMED_URL) from None
-    if parts.netloc.count("@") > 1 or parts.fragment or "@" in parts.path or _BAD_ESCAPE.search(parts.netloc) or (
-            parts.path and not parts.path.startswith("/")):
-        raise StoreError(MALFORMED_URL)
-    return parts
 
 
 def _one_line(error: BaseException) -> str:
