@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     env = load_env(ROOT)
     parser = argparse.ArgumentParser(prog="scripts/local-provider", description=__doc__,
                                      formatter_class=HelpFormatter)
-    parser.add_argument("--port", type=at_least(1), default=DEFAULT_PROVIDER_PORT, help="where it listens on 127.0.0.1")
+    parser.add_argument("--port", type=at_least(1), default=env.get("LOCAL_PROVIDER_PORT") or DEFAULT_PROVIDER_PORT,
+                        help="where it listens on 127.0.0.1 [LOCAL_PROVIDER_PORT]")
     parser.add_argument("--client-id", default="storefront", help="its client's id")
     parser.add_argument("--redirect-uri", action="append", metavar="URL",
                         help="where it may send the browser back (repeatable; default: the emulator's console)")

@@ -9,7 +9,8 @@ The conventions (README.md's "Commands in these docs" states them for writers):
   waited for until it serves; a block that starts it again first stops the running one (Ctrl-C in
   that terminal). A document whose first block does not start it runs against one started fresh
   before that block. The docs say port 9080, the default; the emulator runs on a free port and the commands'
-  `127.0.0.1:9080` / `localhost:9080` are rewritten to it.
+  `127.0.0.1:9080` / `localhost:9080` are rewritten to it (and `scripts/local-provider`'s 9081 likewise,
+  through LOCAL_PROVIDER_PORT).
 - A command ending in `# exits N` must exit with N (a refusal shown on purpose). `curl` fails on an
   HTTP error status (`--fail-with-body`), so an example that stopped working fails too.
 - A block whose first line starts with `# needs ` (a remote OpenWhisk, a browser, a database of your
@@ -31,6 +32,7 @@ CHECKED_ONLY = re.compile(r"^\./scripts/(test|bench)\b")
 EXITS = re.compile(r"\s+#\s*exits (\d+)\b.*$")
 SUBCOMMANDS = ("integration", "store")  # the scripts whose first word names a command
 PORT = re.compile(r"\b(?:127\.0\.0\.1|localhost):9080\b")
+PROVIDER_PORT = re.compile(r"\b(?:127\.0\.0\.1|localhost):9081\b")  # scripts/local-provider's default
 
 
 @dataclass
@@ -156,7 +158,7 @@ trap 'echo "failed at $__WHERE: $BASH_COMMAND" >&2' ERR
 '''
 
 
-def script(document_blocks: list[Block], port: int, checks: Checks) -> str:
+def script(document_blocks: list[Block], port: int, checks: Checks, provider_port: int) -> str:
     """The bash script that runs the blocks that run (and collects what the others are checked for)."""
     running = [b for b in document_blocks if b.needs is None]
     starts_its_own = bool(running) and any(EMULATE.match(c) for _, c in running[0].commands())
@@ -174,7 +176,7 @@ def script(document_blocks: list[Block], port: int, checks: Checks) -> str:
             out.append("__stop_emulator  # Ctrl-C in the emulator's terminal")
         for line, command in commands:
             where = f"{block.document.name}:{line}"
-            command = PORT.sub(f"127.0.0.1:{port}", command)
+            command = PROVIDER_PORT.sub(f"127.0.0.1:{provider_port}", PORT.sub(f"127.0.0.1:{port}", command))
             out.append(f"__WHERE={shlex.quote(where)}")
             out.append(f"echo {shlex.quote('$ ' + command)}")
             emulate = EMULATE.match(command)

@@ -30,10 +30,11 @@ def reader_environment(**extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("document", DOCUMENTS, ids=str)
 def test_every_command_runs_as_written(document: Path, tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
-    port, checks = free_port(), Checks()
+    port, provider_port, checks = free_port(), free_port(), Checks()
     run = tmp_path / "run.sh"
-    run.write_text(script(blocks(project / document), port, checks))
-    env = reader_environment(EMULATOR_PORT=str(port), __EMULATOR_LOG=str(tmp_path / "emulator.log"))
+    run.write_text(script(blocks(project / document), port, checks, provider_port))
+    env = reader_environment(EMULATOR_PORT=str(port), LOCAL_PROVIDER_PORT=str(provider_port),
+                             __EMULATOR_LOG=str(tmp_path / "emulator.log"))
     proc = subprocess.Popen(["bash", str(run)], cwd=project, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

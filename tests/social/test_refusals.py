@@ -70,10 +70,14 @@ def test_invalid_token(sign_in_emulator, openid_provider, provider_keys, case):
     refusal(send(sign_in_emulator, forged), 401, "invalid-token")
 
 
+# Times are seconds from when the test runs (not from when the suite was collected, minutes earlier).
+TIMES = ("exp", "iat", "nbf")
+
+
 @pytest.mark.parametrize("overrides, code", [
-    ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 720}, "token-expired"),
-    ({"nbf": int(time.time()) + 600}, "token-not-yet-valid"),
-    ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 1200}, "token-not-yet-valid"),
+    ({"exp": -120, "iat": -720}, "token-expired"),
+    ({"nbf": 600}, "token-not-yet-valid"),
+    ({"iat": 600, "exp": 1200}, "token-not-yet-valid"),
     ({"iss": "https://accounts.google.com"}, "wrong-issuer"),
     ({"aud": "another-client"}, "wrong-audience"),
     ({"aud": [CLIENT_ID, "another-client"], "azp": CLIENT_ID}, "wrong-audience"),
@@ -81,7 +85,9 @@ def test_invalid_token(sign_in_emulator, openid_provider, provider_keys, case):
     ({"aud": [CLIENT_ID, IOS_CLIENT], "azp": "another-client"}, "wrong-authorized-party"),
 ], ids=["expired", "nbf ahead", "iat ahead", "issuer", "audience", "extra audience", "no azp", "azp"])
 def test_claims(sign_in_emulator, openid_provider, provider_keys, overrides, code):
-    refusal(send(sign_in_emulator, token(openid_provider, provider_keys, **overrides)), 401, code)
+    now = int(time.time())
+    claims = {name: now + value if name in TIMES else value for name, value in overrides.items()}
+    refusal(send(sign_in_emulator, token(openid_provider, provider_keys, **claims)), 401, code)
 
 
 def test_several_audiences_with_our_azp_pass(sign_in_emulator, openid_provider, provider_keys):
