@@ -10,7 +10,6 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
