@@ -21,10 +21,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from customer_auth.errors import CommerceError
+from customer_auth.loopback import is_loopback
 from customer_auth.store import StoreError
 from emulator.bundle import emulator_app, setting_problems
-from emulator.hosts import is_loopback, parse_allowed
 from emulator.environment import EnvFileError, load_env
+from emulator.hosts import parse_allowed
 from emulator.manifest import Manifest, ManifestError, load_manifest
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
 from emulator.registry import StateFileError, kept_names

@@ -9,7 +9,6 @@ loopback host (a provider on this machine, for development and tests).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from customer_auth.errors import ConfigurationError
+from customer_auth.loopback import is_loopback
 
 # Signature algorithms with a public key (RFC 7518, RFC 8037, RFC 9864). Never `none`, never HMAC: an
 # HMAC "signature" checked with a public key is a forgery anyone holding the JWKS can make.
@@ -190,17 +190,6 @@ def secure_url(url: str, what: str) -> str:
     if parts.scheme == "http" and is_loopback(host):
         return url
     raise ConfigurationError(f"{what}: {url} must be https (http only on a loopback host, for a local provider)")
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, *.localhost, 127.0.0.0/8 or ::1: a provider on this machine."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _invalid(problem: str) -> ConfigurationError:

@@ -16,8 +16,8 @@ import os
 import shutil
 import sys
 
+from customer_auth.loopback import is_loopback
 from emulator.environment import load_env
-from emulator.hosts import is_loopback
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least
 
 import cli
