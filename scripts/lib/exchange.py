@@ -16,8 +16,8 @@ import requests
 from customer_auth.integrations import CREDENTIAL_KEYS, Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
+from emulator.activations import ACTIVATION_HEADER
 from emulator.environment import load_env
-from emulator.graphql_routes import ACTIVATION_HEADER
 from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, development_env
 from emulator.rest_api import GUEST_KEY
 
