@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from customer_auth import values
 from customer_auth.errors import ConfigurationError
 
 from .environment import load_env
@@ -28,17 +29,16 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number not below `minimum`."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {text!r}")
-        return value
+    """An argparse type: a whole number not below `minimum`, read as a setting's (customer_auth.values)."""
+    parse = values.whole_number(minimum)
 
-    return parse
+    def check(text: str) -> int:
+        try:
+            return parse(text)
+        except ValueError as accepted:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, not {text!r}") from None
+
+    return check
 
 
 def development_env(root: Path = ROOT, create: bool = True) -> dict[str, str]:
