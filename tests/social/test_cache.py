@@ -18,6 +18,7 @@ ROUTES = {
     "/list": (200, {}, "[]"),
     "/html": (200, {}, "<html>"),
     "/huge": (200, {}, json.dumps({"keys": "x" * MAX_DOCUMENT_BYTES})),
+    "/deep": (200, {}, '{"keys": ' + "[" * 100_000 + "]" * 100_000 + "}"),  # past any JSON reader's stack
     "/error": (500, {}, "{}"),
     "/to-http": (302, {"Location": "http://example.com/jwks"}, ""),
     "/to-loopback": (302, {"Location": "/jwks"}, ""),
@@ -59,7 +60,8 @@ def test_a_loopback_redirect_is_followed(server):
 
 
 @pytest.mark.parametrize("path, why", [("/list", "not an object"), ("/html", "other than JSON"),
-                                       ("/huge", "more than"), ("/error", "HTTP 500"), ("/to-http", "must be https")])
+                                       ("/huge", "more than"), ("/deep", "other than JSON"), ("/error", "HTTP 500"),
+                                       ("/to-http", "must be https")])
 def test_what_is_no_document(server, path, why):
     with pytest.raises(ProviderUnavailable) as caught:
         get_json(server + path)
