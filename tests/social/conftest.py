@@ -3,7 +3,6 @@ tests hold, and the emulator as `./scripts/emulate` builds it, served on a loopb
 ID_PROVIDERS naming that provider and nothing else set: Commerce is the emulator's own /graphql."""
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,11 +12,11 @@ import pytest
 import requests
 
 from customer_auth.integrations import Integration
-from customer_auth.store import Store, open_store
+from customer_auth.store import Store
 from emulator.bundle import emulator_app, first_start
 from emulator.controller import Controller
 from emulator.manifest import load_manifest
-from tests.conftest import CRYPT_KEY, POSTGRES_URL, ROOT, serving, with_search_path
+from tests.conftest import CRYPT_KEY, ROOT, fresh_schema, serving
 from tests.social.forge import KeySet
 from tests.social.openid_provider import OpenIDProvider
 
@@ -85,15 +84,8 @@ def module_store_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterat
     if request.param == "tinydb":
         yield f"tinydb://{tmp_path_factory.mktemp('store')}/store.json"
         return
-    from psycopg import sql
-
-    admin = request.getfixturevalue("postgres_admin")
-    schema = f"social_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = with_search_path(POSTGRES_URL, schema)
-    yield url
-    open_store(url).close()
-    admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with fresh_schema(request.getfixturevalue("postgres_admin"), "social_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
