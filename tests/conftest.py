@@ -45,17 +45,14 @@ def unavailable(message: str, required: bool = IN_CI, because: str = "CI is set"
 
 @functools.cache
 def npm_packages(folder: Path, needed_by: str) -> Path:
-    """The folder holding node_modules/ for `folder`'s package-lock.json: installed by scripts/lib/npm.sh
-    once per machine, outside the checkout, when missing (scripts/test does it first). Without Node.js
-    and npm, `unavailable`, naming `needed_by` (the tests that need them)."""
-    if shutil.which("node") is None:
-        unavailable(f"{needed_by} need Node.js 20+ and npm: node is not on PATH")
-    done = subprocess.run(["bash", "-c", 'source "$0" && npm_packages "$1"', str(ROOT / "scripts/lib/npm.sh"),
-                           str(folder)], capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        unavailable(f"{needed_by} need Node.js 20+ and npm: "
-                    f"{done.stderr.strip() or f'npm_packages {folder.relative_to(ROOT)} failed'}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    """The folder holding node_modules/ for `folder`'s package-lock.json (scripts/lib/npm.py; scripts/test
+    installs them first). Without Node.js and npm, `unavailable`, naming `needed_by` (the tests)."""
+    from npm import NpmUnavailable, npm_packages as installed  # scripts/lib/npm.py
+
+    try:
+        return installed(folder)
+    except NpmUnavailable as error:
+        unavailable(f"{needed_by} need Node.js 20+ and npm: {error}")
 
 
 def free_port() -> int:
