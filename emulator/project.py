@@ -28,6 +28,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+def http_url(host: str, port: int | str) -> str:
+    """`http://host:port`, an IPv6 address in brackets (`http://[::1]:9080`)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number not below `minimum`, read as a setting's (customer_auth.values)."""
     parse = values.whole_number(minimum)

@@ -17,7 +17,7 @@ import sys
 
 from customer_auth.loopback import is_loopback
 from emulator.environment import load_env
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least, http_url
 
 import cli
 from npm import NpmUnavailable, npm_packages
@@ -62,7 +62,7 @@ def console_urls(env: dict[str, str]) -> list[str]:
     host = env.get("EMULATOR_HOST") or DEFAULT_HOST
     port = env.get("EMULATOR_PORT") or DEFAULT_PORT
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
-        return [f"http://{host}:{port}/"]
+        return [http_url(host, port) + "/"]
     return [f"http://127.0.0.1:{port}/", f"http://localhost:{port}/"]
 
 
