@@ -3,9 +3,11 @@ tests hold, and the emulator as `./scripts/emulate` builds it, served on a loopb
 ID_PROVIDERS naming that provider and nothing else set: Commerce is the emulator's own /graphql."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,8 +23,40 @@ from tests.social.forge import KeySet
 from tests.social.openid_provider import OpenIDProvider
 
 SIGN_IN = "/api/v1/web/guest/social-login/sign-in"
+Route = tuple[int, dict[str, str], str]  # status, headers, body
 ACTIONS = ("social-login/verify-id-token", "social-login/exchange-customer-token", "customer-auth/verify-oauth",
            "customer-auth/upsert-customer", "customer-auth/issue-token")
+
+
+@contextmanager
+def canned_server(routes: dict[str, Route]) -> Iterator[str]:
+    """A loopback HTTP server answering GET and POST of each path with its canned answer, as a provider
+    or a Commerce that misbehaves would; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status, headers, body = routes[self.path]
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join()
 
 
 @pytest.fixture(scope="session")
