@@ -160,7 +160,8 @@ def _discovered(name: str, config: dict[str, Any]) -> dict[str, Any]:
             raise _invalid(f"{name}: algorithms {', '.join(refused)} refused; one of {', '.join(ASYMMETRIC)}")
     if jwks_uri:  # the keys are named: no discovery, the algorithms given or OpenID Connect's default
         return {"issuers": (issuer,), "jwks_uri": jwks_uri.strip(), "algorithms": tuple(algorithms or DEFAULT_ALGORITHMS)}
-    return {"issuers": (issuer,), "discovery_url": well_known_configuration(issuer), "algorithms": tuple(algorithms or ())}
+    return {"issuers": (issuer,), "discovery_url": well_known_configuration(issuer),
+            "algorithms": tuple(algorithms or ())}
 
 
 def well_known_configuration(issuer: str) -> str:
