@@ -21,12 +21,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from customer_auth.errors import CommerceError
+from customer_auth.loopback import is_loopback
 from customer_auth.store import StoreError
 from emulator.bundle import emulator_app, setting_problems
-from emulator.hosts import is_loopback, parse_allowed
 from emulator.environment import EnvFileError, load_env
+from emulator.hosts import parse_allowed
 from emulator.manifest import Manifest, ManifestError, load_manifest
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, HelpFormatter, at_least, development_env, http_url
 from emulator.registry import StateFileError, kept_names
 from emulator.rest_api import GUEST_KEY
 from emulator.runtime.pool import QUEUE_LENGTH
@@ -150,7 +151,7 @@ def run(argv: Sequence[str] | None) -> int:
     args = parse_args(argv, load_env(Path.cwd()))  # options may also sit in the project's .env
     escape_logs()
     manifest_path = Path(args.manifest).resolve()
-    base_url = f"http://{args.host}:{args.port}"
+    base_url = http_url(args.host, args.port)
     # The manifest and every setting its actions get are checked before anything is bound or created
     # (a first start's crypt key, store and integration).
     try:

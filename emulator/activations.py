@@ -25,6 +25,7 @@ STATUS_NAMES = {
     INTERNAL_ERROR: "whisk internal error",
 }
 REDACTED = "[REDACTED]"
+ACTIVATION_HEADER = "x-openwhisk-activation-id"  # names the activation(s) that answered a call
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 
 # A compact JWS (a customer token): its header and claims stay readable, its signature is removed,

@@ -26,14 +26,16 @@ from emulator.hosts import AllowedHosts
 from emulator.manifest import Action, Manifest
 from emulator.project import DEFAULT_HOST
 from emulator.rest_api import GUEST_KEY
-from social_login.settings import CREDENTIALS as SOCIAL_LOGIN_CREDENTIALS  # and its settings join the registry
 from emulator.throttling import Throttled
+from social_login.settings import (  # and its settings join the registry
+    COMMERCE_GRAPHQL_URL, CREDENTIALS as SOCIAL_LOGIN_CREDENTIALS,
+)
 
 log = logging.getLogger("emulator")
 PACKAGE = "customer-auth"
 SOCIAL_LOGIN = "social-login"
 DEVELOPMENT_INTEGRATION = "development"
-COMMERCE_SETTINGS = ("COMMERCE_GRAPHQL_URL", *SOCIAL_LOGIN_CREDENTIALS.values())
+COMMERCE_SETTINGS = (COMMERCE_GRAPHQL_URL.name, *SOCIAL_LOGIN_CREDENTIALS.values())
 
 
 def bundle_settings(manifest: Manifest) -> dict[str, Any] | None:
@@ -122,7 +124,7 @@ def commerce_defaults(store: Store | None, settings: Callable[[], dict[str, Any]
         values: dict[str, str] = {}
         base = str((settings() or {}).get("PUBLIC_BASE_URL") or "").rstrip("/") or _reachable(api_host())
         if base:
-            values["COMMERCE_GRAPHQL_URL"] = f"{base}/graphql"
+            values[COMMERCE_GRAPHQL_URL.name] = f"{base}/graphql"
         integrations = store.integrations()
         chosen = next((i for i in integrations if i.name == DEVELOPMENT_INTEGRATION and i.is_usable), None) or next(
             (i for i in integrations if i.is_usable), None)

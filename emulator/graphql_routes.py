@@ -26,10 +26,10 @@ from customer_auth.errors import AUTHORIZATION, INPUT
 from customer_auth.graphql import GraphQLFacade, messages
 from customer_auth.graphql.facade import MAX_BODY_BYTES
 from emulator import browser_guard
+from emulator.activations import ACTIVATION_HEADER
 from emulator.rest_api import prefers_html
 
 FacadeFactory = Callable[[], GraphQLFacade]
-ACTIVATION_HEADER = "x-openwhisk-activation-id"
 
 
 def note_activation(activation_id: str) -> None:

@@ -16,21 +16,10 @@ A request without a Host header (HTTP/1.0) is answered: browsers always send one
 """
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    """A host name or address (an IP literal may be bracketed) that stays on this machine."""
-    host = host.strip().strip("[]").lower()
-    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    address = _ip(host)
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address is not None and (address.is_loopback or bool(mapped and mapped.is_loopback))
+from customer_auth.loopback import address, is_loopback
 
 
 def host_name(host_header: str) -> str:
@@ -76,15 +65,8 @@ class AllowedHosts:
                 f"with --allowed-hosts {name} (or EMULATOR_ALLOWED_HOSTS={name}).")
 
     def admits(self, name: str) -> bool:
-        if is_loopback(name) or (not self.on_loopback and _ip(name) is not None):
+        if is_loopback(name) or (not self.on_loopback and address(name) is not None):
             return True
         public = (urlsplit(self.public_base_url()).hostname or "").lower()
         return name == public or any(name == a or (a.startswith(".") and (name == a[1:] or name.endswith(a)))
                                      for a in self.allowed)
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None

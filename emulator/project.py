@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from customer_auth import values
 from customer_auth.errors import ConfigurationError
 
 from .environment import load_env
@@ -27,18 +28,22 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number not below `minimum`."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {text!r}")
-        return value
+def http_url(host: str, port: int | str) -> str:
+    """`http://host:port`, an IPv6 address in brackets (`http://[::1]:9080`)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    return parse
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number not below `minimum`, read as a setting's (customer_auth.values)."""
+    parse = values.whole_number(minimum)
+
+    def check(text: str) -> int:
+        try:
+            return parse(text)
+        except ValueError as accepted:
+            raise argparse.ArgumentTypeError(f"must be {accepted}, not {text!r}") from None
+
+    return check
 
 
 def development_env(root: Path = ROOT, create: bool = True) -> dict[str, str]:

@@ -20,7 +20,6 @@ import copy
 import hashlib
 import io
 import json
-import os
 import re
 import tempfile
 import threading
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from customer_auth.store.tinydb_files import replace_file
 from emulator.manifest import (
     LIMIT_RULES, MAX_SEQUENCE_LENGTH, PYTHON_KINDS, Action, Manifest, Sequence, every_limit, is_binary_code,
     truthy,
@@ -440,7 +440,7 @@ class EntityRegistry:
             if data is not None:
                 name = f"{hashlib.sha256(data).hexdigest()}.{'zip' if doc.exec.get('binary') else 'py'}"
                 if not (code_dir / name).exists():
-                    _write_atomically(code_dir / name, data)
+                    replace_file(code_dir / name, data)
             actions.append(doc.stored(name))
         state = {
             "namespace": self.namespace,
@@ -448,7 +448,8 @@ class EntityRegistry:
                          for n, p in self.packages.items()},
             "actions": actions,
         }
-        _write_atomically(self._state_file, json.dumps(state, indent=1).encode("utf-8"))
+        # replace_file writes mode 600, as mkstemp makes it: the parameters may hold secrets
+        replace_file(self._state_file, json.dumps(state, indent=1).encode("utf-8"))
         used = {a["exec"].get("code_file") for a in actions}
         for file in code_dir.iterdir():
             if file.name not in used:
@@ -482,17 +483,6 @@ class EntityRegistry:
 def code_folder(state_file: Path) -> Path:
     """Where a state file's actions keep their code: `entities.json` -> `entities.code/` beside it."""
     return state_file.with_name(f"{state_file.stem}.code")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """`data` into `path` by a fsynced temporary file renamed over it, readable by its owner only
-    (parameters may hold secrets)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def kept_names(state_file: Path | None) -> list[str]:

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from customer_auth import client_json
-from emulator.activations import INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
+from emulator.activations import ACTIVATION_HEADER, INTERNAL_ERROR, SUCCESS, Activation, new_activation_id
 from emulator.apikey import key_matches
 from emulator.controller import Controller, EntityNotFound
 from emulator.manifest import Sequence
@@ -294,7 +294,7 @@ def invoke_action(ns: str, pkg: str, name: str) -> Response:
         raise ApiError(400, PARAMETERS_NOT_ALLOWED)  # final parameters may not be overridden
     activation_id = new_activation_id()
     future = controller.start(fqn, payload, activation_id=activation_id)
-    headers = {"x-openwhisk-activation-id": activation_id}
+    headers = {ACTIVATION_HEADER: activation_id}
     # Non-blocking, or blocking past the wait: 202 with the id, the record appears when it ends.
     if not blocking:
         return _json({"activationId": activation_id}, 202, headers)

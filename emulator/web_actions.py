@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from customer_auth import client_json
-from emulator.activations import Activation, new_activation_id
+from emulator.activations import ACTIVATION_HEADER, Activation, new_activation_id
 from emulator.apikey import key_matches
 from emulator.manifest import MAX_SEQUENCE_LENGTH, Action, Sequence, is_binary_code, truthy
 from emulator.throttling import TOO_MANY_REQUESTS, Throttled
@@ -113,7 +113,7 @@ class WebGateway:
         except WebError as err:
             response = error_response(err.status, err.message, transid)
             if err.activation_id:
-                response.headers.append(("x-openwhisk-activation-id", err.activation_id))
+                response.headers.append((ACTIVATION_HEADER, err.activation_id))
         names = {k.lower() for k, _ in response.headers}
         response.headers[:0] = [(k, v) for k, v in cors if k.lower() not in names]
         return response
@@ -289,7 +289,7 @@ def _respond(activation: Activation, extension: str, transid: str) -> WebRespons
             response = _TRANSCODERS[extension](projection)
         except WebError as err:
             response = error_response(err.status, err.message, transid)
-    response.headers.append(("x-openwhisk-activation-id", activation.activation_id))
+    response.headers.append((ACTIVATION_HEADER, activation.activation_id))
     return response
 
 

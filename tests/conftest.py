@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
-from types import ModuleType
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -29,6 +32,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts" / "lib"))  # the scripts' modules (deploy, package, ...) for their tests
 CRYPT_KEY = "0123456789abcdef0123456789abcdef"
 SEED_CUSTOMER = {"firstname": "Roni", "lastname": "Cost", "email": "roni_cost@example.com", "is_subscribed": False}
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")  # .ci/run sets CI=true
+
+
+def unavailable(message: str, required: bool = IN_CI, because: str = "CI is set") -> NoReturn:
+    """What a test needs is missing on this machine (Node.js, chromium, PostgreSQL...): the test is
+    skipped, saying so, unless it is `required` (in CI): then it fails, since CI may skip nothing."""
+    if required:
+        pytest.fail(f"{message} ({because}: these tests may not be skipped)", pytrace=False)
+    pytest.skip(message)
+
+
+@functools.cache
+def npm_packages(folder: Path, needed_by: str) -> Path:
+    """The folder holding node_modules/ for `folder`'s package-lock.json (scripts/lib/npm.py; scripts/test
+    installs them first). Without Node.js and npm, `unavailable`, naming `needed_by` (the tests)."""
+    from npm import NpmUnavailable, npm_packages as installed  # scripts/lib/npm.py
+
+    try:
+        return installed(folder)
+    except NpmUnavailable as error:
+        unavailable(f"{needed_by} need Node.js 20+ and npm: {error}")
 
 
 def free_port() -> int:
@@ -44,9 +68,6 @@ def copy_project(target: Path) -> Path:
     run there as a user runs them. Modification times are kept, so no script reinstalls the venv;
     every set of extras a script asks for is installed first, here, so none installs into the shared
     venv from the copy."""
-    import shutil
-    import subprocess
-
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
@@ -153,7 +174,7 @@ def wait_until_up(base: str, proc: Any = None) -> None:
     """Until the emulator at `base` answers (a failed start, `proc` ended, fails at once)."""
     import requests
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"the emulator at {base} ended with {proc.returncode}")
@@ -177,22 +198,25 @@ class RunningEmulator:
 
 
 @contextmanager
-def emulator_process(folder: Path, *args: str, server: str = "flask", **settings: str) -> Iterator[RunningEmulator]:
-    """The project's emulator as `./scripts/emulate` runs it (its own process, a TinyDB store in
-    `folder`, one server process), until the block ends: SIGTERM, then reaped."""
+def emulator_process(folder: Path, *args: str, server: str = "flask", manifest: Path = ROOT / "app.config.yaml",
+                     **settings: str) -> Iterator[RunningEmulator]:
+    """The emulator as `./scripts/emulate` runs it (its own process, over the project's manifest unless
+    told another, a TinyDB store in `folder`, one server process, deployments in memory), until the
+    block ends: SIGTERM, then reaped."""
     import signal
-    import subprocess
-    import sys
 
     port = free_port()
     running = RunningEmulator(port, f"tinydb://{folder}/store.json", folder / f"emulator-{port}.log")
     with open(running.log, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port), "--manifest",
-                                 str(ROOT / "app.config.yaml"), "--server", server, "--processes", "1", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port), "--manifest", str(manifest),
+                                 "--server", server, "--processes", "1", *args],
                                 cwd=folder, env=emulator_env(running.store_url, **settings), stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_up(running.base, proc)
+        try:
+            wait_until_up(running.base, proc)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it printed:\n{running.output()[-4000:]}") from None
         yield running
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -216,11 +240,9 @@ POSTGRES_URL = os.environ.get("STORE_TEST_POSTGRES_URL", "postgresql://postgres@
 POSTGRES_REQUIRED = os.environ.get("STORE_TEST_POSTGRES_REQUIRED") == "1"
 
 
-def _unavailable(reason: str, remedy: str = "set STORE_TEST_POSTGRES_URL", what: str = "PostgreSQL") -> None:
-    message = f"{what} for the store tests is unavailable ({reason}); {remedy}"
-    if POSTGRES_REQUIRED:
-        pytest.fail(message + " (STORE_TEST_POSTGRES_REQUIRED=1)", pytrace=False)
-    pytest.skip(message)
+def _unavailable(reason: str, remedy: str = "set STORE_TEST_POSTGRES_URL", what: str = "PostgreSQL") -> NoReturn:
+    unavailable(f"{what} for the store tests is unavailable ({reason}); {remedy}", POSTGRES_REQUIRED,
+                "STORE_TEST_POSTGRES_REQUIRED=1")
 
 
 def with_search_path(url: str, schema: str) -> str:
@@ -248,17 +270,26 @@ def postgres_admin() -> Iterator[Any]:
     conn.close()
 
 
+@contextmanager
+def fresh_schema(postgres_admin: Any, prefix: str = "store_test") -> Iterator[str]:
+    """A store URL on a fresh, empty schema of the test database, dropped when the block ends."""
+    from psycopg import sql
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    url = with_search_path(POSTGRES_URL, schema)
+    try:
+        yield url
+    finally:
+        open_store(url).close()  # the cached store's pool, if it was used
+        postgres_admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
 @pytest.fixture
 def postgres_url(postgres_admin: Any) -> Iterator[str]:
     """A store URL on a fresh, empty schema of the test database."""
-    from psycopg import sql
-
-    schema = f"store_test_{uuid.uuid4().hex[:12]}"
-    postgres_admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = with_search_path(POSTGRES_URL, schema)
-    yield url
-    open_store(url).close()  # the cached store's pool, if the test used it
-    postgres_admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with fresh_schema(postgres_admin) as url:
+        yield url
 
 
 # PgBouncer: Debian's, in transaction mode with a small pool, in front of the test database (as
@@ -461,14 +492,14 @@ def emulator(any_store_url: str) -> Iterator[tuple]:
 
 
 @contextmanager
-def serving(app, controller) -> Iterator[str]:
-    """`app` behind a real HTTP server thread on a free loopback port; yields its base URL, which is
-    also the controller's API host (actions annotated provide-api-key call it back)."""
+def serving(app, controller, port: int = 0) -> Iterator[str]:
+    """`app` behind a real HTTP server thread on a loopback port (`port`, else a free one); yields its
+    base URL, which is also the controller's API host (actions annotated provide-api-key call it back)."""
     import threading
 
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     controller.api_host = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)

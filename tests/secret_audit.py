@@ -159,8 +159,11 @@ def secrets_in_params(params: dict) -> list[str]:
     travels = {k: v for k, v in params.items() if k != "password_seal" and not (k == "id_token" and isinstance(v, dict))}
     found = list(_under_secret_names(travels, False))
     for body in _raw_bodies(params):
-        is_sign_in = isinstance(body, dict) and "id_token" in body  # its nonce and provider are no secrets
-        found += _under_secret_names(body, False) if is_sign_in else secrets_in_input(body)
+        # A sign-in (its nonce and provider are no secrets), or a GraphQL request (the graphql action's:
+        # the exchange input it carries is learned where verify-oauth gets it): what secret names hold.
+        # Anything else is the web sequence's exchange input.
+        named = isinstance(body, dict) and ("id_token" in body or "query" in body)
+        found += _under_secret_names(body, False) if named else secrets_in_input(body)
     return found
 
 

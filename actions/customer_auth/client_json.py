@@ -4,7 +4,8 @@ Python's json module accepts an unpaired UTF-16 surrogate escape (`"\\ud800"`), 
 encoder writes again (a worker's result, the answer, PostgreSQL), and nesting as deep as the stack
 allows, past which it and every later step raise RecursionError. PHP's json_decode, which Commerce
 reads requests with, refuses both (512 levels by default); so does `loads`, with ValueError as for
-any other malformed JSON.
+any other malformed JSON. Social login reads what a provider or Commerce answers over HTTP with it
+too: a document nested past the stack is a provider or Commerce that cannot be used, not a crash.
 """
 from __future__ import annotations
 

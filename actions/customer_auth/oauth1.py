@@ -206,7 +206,7 @@ def signature(
 ) -> str:
     """The base64 HMAC of the signature base string (RFC 5849 sections 3.4.1 and 3.4.2). The protocol
     parameters are the Authorization header's: a query or form parameter named `oauth_...` is not
-    counted again, as Commerce reads them (Magento\Framework\Oauth\Helper\Request takes the body's
+    counted again, as Commerce reads them (Magento\\Framework\\Oauth\\Helper\\Request takes the body's
     and the query's only when the header has none) and as Adobe's signer sends them (oauth-1.0a copies
     such a query parameter into the header, and signs it once)."""
     params = [pair for pair in form_pairs(request.url.partition("?")[2]) if not pair[0].startswith("oauth_")]

@@ -9,7 +9,6 @@ Only the standard library is used, so the action's zip needs nothing more.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from customer_auth import client_json
 from customer_auth.errors import ConfigurationError
 
 from .providers import secure_url
@@ -135,7 +135,7 @@ def get_json(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> Fetched:
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ProviderUnavailable(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        document = json.loads(body)
+        document = client_json.loads(body.decode("utf-8"))  # strictly, as a client's: bounded nesting
     except ValueError:
         raise ProviderUnavailable(f"{url} answered something other than JSON") from None
     if not isinstance(document, dict):

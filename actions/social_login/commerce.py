@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from customer_auth import client_json
 from customer_auth.errors import AUTHORIZATION, INPUT
 from customer_auth.integrations import Integration
 from customer_auth.oauth1 import authorization_header
@@ -95,7 +96,7 @@ class Commerce:
         log.info("Commerce answered HTTP %s in %.0f ms%s", status, (time.monotonic() - started) * 1000,
                  f" ({ACTIVATION_HEADER}: {ran})" if ran else "")
         try:
-            answer = json.loads(raw) if len(raw) <= MAX_ANSWER_BYTES else None
+            answer = client_json.loads(raw.decode("utf-8")) if len(raw) <= MAX_ANSWER_BYTES else None
         except ValueError:
             answer = None
         if not isinstance(answer, dict):

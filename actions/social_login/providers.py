@@ -9,7 +9,6 @@ loopback host (a provider on this machine, for development and tests).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from customer_auth.errors import ConfigurationError
+from customer_auth.loopback import is_loopback
 
 # Signature algorithms with a public key (RFC 7518, RFC 8037, RFC 9864). Never `none`, never HMAC: an
 # HMAC "signature" checked with a public key is a forgery anyone holding the JWKS can make.
@@ -160,8 +160,13 @@ def _discovered(name: str, config: dict[str, Any]) -> dict[str, Any]:
             raise _invalid(f"{name}: algorithms {', '.join(refused)} refused; one of {', '.join(ASYMMETRIC)}")
     if jwks_uri:  # the keys are named: no discovery, the algorithms given or OpenID Connect's default
         return {"issuers": (issuer,), "jwks_uri": jwks_uri.strip(), "algorithms": tuple(algorithms or DEFAULT_ALGORITHMS)}
-    return {"issuers": (issuer,), "discovery_url": issuer.rstrip("/") + "/.well-known/openid-configuration",
+    return {"issuers": (issuer,), "discovery_url": well_known_configuration(issuer),
             "algorithms": tuple(algorithms or ())}
+
+
+def well_known_configuration(issuer: str) -> str:
+    """Where OpenID Connect Discovery 1.0 (section 4) puts an issuer's metadata."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
 def _client_ids(name: str, value: Any) -> tuple[str, ...]:
@@ -190,17 +195,6 @@ def secure_url(url: str, what: str) -> str:
     if parts.scheme == "http" and is_loopback(host):
         return url
     raise ConfigurationError(f"{what}: {url} must be https (http only on a loopback host, for a local provider)")
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, *.localhost, 127.0.0.0/8 or ::1: a provider on this machine."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _invalid(problem: str) -> ConfigurationError:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from customer_auth import values
 from customer_auth.errors import ConfigurationError
-from customer_auth.integrations import Integration
+from customer_auth.integrations import CREDENTIAL_KEYS, Integration
 from customer_auth.settings import define, relation
 
 from .cache import CachePolicy
@@ -51,11 +51,12 @@ LINK_EXISTING_ACCOUNTS = define("LINK_EXISTING_ACCOUNTS", "true", values.flag,
                                 "link a first sign-in to an existing account with its email (else refuse it)")
 COMMERCE_GRAPHQL_URL = define("COMMERCE_GRAPHQL_URL", "", _commerce_url,
                               "the GraphQL endpoint of the Commerce store sign-in exchanges at")
-CREDENTIALS = {  # as Adobe's App Builder library (@adobe/aio-commerce-lib-auth) names them
+_CREDENTIAL_SETTINGS = {  # as Adobe's App Builder library (@adobe/aio-commerce-lib-auth) names them
     key: define(f"AIO_COMMERCE_AUTH_INTEGRATION_{key.upper()}", "", values.text,
-                f"the Commerce integration's {key.replace('_', ' ')} (OAuth 1.0a)", secret=True).name
-    for key in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+                f"the Commerce integration's {key.replace('_', ' ')} (OAuth 1.0a)", secret=True)
+    for key in CREDENTIAL_KEYS
 }
+CREDENTIALS = {key: setting.name for key, setting in _CREDENTIAL_SETTINGS.items()}  # credential -> setting name
 
 
 @relation
@@ -96,7 +97,7 @@ def commerce(params: Mapping[str, Any]) -> Commerce:
     if not url:
         raise ConfigurationError("setting COMMERCE_GRAPHQL_URL is not set (the store's GraphQL endpoint, "
                                  "e.g. https://shop.example.com/graphql)")
-    credentials = {key: values.text(params.get(name) or "") for key, name in CREDENTIALS.items()}
+    credentials = {key: setting.read(params) for key, setting in _CREDENTIAL_SETTINGS.items()}
     missing = [CREDENTIALS[key] for key, value in credentials.items() if not value]
     if missing:
         raise ConfigurationError(f"setting {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set "

@@ -20,8 +20,7 @@ from flask import Flask
 
 from customer_auth.integrations import Integration, mask
 from customer_auth.oauth1 import SignedRequest, authorization_header, parse_authorization
-from emulator.activations import Activation, ActivationStore
-from emulator.graphql_routes import ACTIVATION_HEADER
+from emulator.activations import ACTIVATION_HEADER, Activation, ActivationStore
 
 MUTATION = """mutation Exchange($input: ExchangeExternalCustomerTokenInput!) {
   exchangeExternalCustomerToken(input: $input) {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emulator.hosts import is_loopback
+from customer_auth.loopback import is_loopback
 
 
 def refusal(environ: Mapping[str, Any]) -> str | None:

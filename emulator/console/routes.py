@@ -33,7 +33,7 @@ from emulator.manifest import Action, Sequence
 from emulator.rest_api import AUTH_CHALLENGE, HOME_PAGE
 from social_login import settings as social_settings
 from social_login.cache import get_json
-from social_login.providers import Provider
+from social_login.providers import Provider, well_known_configuration
 from social_login.refusals import ProviderUnavailable
 
 STATIC = Path(__file__).parent / "static"
@@ -283,7 +283,7 @@ def _providers() -> dict[str, Provider]:
 
 
 def _discovery_url(provider: Provider) -> str:
-    return provider.discovery_url or provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+    return provider.discovery_url or well_known_configuration(provider.issuer)
 
 
 # ------------------------------------------------------------------------------ the exchange

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
+from customer_auth.loopback import is_loopback
 from emulator.bundle import setting_problems
-from emulator.hosts import is_loopback
 from emulator.environment import load_env
 from emulator.manifest import Action, Manifest, ManifestError, Sequence, load_manifest
 from emulator.project import ROOT, HelpFormatter

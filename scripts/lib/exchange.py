@@ -16,9 +16,9 @@ import requests
 from customer_auth.integrations import CREDENTIAL_KEYS, Integration
 from customer_auth.oauth1 import SignedRequest, authorization_header
 from customer_auth.store import open_store
+from emulator.activations import ACTIVATION_HEADER
 from emulator.environment import load_env
-from emulator.graphql_routes import ACTIVATION_HEADER
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, development_env
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, development_env, http_url
 from emulator.rest_api import GUEST_KEY
 
 import cli
@@ -137,8 +137,7 @@ def emulator_url(env: dict[str, str]) -> str:
     """Where the emulator EMULATOR_HOST and EMULATOR_PORT name answers a client on this machine."""
     host = env.get("EMULATOR_HOST") or DEFAULT_HOST
     host = DEFAULT_HOST if host in ("0.0.0.0", "::") else host  # bound everywhere: reach it on loopback
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return f"http://{host}:{env.get('EMULATOR_PORT') or DEFAULT_PORT}"
+    return http_url(host, env.get("EMULATOR_PORT") or DEFAULT_PORT)
 
 
 def send(url: str, body: dict[str, Any], integration: Integration, store: str | None = None) -> requests.Response:

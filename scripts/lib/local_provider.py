@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 
+from customer_auth.loopback import is_loopback
 from emulator.environment import load_env
-from emulator.hosts import is_loopback
-from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least
+from emulator.project import DEFAULT_HOST, DEFAULT_PORT, ROOT, HelpFormatter, at_least, http_url
 
 import cli
+from npm import NpmUnavailable, npm_packages
 
 PROVIDER_DIR = ROOT / "tests" / "social" / "provider"
 DEFAULT_PROVIDER_PORT = 9081
@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     redirects = args.redirect_uri or console_urls(env)
     issuer = f"http://127.0.0.1:{args.port}"
-    if shutil.which("node") is None:
-        raise cli.Failure("node is not on PATH (apt-get install -y nodejs npm)")
+    try:
+        packages = npm_packages(PROVIDER_DIR, show_progress=True)
+    except NpmUnavailable as error:
+        raise cli.Failure(str(error)) from None
     settings = json.dumps({"local": {"issuer": issuer, "client_ids": [args.client_id]}})
     for line in [
         f"{'provider':<10} {issuer}   (log in with any name and any password)",
@@ -52,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         print(line, flush=True)
     clients = json.dumps([{"client_id": args.client_id, "redirect_uris": redirects}])
-    os.execvpe("node", ["node", str(PROVIDER_DIR / "provider.mjs")],  # PACKAGES: from scripts/local-provider
-               {**os.environ, "PORT": str(args.port), "ISSUER": issuer, "CLIENTS": clients})
+    provider = {"PORT": str(args.port), "ISSUER": issuer, "CLIENTS": clients, "PACKAGES": str(packages)}
+    os.execvpe("node", ["node", str(PROVIDER_DIR / "provider.mjs")], {**os.environ, **provider})
 
 
 def console_urls(env: dict[str, str]) -> list[str]:
@@ -61,7 +63,7 @@ def console_urls(env: dict[str, str]) -> list[str]:
     host = env.get("EMULATOR_HOST") or DEFAULT_HOST
     port = env.get("EMULATOR_PORT") or DEFAULT_PORT
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
-        return [f"http://{host}:{port}/"]
+        return [http_url(host, port) + "/"]
     return [f"http://127.0.0.1:{port}/", f"http://localhost:{port}/"]
 
 

@@ -17,12 +17,11 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
+from emulator.activations import ACTIVATION_HEADER
 from emulator.project import HelpFormatter, development_env
 
 import cli
 from exchange import emulator_url
-
-ACTIVATION_HEADER = "x-openwhisk-activation-id"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,18 +3,17 @@ real workers), served on a loopback port, and Debian's chromium driven by playwr
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
-from werkzeug.serving import make_server
 
 from customer_auth.integrations import Integration
 from emulator.bundle import emulator_app, first_start
 from emulator.manifest import load_manifest
-from tests.conftest import CRYPT_KEY, ROOT
+from tests.conftest import CRYPT_KEY, ROOT, serving, unavailable
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 # What this machine's chromium needs to start headless in a container, quietly and offline.
@@ -44,22 +43,12 @@ def development(emulator) -> Integration:
 @pytest.fixture
 def live_server(emulator, development) -> Iterator[str]:
     """The emulator on a free loopback port (a real threaded HTTP server, as `./scripts/emulate` runs it)."""
-    server = make_server("127.0.0.1", 0, emulator[0], threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(emulator[0], emulator[1]) as base:
+        yield base
 
 
-def _unavailable(reason: str) -> None:
-    """Outside CI a machine without chromium skips the browser tests; in CI (CI=true) they fail."""
-    message = f"the console's browser tests need chromium and playwright: {reason}"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message + " (CI is set: browser tests may not be skipped)", pytrace=False)
-    pytest.skip(message)
+def _unavailable(reason: str) -> NoReturn:
+    unavailable(f"the console's browser tests need chromium and playwright: {reason}")
 
 
 @contextmanager

@@ -8,8 +8,9 @@ import pytest
 
 from customer_auth.customers import Customer
 from customer_auth.integrations import Integration
+from customer_auth.loopback import is_loopback
 from emulator.console.loopback import refusal
-from emulator.hosts import host_name, is_loopback
+from emulator.hosts import host_name
 from emulator.startup import on_startup
 from tests.conftest import CRYPT_KEY
 from tests.emulator.conftest import AUTH_HEADER

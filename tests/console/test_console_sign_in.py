@@ -3,15 +3,13 @@ login and consent pages, back to the console, then sign-in; the implicit flow, t
 PKCE (the browser exchanges the code at the provider's token endpoint)."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from emulator.bundle import emulator_app, first_start
 from emulator.manifest import load_manifest
-from tests.conftest import CRYPT_KEY, ROOT, free_port, token_customer_id
+from tests.conftest import CRYPT_KEY, ROOT, free_port, serving, token_customer_id
 from tests.console.conftest import screenshot
 from tests.social.forge import KeySet
 from tests.social.openid_provider import CLIENT_ID, OpenIDProvider
@@ -28,15 +26,10 @@ def console(store_url, tmp_path) -> Iterator[tuple[str, OpenIDProvider]]:
     app, controller, store = emulator_app(load_manifest(ROOT / "app.config.yaml", env), workers_per_action=1,
                                           state_file=None)
     first_start(store)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    controller.api_host = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield controller.api_host, provider
+        with serving(app, controller, port) as base:
+            yield base, provider
     finally:
-        server.shutdown()
-        thread.join(5)
         controller.shutdown()
         provider.stop()
 

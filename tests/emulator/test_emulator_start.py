@@ -99,7 +99,8 @@ def test_the_scripts_refuse_an_env_file_that_cannot_be_parsed(tmp_path: Path) ->
 
 @contextmanager
 def running(project: Path, *args: str) -> Iterator[str]:
-    """The emulator serving from `project` until the block ends (SIGINT, as Ctrl-C); yields its URL."""
+    """The emulator serving from `project` until the block ends (SIGINT, as Ctrl-C); yields its banner,
+    once the API host it names answers."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port), *args], cwd=project,
                             env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -109,7 +110,7 @@ def running(project: Path, *args: str) -> Iterator[str]:
             line = proc.stdout.readline()
             assert line, "".join(banner)
             banner.append(line)
-        base = f"http://127.0.0.1:{port}"
+        base = "".join(banner).split("api host", 1)[1].split()[0]
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -149,6 +150,15 @@ def test_deployments_last_as_long_as_the_emulator_unless_a_state_file_keeps_them
         assert deploy_action(base).status_code == 200
     with running(project, "--state", "kept.json") as banner:
         assert "1 of them replace the manifest's customer-auth/issue-token" in banner
+
+
+def test_an_ipv6_bind_address_is_written_as_clients_write_it(project: Path) -> None:
+    """The API host the banner names, and that actions calling the emulator back are given (social-login's
+    Commerce is its own /graphql there), is a URL: an IPv6 address in brackets."""
+    with running(project, "--host", "::1") as banner:
+        base = banner.split("api host", 1)[1].split()[0]
+        assert base.startswith("http://[::1]:")
+        assert requests.get(f"{base}/api/v1", timeout=10).ok
 
 
 def test_a_state_file_that_cannot_be_read_back_stops_the_start(project: Path) -> None:

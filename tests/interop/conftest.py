@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +21,8 @@ import pytest
 import requests
 
 from emulator.rest_api import GUEST_KEY
-from tests.conftest import CRYPT_KEY, ROOT, free_port
+from tests import conftest
+from tests.conftest import RunningEmulator
 from tests.secret_audit import AUDIT
 
 HERE = Path(__file__).parent
@@ -35,22 +33,9 @@ NODE_TIMEOUT = 60  # seconds for one client request
 AIO_TIMEOUT = 180  # seconds for one aio command (a deployment uploads four 10 MB zips)
 
 
-def _unavailable(reason: str) -> None:
-    message = f"the interop tests need Node.js 20+ and npm: {reason}"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message + " (CI is set: interop tests may not be skipped)", pytrace=False)
-    pytest.skip(message)
-
-
 def npm_packages(name: str) -> Path:
-    """The folder holding node_modules/ for tests/interop/<name>, installed by scripts/lib/npm.sh when missing."""
-    if shutil.which("node") is None:
-        _unavailable("node is not on PATH")
-    done = subprocess.run(["bash", "-c", 'source "$0" && npm_packages "$1"', str(ROOT / "scripts/lib/npm.sh"),
-                           str(HERE / name)], capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        _unavailable(done.stderr.strip() or f"npm_packages {name} failed")
-    return Path(done.stdout.strip().splitlines()[-1])
+    """The folder holding node_modules/ for tests/interop/<name> (see conftest.npm_packages)."""
+    return conftest.npm_packages(HERE / name, "the interop tests")
 
 
 class NodeClients:
@@ -131,42 +116,21 @@ def credentials(integration: Any) -> dict[str, str]:
 
 
 @contextmanager
-def emulator_process(manifest: Path, store_url: str, workdir: Path) -> Iterator[str]:
-    """`python -m emulator` over `manifest`, deployments in memory, on a free loopback port; yields its
-    base URL. Its output and activation records go to the secret audit when it stops."""
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "STORE_URL": store_url, "CRYPT_KEY": CRYPT_KEY,
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'actions'}"}
-    output = workdir / "emulator.log"
-    with open(output, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "emulator", "--manifest", str(manifest), "--port", str(port),
-                                    "--state", "none", "--workers-per-action", "2"],
-                                   cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+def emulator_process(manifest: Path, workdir: Path) -> Iterator[RunningEmulator]:
+    """conftest.emulator_process over `manifest` (its store in `workdir`), two workers per action. Its
+    activation records and its output go to the secret audit when it stops."""
+    running = None
     try:
-        _wait_until_serving(base, process, output)
-        yield base
+        with conftest.emulator_process(workdir, "--workers-per-action", "2", manifest=manifest) as running:
+            try:
+                yield running
+            finally:
+                try:
+                    records = requests.get(f"{running.base}/api/v1/namespaces/_/activations?docs=true&limit=200",
+                                           auth=tuple(GUEST_KEY.split(":")), timeout=10).text
+                    AUDIT.sink("emulator subprocess's activation records", records)
+                except requests.RequestException:
+                    pass
     finally:
-        try:
-            records = requests.get(f"{base}/api/v1/namespaces/_/activations?docs=true&limit=200",
-                                   auth=tuple(GUEST_KEY.split(":")), timeout=10).text
-            AUDIT.sink("emulator subprocess's activation records", records)
-        except requests.RequestException:
-            pass
-        process.terminate()
-        process.wait(30)
-        AUDIT.sink("emulator subprocess's output", output.read_text())
-
-
-def _wait_until_serving(base: str, process: subprocess.Popen, output: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the emulator exited ({process.returncode}):\n{output.read_text()}")
-        try:
-            if requests.get(base, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the emulator did not serve within 60 s:\n{output.read_text()}")
+        if running is not None:
+            AUDIT.sink("emulator subprocess's output", running.output())

@@ -31,10 +31,10 @@ INTEGRATION = Integration(name="aio-commerce")
 def commerce(tmp_path_factory) -> Iterator[tuple[str, Integration]]:
     """The emulator over the project's app.config.yaml, and an integration of its store."""
     workdir = tmp_path_factory.mktemp("commerce")
-    store_url = f"tinydb://{workdir}/store.json"
+    store_url = f"tinydb://{workdir}/store.json"  # the emulator's store (conftest.emulator_process)
     integration = open_store(store_url).add_integration(Integration(name=INTEGRATION.name))
-    with emulator_process(ROOT / "app.config.yaml", store_url, workdir) as base:
-        yield base, integration
+    with emulator_process(ROOT / "app.config.yaml", workdir) as running:
+        yield running.base, integration
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

@@ -10,7 +10,6 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -31,9 +30,8 @@ def runtime(tmp_path_factory) -> Iterator[tuple[str, str]]:
     workdir = tmp_path_factory.mktemp("runtime")
     manifest = workdir / "app.config.yaml"
     manifest.write_text("application:\n  runtimeManifest:\n    packages: {}\n")
-    store_url = f"tinydb://{workdir}/store.json"
-    with emulator_process(manifest, store_url, workdir) as base:
-        yield base, store_url
+    with emulator_process(manifest, workdir) as running:
+        yield running.base, running.store_url
 
 
 @pytest.fixture(scope="module")

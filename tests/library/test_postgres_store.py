@@ -19,7 +19,7 @@ from customer_auth.integrations import Integration
 from customer_auth.store import StoreError, migrations, open_store
 from customer_auth.store.base import Admission, RateLimit
 from customer_auth.store.postgres_store import PostgresStore
-from tests.conftest import PGBOUNCER_POOL_SIZE, race, through_pgbouncer
+from tests.conftest import race, through_pgbouncer
 from tests.library.test_store import customer, use_nonce
 
 pytestmark = pytest.mark.postgres

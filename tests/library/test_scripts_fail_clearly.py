@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -146,3 +147,13 @@ def test_package_names_every_unknown_action(tmp_path: Path) -> None:
     done = script("package", "issue-token", "typo-action", "--out", str(tmp_path / "dist"))
     assert done.returncode == 1 and "no action named typo-action" in done.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_local_provider_without_node_says_what_it_needs(tmp_path: Path) -> None:
+    """scripts/local-provider installs its npm packages first (scripts/lib/npm.py): without Node.js it
+    stops there, saying so, instead of starting a provider that cannot load."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("bash", "env", "dirname"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    refused(script("local-provider", PATH=str(tools)), "error: node is not on PATH (Node.js 20 or newer, with npm)")

@@ -76,7 +76,7 @@ def test_a_foreign_host_reaches_only_the_public_web_actions(emulator):
         headers = {**kwargs.get("headers", {}), **host}
         answer = requests.request(method, emulator.base + path, **{**kwargs, "headers": headers}, timeout=10)
         assert answer.status_code == 403, (method, path, answer.text)
-        assert (f"The host attacker.example is not allowed" in refusal_text(answer, shape)
+        assert ("The host attacker.example is not allowed" in refusal_text(answer, shape)
                 and "--allowed-hosts attacker.example (or EMULATOR_ALLOWED_HOSTS=attacker.example)"
                 in refusal_text(answer, shape)), (method, path)
         assert "WWW-Authenticate" not in answer.headers  # no basic-auth prompt for a rebound page

@@ -2,6 +2,7 @@
 or a signed token wherever it was written."""
 from __future__ import annotations
 
+import base64
 import json
 
 from tests.conftest import SEED_CUSTOMER, settings, signed_web_params
@@ -74,3 +75,15 @@ def test_the_audit_would_report_verify_oauth_passing_such_a_value_on(actions, st
     assert audit.leaks() == []
     audit.sink("activation verify-oauth", json.dumps({**result, "input": INPUT}))
     assert len(audit.leaks()) == len(SECRETS)
+
+
+def test_a_graphql_request_to_the_graphql_action_is_read_as_graphql():
+    """The graphql action's raw body is a GraphQL request, not an exchange input: only what secret names
+    hold in it is a secret (the exchange input it carries is learned where verify-oauth receives it),
+    never the shopper's email and names."""
+    request = {"query": "mutation($input: ExchangeExternalCustomerTokenInput!) { exchangeExternalCustomerToken("
+                        "input: $input) { token } }",
+               "variables": {"input": {"customer": {**SEED_CUSTOMER, "password": SECRETS[0]}}}}
+    params = {"__ow_method": "post", "__ow_headers": {"content-type": "application/json"},
+              "__ow_body": base64.b64encode(json.dumps(request).encode()).decode()}
+    assert secrets_in_params(params) == [SECRETS[0]]

@@ -3,27 +3,60 @@ tests hold, and the emulator as `./scripts/emulate` builds it, served on a loopb
 ID_PROVIDERS naming that provider and nothing else set: Commerce is the emulator's own /graphql."""
 from __future__ import annotations
 
-import uuid
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 
 from customer_auth.integrations import Integration
-from customer_auth.store import Store, open_store
+from customer_auth.store import Store
 from emulator.bundle import emulator_app, first_start
 from emulator.controller import Controller
 from emulator.manifest import load_manifest
-from tests.conftest import CRYPT_KEY, POSTGRES_URL, ROOT, serving, with_search_path
+from tests.conftest import CRYPT_KEY, ROOT, fresh_schema, serving
 from tests.social.forge import KeySet
 from tests.social.openid_provider import OpenIDProvider
 
 SIGN_IN = "/api/v1/web/guest/social-login/sign-in"
+Route = tuple[int, dict[str, str], str]  # status, headers, body
 ACTIONS = ("social-login/verify-id-token", "social-login/exchange-customer-token", "customer-auth/verify-oauth",
            "customer-auth/upsert-customer", "customer-auth/issue-token")
+
+
+@contextmanager
+def canned_server(routes: dict[str, Route]) -> Iterator[str]:
+    """A loopback HTTP server answering GET and POST of each path with its canned answer, as a provider
+    or a Commerce that misbehaves would; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status, headers, body = routes[self.path]
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join()
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +118,8 @@ def module_store_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterat
     if request.param == "tinydb":
         yield f"tinydb://{tmp_path_factory.mktemp('store')}/store.json"
         return
-    from psycopg import sql
-
-    admin = request.getfixturevalue("postgres_admin")
-    schema = f"social_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = with_search_path(POSTGRES_URL, schema)
-    yield url
-    open_store(url).close()
-    admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with fresh_schema(request.getfixturevalue("postgres_admin"), "social_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

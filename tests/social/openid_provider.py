@@ -5,13 +5,11 @@ tests fail in CI (CI=true) and skip elsewhere, saying why."""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import time
 from html import unescape
@@ -19,10 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import pytest
 import requests
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port, npm_packages
 from tests.social.forge import KeySet
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "provider"
@@ -30,25 +27,9 @@ CALLBACK = "http://127.0.0.1:9/callback"  # where the provider sends the browser
 CLIENT_ID = "storefront"
 
 
-def unavailable(reason: str) -> None:
-    """Outside CI a machine without Node.js or the installed provider skips these tests; in CI they fail."""
-    message = f"the social-login tests need a real OpenID provider: {reason}"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message + " (CI is set: they may not be skipped)", pytrace=False)
-    pytest.skip(message)
-
-
-@functools.cache
 def provider_packages() -> Path:
-    """The folder holding oidc-provider's node_modules/, installed by scripts/lib/npm.sh from the lock file
-    in provider/ when missing (scripts/test does it first)."""
-    if shutil.which("node") is None:
-        unavailable("node is not on PATH (Node.js 20 or newer, with npm)")
-    done = subprocess.run(["bash", "-c", 'source "$0" && npm_packages "$1"', str(ROOT / "scripts/lib/npm.sh"),
-                           str(PROVIDER_DIR)], capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        unavailable(done.stderr.strip() or "npm_packages tests/social/provider failed")
-    return Path(done.stdout.strip().splitlines()[-1])
+    """The folder holding oidc-provider's node_modules/ (see conftest.npm_packages)."""
+    return npm_packages(PROVIDER_DIR, "the social-login tests (a real OpenID provider)")
 
 
 class OpenIDProvider:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from social_login.cache import MAX_DOCUMENT_BYTES, get_json, max_age
 from social_login.refusals import ProviderUnavailable
+from tests.social.conftest import canned_server
 
 ROUTES = {
     "/jwks": (200, {"Cache-Control": "public, max-age=3600", "Age": "600"}, json.dumps({"keys": []})),
@@ -18,33 +17,17 @@ ROUTES = {
     "/list": (200, {}, "[]"),
     "/html": (200, {}, "<html>"),
     "/huge": (200, {}, json.dumps({"keys": "x" * MAX_DOCUMENT_BYTES})),
+    "/deep": (200, {}, '{"keys": ' + "[" * 100_000 + "]" * 100_000 + "}"),  # past any JSON reader's stack
     "/error": (500, {}, "{}"),
     "/to-http": (302, {"Location": "http://example.com/jwks"}, ""),
     "/to-loopback": (302, {"Location": "/jwks"}, ""),
 }
 
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        status, headers, body = ROUTES[self.path]
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join()
+    with canned_server(ROUTES) as base:
+        yield base
 
 
 def test_max_age_less_age(server):
@@ -59,7 +42,8 @@ def test_a_loopback_redirect_is_followed(server):
 
 
 @pytest.mark.parametrize("path, why", [("/list", "not an object"), ("/html", "other than JSON"),
-                                       ("/huge", "more than"), ("/error", "HTTP 500"), ("/to-http", "must be https")])
+                                       ("/huge", "more than"), ("/deep", "other than JSON"), ("/error", "HTTP 500"),
+                                       ("/to-http", "must be https")])
 def test_what_is_no_document(server, path, why):
     with pytest.raises(ProviderUnavailable) as caught:
         get_json(server + path)
