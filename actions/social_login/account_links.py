@@ -4,7 +4,8 @@
   the provider sends now: an email changed at the provider, or reassigned to someone else there,
   moves no account.
 - A first sign-in needs an email the provider verified (`email-missing`, `email-not-verified`); the
-  subject is linked to it once Commerce has exchanged it.
+  subject is linked to it once Commerce has exchanged it (of two concurrent first sign-ins with
+  different emails, the one that links second signs in to the account the other linked).
 - An email that already has a Commerce account no subject is linked to (a shopper who registered with a
   password) is linked too by default, as Adobe's own flow does. With `LINK_EXISTING_ACCOUNTS=false`
   it is refused (`account-exists`): Commerce is asked first (`isEmailAvailable`, per website); since
@@ -68,9 +69,12 @@ def sign_in(store: Store, identity: Identity, customer: dict[str, Any], store_co
         return SignedIn(exchanged, link, False)
     stored, created = store.link_account(AccountLink(identity.issuer, identity.subject, email, firstname, lastname,
                                                      now_iso()))
-    if stored.email != email:  # a concurrent first sign-in of the subject, with another email, linked first
-        log.warning("subject %s was linked to another email meanwhile; later sign-ins use that one",
+    if stored.email != email:
+        # A concurrent first sign-in of the subject, with another email, linked first: the subject opens
+        # that account, now as on every later sign-in, not the one exchanged above.
+        log.warning("subject %s was linked to another email meanwhile: signing in to that account",
                     identity.subject[:64])
+        exchanged = commerce.exchange({**wanted, "email": stored.email}, store_code)
     log.info("%s subject %s %s", identity.provider, identity.subject[:64],
              "linked to its account" if created else "was linked meanwhile")
     return SignedIn(exchanged, stored, created)

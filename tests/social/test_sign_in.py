@@ -90,3 +90,36 @@ def test_the_provider_down(any_store_url, tmp_path):
             assert answer.json()["errors"][0]["extensions"]["code"] == "provider-unavailable"
     finally:
         provider.stop()
+
+
+class LinkedMeanwhile:
+    """The store, with another first sign-in of the same subject linking it to `email` just before this
+    one links: the interleaving of two concurrent first sign-ins, made certain."""
+
+    def __init__(self, store, email: str) -> None:
+        self._store, self._email = store, email
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def link_account(self, link):
+        self._store.link_account(link._replace(email=self._email))
+        return self._store.link_account(link)
+
+
+def test_a_first_sign_in_that_loses_the_link_race_opens_the_linked_account(tmp_path):
+    """Two first sign-ins of one subject with different emails (the provider changed it between the two
+    tokens): the one that links second gets the token of the account the subject is linked to, as every
+    later sign-in of that subject will, never the other."""
+    from social_login import account_links
+    from social_login.commerce import Commerce
+    from social_login.identity import Identity
+
+    with running_emulator(f"tinydb://{tmp_path}/store.json") as commerce:
+        store = LinkedMeanwhile(commerce.store, "first@example.com")
+        identity = Identity("local", "https://id.example", "subject-1", "second@example.com", True, "Ada", "Lovelace")
+        signed_in = account_links.sign_in(store, identity, {}, "", Commerce(commerce.base + "/graphql",
+                                          commerce.development), link_existing=True)
+        assert signed_in.link.email == "first@example.com" and not signed_in.new_link
+        assert signed_in.exchanged.customer["email"] == "first@example.com"
+        assert commerce.store.customer(token_customer_id(signed_in.exchanged.token)).email == "first@example.com"
