@@ -152,8 +152,13 @@ __exits() {
   set +e; ( eval "$@" ); local got=$?; set -e
   if [ "$got" != "$want" ]; then echo "$where: exited $got where the docs say $want" >&2; return 1; fi
 }
+__finish() {  # the emulator, and what a block left running in the background (`./scripts/local-provider &`)
+  __stop_emulator
+  local left; left=$(jobs -p)
+  if [ -n "$left" ]; then kill -TERM $left 2>/dev/null || true; fi
+}
 curl() { command curl --fail-with-body "$@"; }
-trap __stop_emulator EXIT
+trap __finish EXIT
 trap 'echo "failed at $__WHERE: $BASH_COMMAND" >&2' ERR
 '''
 

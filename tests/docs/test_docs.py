@@ -16,7 +16,7 @@ import pytest
 from customer_auth.settings import SETTINGS
 from social_login import settings as social_login_settings  # noqa: F401 - its settings join the registry
 from tests.conftest import ROOT, copy_project, free_port
-from tests.docs.docblocks import Checks, blocks, script
+from tests.docs.docblocks import PRELUDE, Checks, blocks, script
 
 DOCUMENTS = [Path("README.md"), *sorted(p.relative_to(ROOT) for p in (ROOT / "docs").glob("*.md"))]
 SHELL_ENVIRONMENT = ("STORE_URL", "CRYPT_KEY", "EMULATOR_", "OW_", "WSK_", "PYTHONPATH", *SETTINGS)
@@ -72,10 +72,19 @@ def test_the_conventions_hold_on_a_sample(tmp_path: Path) -> None:
     sample.write_text("Text.\n\n```sh\nX=1\ncurl -s http://127.0.0.1:9080/x \\\n  -d y\n```\n\n"
                       "```json\n{\"not\": \"run\"}\n```\n\n```sh\n# needs a remote OpenWhisk\n"
                       "./scripts/deploy --apihost https://ow.example --auth \"$WSK_AUTH\"\n```\n\n"
-                      "```sh\nfalse  # exits 1\n./scripts/test tests/docs\n```\n")
+                      "```sh\nfalse  # exits 1\n./scripts/test tests/docs\n```\n\n"
+                      "```sh\n./scripts/local-provider &  # http://localhost:9081\n```\n")
     checks = Checks()
-    text = script(blocks(sample), 9141, checks)
+    text = script(blocks(sample), 9141, checks, 9142)
     assert "\ncurl -s http://127.0.0.1:9141/x -d y\n" in text and '{"not"' not in text
+    assert "\n./scripts/local-provider &  # http://127.0.0.1:9142\n" in text
     assert "\n__exits 1 sample.md:19 false\n" in text and "\n__emulate\n" in text
     assert checks.options == {("deploy",): {"--apihost", "--auth"}} and checks.paths == [("sample.md:20", "tests/docs")]
     assert [where for where, _ in checks.syntax] == ["sample.md:14"]
+
+
+def test_the_runner_ends_what_a_block_left_in_the_background() -> None:
+    """`./scripts/local-provider &` outlives its block; the session's end stops it, or the run never ends."""
+    done = subprocess.run(["bash", "-c", PRELUDE + "sleep 300 &\necho started\n"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == "started\n"
