@@ -843,8 +843,7 @@ def readme_table(result: dict[str, Any]) -> str:
     judged = [t for t in result["targets"] if t["met"] is not None and "target" not in t["note"]]
     lines.append(f"| targets met | {sum(t['met'] for t in judged)} of {len(judged)} |")
     assert len(lines) - 2 <= README_ROWS, lines
-    return "\n".join(lines + ["", "Every scenario, the targets, the method and the history: "
-                                   "[docs/performance.md](docs/performance.md)."])
+    return "\n".join(lines)  # the README's text around it links docs/performance.md
 
 
 def chart(result: dict[str, Any], path: Path) -> None:

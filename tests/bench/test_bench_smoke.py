@@ -81,4 +81,3 @@ def check_write_docs(result: dict, tmp_path: Path) -> None:
     assert short.startswith("# Title\n\n<!-- bench:start -->\n") and short.endswith("<!-- bench:end -->\n\nAfter.\n")
     rows = [line for line in short.splitlines() if line.startswith("| ") and not line.startswith("| measured")]
     assert 3 <= len(rows) <= bench.README_ROWS, short
-    assert "docs/performance.md" in short
