@@ -7,7 +7,6 @@ the GraphQL facade) calls this object; nothing in it knows about HTTP except thr
 """
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from concurrent.futures import Future
@@ -20,6 +19,7 @@ from emulator.activations import (
 )
 from emulator.manifest import Action, Manifest, Sequence, every_limit, load_env, load_manifest
 from emulator.registry import SEQUENCE_COMPONENT_NOT_FOUND, EntityRegistry, StateFileError
+from emulator.runtime import staging
 from emulator.runtime.containers import Command, format_log
 from emulator.runtime.pool import QUEUE_LENGTH, ActionPool, new_stage_root
 from emulator.sequences import run_sequence
@@ -87,7 +87,7 @@ class Controller:
             self.registry = EntityRegistry(namespace, self._stage_root / "deployed", lambda: self.manifest,
                                            state_file=state_file, clock=clock)
         except StateFileError:
-            shutil.rmtree(self._stage_root, ignore_errors=True)
+            staging.unstage(self._stage_root)
             raise
         self.web_gateway = WebGateway(self.find, self.invoke, self.start, namespace, api_key)
 
@@ -200,7 +200,7 @@ class Controller:
             pools, self._pools = self._pools, {}
         for pool in pools.values():
             pool.shutdown()
-        shutil.rmtree(self._stage_root, ignore_errors=True)
+        staging.unstage(self._stage_root)
 
     def worker_count(self, fqn: str) -> int:
         pool = self._pools.get(fqn)

@@ -99,13 +99,15 @@ def test_production_servers_run_processes_with_their_own_workers(tmp_path: Path,
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=20)
+            output = proc.stdout.read()[-3000:]
         finally:
             proc.stdout.close()
     deadline = time.monotonic() + 5
     while not all(map(gone, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(map(gone, workers)), f"{server} left workers running"
-    assert list(staged.glob("ow-emulator-*")) == [], f"{server} did not shut its controllers down"
+    left = sorted(str(path.relative_to(staged)) for path in staged.glob("ow-emulator-*/**/*"))
+    assert list(staged.glob("ow-emulator-*")) == [], f"{server} did not shut its controllers down: {left}\n{output}"
 
 
 def test_cli_reports_manifest_errors_without_traceback(tmp_path: Path) -> None:
