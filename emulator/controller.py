@@ -198,9 +198,11 @@ class Controller:
         with self._lock:
             self._closed = True
             pools, self._pools = self._pools, {}
-        for pool in pools.values():
-            pool.shutdown()
-        staging.unstage(self._stage_root)
+        try:
+            for pool in pools.values():
+                pool.shutdown()
+        finally:  # the staged folders go even if stopping a pool failed (its error still surfaces)
+            staging.unstage(self._stage_root)
 
     def worker_count(self, fqn: str) -> int:
         pool = self._pools.get(fqn)

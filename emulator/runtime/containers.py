@@ -15,6 +15,7 @@ import shutil
 import site
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ class Worker:
         self._partial: dict[int, bytes] = {}
         self._selector: selectors.BaseSelector | None = None
         self._result_fd = -1
+        self._pipes_lock = threading.Lock()  # a kill from another thread and the run's own end both close them
         self._busy = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.version: object = None
@@ -284,10 +286,13 @@ class Worker:
             self._close_pipes()
 
     def _close_pipes(self) -> None:
-        if self._selector is None:
+        """Close the result pipe and the output streams, once: the first caller takes them (a second
+        os.close of the result fd would fail, or close whatever file reused its number)."""
+        with self._pipes_lock:
+            selector, self._selector = self._selector, None
+        if selector is None:
             return
-        self._selector.close()
-        self._selector = None
+        selector.close()
         os.close(self._result_fd)
         assert self.proc is not None
         for stream in (self.proc.stdout, self.proc.stderr):

@@ -264,6 +264,35 @@ def test_shutdown_kills_workers(make_controller) -> None:
         os.kill(pid, 0)
 
 
+
+def test_a_worker_killed_from_two_threads_at_once_closes_its_pipes_once(tmp_path: Path) -> None:
+    """Stopping the emulator kills a worker while the thread that started it may kill it too (it
+    found the pool closed): both close the worker's pipes. A second close of the result pipe failed
+    with EBADF (or could close a file that reused its number), and the failure stopped the
+    controller's shutdown before it removed its staged folders."""
+    from emulator.runtime.containers import Worker
+
+    ack = "import os, time; os.write(3, b'{\"ok\": true}\\n'); time.sleep(60)"
+    for _ in range(40):
+        worker = Worker(tmp_path, lambda _folder: [sys.executable, "-c", ack], time.time, sentinels=False)
+        assert worker.start(10_000) is None
+        barrier, errors = threading.Barrier(2), []
+
+        def kill() -> None:
+            barrier.wait()
+            try:
+                worker.kill()
+            except Exception as exc:  # what the test looks for
+                errors.append(exc)
+
+        threads = [threading.Thread(target=kill) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and not worker.alive()
+
+
 # A clone of github.com/apache/openwhisk-runtime-python (a work tree, or a bare git directory);
 # its launcher is read from there at test time, never copied into this repository.
 REAL_RUNTIME = os.environ.get("OPENWHISK_RUNTIME_PYTHON", "")
