@@ -17,7 +17,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from emulator.manifest import _GLOB_CHARS, Action
@@ -171,15 +170,10 @@ def write_bytecode(layout: dict[Path, Path], target: Path) -> None:
         pyc.write_bytes(data)
 
 
-def unstage(folder: Path, attempts: int = 5) -> None:
-    """Remove a staged folder. A file created in it while it is being removed (a worker's start that
-    ends as the emulator stops) fails the removal: tried again shortly, and a folder that stays is
-    named in a warning rather than left behind silently."""
+def unstage(folder: Path) -> None:
+    """Remove a staged folder (one already gone is fine); a folder that stays is named in a warning
+    with why, rather than left behind silently."""
     errors: list[str] = []
-    for attempt in range(attempts):
-        errors.clear()
-        shutil.rmtree(folder, onerror=lambda _f, path, info: errors.append(f"{path}: {info[1]}"))
-        if not folder.exists():
-            return
-        time.sleep(0.05 * (attempt + 1))
-    logging.getLogger(__name__).warning("emulator: could not remove %s (%s)", folder, "; ".join(errors[:3]))
+    shutil.rmtree(folder, onerror=lambda _f, path, info: errors.append(f"{path}: {info[1]}"))
+    if folder.exists():
+        logging.getLogger(__name__).warning("emulator: could not remove %s (%s)", folder, "; ".join(errors[:3]))

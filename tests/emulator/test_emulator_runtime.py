@@ -15,6 +15,7 @@ import pytest
 from tests.emulator.conftest import FIXTURES, SECRET
 from emulator.activations import APPLICATION_ERROR, DEVELOPER_ERROR, SUCCESS
 from emulator.runtime import pool, staging
+from emulator.runtime.containers import Worker
 from emulator.runtime.watch import FolderWatch
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z {4}(stdout|stderr): ")
@@ -264,14 +265,11 @@ def test_shutdown_kills_workers(make_controller) -> None:
         os.kill(pid, 0)
 
 
-
 def test_a_worker_killed_from_two_threads_at_once_closes_its_pipes_once(tmp_path: Path) -> None:
     """Stopping the emulator kills a worker while the thread that started it may kill it too (it
     found the pool closed): both close the worker's pipes. A second close of the result pipe failed
     with EBADF (or could close a file that reused its number), and the failure stopped the
     controller's shutdown before it removed its staged folders."""
-    from emulator.runtime.containers import Worker
-
     ack = "import os, time; os.write(3, b'{\"ok\": true}\\n'); time.sleep(60)"
     for _ in range(40):
         worker = Worker(tmp_path, lambda _folder: [sys.executable, "-c", ack], time.time, sentinels=False)
